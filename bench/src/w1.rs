@@ -1,0 +1,97 @@
+//! Benchmark workload W1 (paper Fig. 3b setting): 1-D linear regression with x, y i.i.d.
+//! N(0, 1), N = 10⁴, SGD with B = 1, η = 0.1, indices with replacement, every replica starts at
+//! θ* and exits the first time L(θ) > ratio · L(θ*). Same workload as
+//! `../shared/bench-peers/w1_jax.py`.
+//!
+//! Prints, per repetition and as the median over repetitions, the mean escape time and the
+//! throughput in replica-steps per second. Every replica stops at its own exit, so gross and
+//! useful throughput coincide here.
+//!
+//! Usage: `cargo run --release -p sgd-escape-bench --bin w1 -- [--ratio 1.5] [--replicas 10000]
+//!        [--samples 10000] [--lr 0.1] [--repeats 5] [--threads N]`
+
+use sgd_escape::dynamics::{Sampling, Sgd};
+use sgd_escape::escape::{EnsembleSpec, Exit, Status, run_ensemble};
+use sgd_escape::landscape::{MinimizeOptions, minimize};
+use sgd_escape::model::{Dataset, FeatureModel, LinearMap, Model};
+use std::time::Instant;
+
+fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let ratio: f64 = arg(&args, "--ratio", 1.5);
+    let replicas: usize = arg(&args, "--replicas", 10_000);
+    let samples: usize = arg(&args, "--samples", 10_000);
+    let lr: f64 = arg(&args, "--lr", 0.1);
+    let repeats: usize = arg(&args, "--repeats", 5);
+    let threads: usize = arg(&args, "--threads", 0);
+    if threads > 0 {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()
+            .expect("thread pool");
+    }
+    let model = FeatureModel::new(
+        LinearMap { dim: 1 },
+        Dataset::gaussian(samples, 1, 0, |_, xi| xi),
+    );
+    let minimum = minimize(&model, &[0.0], MinimizeOptions::default())
+        .expect("linear regression has a minimum");
+    let exit = Exit::LossAbove {
+        threshold: ratio * model.loss(&minimum.theta),
+    };
+    let sgd = Sgd::new(&model, lr, 1, Sampling::WithReplacement);
+    println!(
+        "W1: N = {samples}, B = 1, lr = {lr}, ratio = {ratio}, replicas = {replicas}, threads = {}",
+        rayon::current_num_threads()
+    );
+    let mut throughputs = Vec::new();
+    let mut walls = Vec::new();
+    for rep in 0..repeats {
+        let spec = EnsembleSpec {
+            seed: rep as u64,
+            replicas,
+            max_steps: 10_000_000,
+        };
+        let t0 = Instant::now();
+        let outcomes = run_ensemble(
+            &model,
+            &sgd,
+            &exit,
+            &minimum.theta,
+            spec,
+            Vec::new(),
+            &|_| {},
+        );
+        let wall = t0.elapsed().as_secs_f64();
+        let steps: u64 = outcomes.iter().map(|o| o.steps).sum();
+        let escaped = outcomes
+            .iter()
+            .filter(|o| o.status == Status::Escaped)
+            .count();
+        let mean_time = outcomes.iter().map(|o| o.time).sum::<f64>() / replicas as f64;
+        let throughput = steps as f64 / wall;
+        println!(
+            "repeat {rep}: mean_time = {mean_time:.4} escaped = {escaped}/{replicas} replica_steps = {steps} wall = {wall:.3} s throughput = {throughput:.3e} replica-steps/s"
+        );
+        throughputs.push(throughput);
+        walls.push(wall);
+    }
+    println!(
+        "median: wall = {:.3} s, throughput (gross = useful) = {:.3e} replica-steps/s",
+        median(walls),
+        median(throughputs)
+    );
+}

@@ -1,0 +1,152 @@
+//! Replica ensembles: many independent runs from the same start, each on its own RNG stream.
+
+use super::Exit;
+use crate::dynamics::Stepper;
+use crate::dynamics::rng::replica_rng;
+use crate::linalg::all_finite;
+use crate::model::Model;
+use rayon::prelude::*;
+
+/// What to run: replicas `0..replicas`, each for at most `max_steps` steps.
+#[derive(Clone, Copy, Debug)]
+pub struct EnsembleSpec {
+    /// Run seed; replica i draws from the stream `(seed, i)`.
+    pub seed: u64,
+    /// Number of replicas.
+    pub replicas: usize,
+    /// Steps after which a replica that has not exited is censored.
+    pub max_steps: u64,
+}
+
+/// How a replica ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// The exit criterion held after `steps` steps.
+    Escaped,
+    /// `max_steps` steps without exit (right-censored).
+    Censored,
+    /// θ stopped being finite after `steps` steps (divergence); censored there for rate fits.
+    Diverged,
+}
+
+impl Status {
+    /// The name written to outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Escaped => "escaped",
+            Status::Censored => "censored",
+            Status::Diverged => "diverged",
+        }
+    }
+
+    /// Parses [`Status::name`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "escaped" => Some(Status::Escaped),
+            "censored" => Some(Status::Censored),
+            "diverged" => Some(Status::Diverged),
+            _ => None,
+        }
+    }
+}
+
+/// The result of one replica.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplicaOutcome {
+    /// Replica index.
+    pub replica: usize,
+    /// Steps taken.
+    pub steps: u64,
+    /// Time t elapsed (η·steps for SGD, dt·steps for SDEs, ∫dτ/L when time-changed).
+    pub time: f64,
+    /// How it ended.
+    pub status: Status,
+    /// θ at the end.
+    pub final_theta: Vec<f64>,
+}
+
+/// Runs replica `replica` from `start` until `exit` holds, θ diverges, or `max_steps`.
+pub fn run_replica<M, S>(
+    model: &M,
+    stepper: &S,
+    exit: &Exit,
+    start: &[f64],
+    seed: u64,
+    replica: usize,
+    max_steps: u64,
+) -> ReplicaOutcome
+where
+    M: Model + ?Sized,
+    S: Stepper,
+{
+    let mut rng = replica_rng(seed, replica as u64);
+    let mut ws = stepper.workspace();
+    let mut theta = start.to_vec();
+    let mut time = 0.0;
+    let mut steps = 0;
+    let mut status = Status::Censored;
+    while steps < max_steps {
+        time += stepper.step(&mut theta, &mut ws, &mut rng);
+        steps += 1;
+        if exit.reached(model, &theta) {
+            status = Status::Escaped;
+            break;
+        }
+        if !all_finite(&theta) {
+            status = Status::Diverged;
+            break;
+        }
+    }
+    if let Some(h) = stepper.fixed_time_step() {
+        time = h * steps as f64;
+    }
+    ReplicaOutcome {
+        replica,
+        steps,
+        time,
+        status,
+        final_theta: theta,
+    }
+}
+
+/// Runs the replicas of `spec` not already in `completed` on the current rayon pool and
+/// returns all outcomes (completed ones included) sorted by replica index. `on_done` is called
+/// from worker threads as each new replica finishes (progress, journaling). Results do not
+/// depend on the number of threads.
+pub fn run_ensemble<M, S>(
+    model: &M,
+    stepper: &S,
+    exit: &Exit,
+    start: &[f64],
+    spec: EnsembleSpec,
+    completed: Vec<ReplicaOutcome>,
+    on_done: &(dyn Fn(&ReplicaOutcome) + Sync),
+) -> Vec<ReplicaOutcome>
+where
+    M: Model + ?Sized,
+    S: Stepper,
+{
+    let mut done = vec![false; spec.replicas];
+    for o in &completed {
+        if o.replica < spec.replicas {
+            done[o.replica] = true;
+        }
+    }
+    let fresh: Vec<ReplicaOutcome> = (0..spec.replicas)
+        .into_par_iter()
+        .with_max_len(1)
+        .filter(|&i| !done[i])
+        .map(|i| {
+            let outcome = run_replica(model, stepper, exit, start, spec.seed, i, spec.max_steps);
+            on_done(&outcome);
+            outcome
+        })
+        .collect();
+    let mut all: Vec<ReplicaOutcome> = completed
+        .into_iter()
+        .filter(|o| o.replica < spec.replicas)
+        .chain(fresh)
+        .collect();
+    all.sort_by_key(|o| o.replica);
+    all
+}

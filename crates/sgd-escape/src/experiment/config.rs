@@ -1,0 +1,775 @@
+//! The configuration schema (TOML). Every key, its meaning, unit and default is documented in
+//! `docs/config.md`. Parsing rejects unknown keys and wrong types (the parser's message quotes
+//! the line); [`Config::resolve`] checks values and cross-key constraints, fills defaults, and
+//! returns the canonical configuration (recorded in every output) beside the typed [`Spec`].
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Default run seed.
+pub const DEFAULT_SEED: u64 = 0;
+/// Default number of replicas.
+pub const DEFAULT_REPLICAS: usize = 1000;
+/// Default cap on steps per replica.
+pub const DEFAULT_MAX_STEPS: u64 = 1_000_000;
+
+/// A configuration file as written (all keys optional at this level).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Run seed: replica i uses the RNG stream (seed, i).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Number of replicas.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<usize>,
+    /// Steps after which a replica is censored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<u64>,
+    /// `[model]`.
+    #[serde(default)]
+    pub model: ModelSection,
+    /// `[dynamics]`.
+    #[serde(default)]
+    pub dynamics: DynamicsSection,
+    /// `[start]`.
+    #[serde(default)]
+    pub start: StartSection,
+    /// `[exit]`.
+    #[serde(default)]
+    pub exit: ExitSection,
+}
+
+/// `[model]`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct ModelSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epsilon: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dim: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stiffness: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub samples: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_seed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kappa: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noise: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tilt: Option<f64>,
+}
+
+/// `[dynamics]`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct DynamicsSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noise: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dt: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+}
+
+/// `[start]`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct StartSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub point: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minimize: Option<bool>,
+}
+
+/// `[exit]`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct ExitSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub axis: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub normal: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub point: Option<Vec<f64>>,
+}
+
+/// Where a data-built model's data comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataSource {
+    /// Generated from `data_seed` (standard normal inputs).
+    Generated {
+        /// N.
+        samples: usize,
+        /// Seed of the data stream.
+        data_seed: u64,
+    },
+    /// A user CSV file (header row, last column is y), loaded during resolution.
+    Csv {
+        /// The resolved path.
+        path: PathBuf,
+        /// Its contents.
+        data: crate::model::Dataset,
+    },
+}
+
+/// The typed model.
+#[derive(Clone, Debug, PartialEq)]
+#[allow(missing_docs)]
+pub enum ModelSpec {
+    DoubleWell {
+        epsilon: f64,
+        dim: usize,
+        stiffness: f64,
+    },
+    LinearRegression {
+        dim: usize,
+        source: DataSource,
+    },
+    Curve {
+        dim: usize,
+        s: f64,
+        kappa: f64,
+        stiffness: f64,
+        noise: f64,
+        tilt: f64,
+        samples: usize,
+        data_seed: u64,
+    },
+}
+
+/// Noise model names of `dynamics.noise`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum NoiseKind {
+    Exact,
+    Paper,
+    TimeChanged,
+    Frozen,
+    Isotropic,
+}
+
+/// The typed dynamics.
+#[derive(Clone, Debug, PartialEq)]
+#[allow(missing_docs)]
+pub enum DynamicsSpec {
+    Sgd {
+        lr: f64,
+        batch_size: usize,
+        sampling: crate::dynamics::Sampling,
+    },
+    Sde {
+        dt: f64,
+        noise: NoiseKind,
+        lr: f64,
+        batch_size: usize,
+        sampling: crate::dynamics::Sampling,
+        temperature: f64,
+    },
+}
+
+/// The typed exit criterion (before θ* is known).
+#[derive(Clone, Debug, PartialEq)]
+#[allow(missing_docs)]
+pub enum ExitSpec {
+    Never,
+    Coordinate { axis: usize, threshold: f64 },
+    LossAbove { ratio: f64 },
+    Hyperplane { normal: Vec<f64>, point: Vec<f64> },
+}
+
+/// A validated configuration.
+#[derive(Clone, Debug, PartialEq)]
+#[allow(missing_docs)]
+pub struct Spec {
+    pub seed: u64,
+    pub replicas: usize,
+    pub max_steps: u64,
+    pub model: ModelSpec,
+    pub dynamics: DynamicsSpec,
+    pub start_point: Vec<f64>,
+    pub minimize: bool,
+    pub exit: ExitSpec,
+}
+
+fn require<T: Clone>(key: &str, value: &Option<T>, context: &str) -> Result<T> {
+    value
+        .clone()
+        .ok_or_else(|| Error::invalid(key, "(missing)", format!("required {context}")))
+}
+
+fn forbid<T: std::fmt::Debug>(key: &str, value: &Option<T>, context: &str) -> Result<()> {
+    match value {
+        Some(v) => Err(Error::invalid(
+            key,
+            format!("{v:?}"),
+            format!("not a key {context}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn positive(key: &str, v: f64) -> Result<f64> {
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(Error::invalid(key, v, "must be a finite number > 0"))
+    }
+}
+
+fn finite(key: &str, v: f64) -> Result<f64> {
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(Error::invalid(key, v, "must be finite"))
+    }
+}
+
+fn nonnegative(key: &str, v: f64) -> Result<f64> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(Error::invalid(key, v, "must be a finite number ≥ 0"))
+    }
+}
+
+fn at_least(key: &str, v: usize, min: usize) -> Result<usize> {
+    if v >= min {
+        Ok(v)
+    } else {
+        Err(Error::invalid(key, v, format!("must be ≥ {min}")))
+    }
+}
+
+fn finite_vector(key: &str, v: &[f64], len: usize) -> Result<()> {
+    if v.len() != len {
+        return Err(Error::invalid(
+            key,
+            format!("{v:?}"),
+            format!(
+                "must have {len} entries (one per parameter), not {}",
+                v.len()
+            ),
+        ));
+    }
+    if let Some(x) = v.iter().find(|x| !x.is_finite()) {
+        return Err(Error::invalid(
+            key,
+            format!("{v:?}"),
+            format!("entry {x} is not finite"),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_sampling(key: &str, v: &Option<String>) -> Result<crate::dynamics::Sampling> {
+    use crate::dynamics::Sampling;
+    match v.as_deref() {
+        None | Some("with-replacement") => Ok(Sampling::WithReplacement),
+        Some("without-replacement") => Ok(Sampling::WithoutReplacement),
+        Some(other) => Err(Error::invalid(
+            key,
+            format!("{other:?}"),
+            "must be \"with-replacement\" or \"without-replacement\"",
+        )),
+    }
+}
+
+impl Config {
+    /// Parses TOML text; `path` is used in messages.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
+        toml::from_str(text).map_err(|e| Error::ConfigSyntax {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads and parses a configuration file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            action: "cannot read configuration",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// Validates the configuration and fills defaults. Relative data paths are resolved
+    /// against `base_dir` (the configuration file's folder). Returns the canonical
+    /// configuration (every default written out) and the typed spec.
+    pub fn resolve(&self, base_dir: &Path) -> Result<(Config, Spec)> {
+        let mut canon = self.clone();
+        let seed = self.seed.unwrap_or(DEFAULT_SEED);
+        let replicas = at_least("replicas", self.replicas.unwrap_or(DEFAULT_REPLICAS), 1)?;
+        let max_steps = self.max_steps.unwrap_or(DEFAULT_MAX_STEPS);
+        if max_steps == 0 {
+            return Err(Error::invalid("max_steps", 0, "must be ≥ 1"));
+        }
+        canon.seed = Some(seed);
+        canon.replicas = Some(replicas);
+        canon.max_steps = Some(max_steps);
+
+        let (model, samples) = self.resolve_model(&mut canon.model, base_dir)?;
+        let p = match &model {
+            ModelSpec::DoubleWell { dim, .. }
+            | ModelSpec::LinearRegression { dim, .. }
+            | ModelSpec::Curve { dim, .. } => *dim,
+        };
+        let dynamics = self.resolve_dynamics(&mut canon.dynamics, &model, samples)?;
+
+        let start = &self.start;
+        let default_point = match model {
+            ModelSpec::LinearRegression { .. } => vec![0.0; p],
+            _ => {
+                let mut v = vec![0.0; p];
+                v[0] = -1.0;
+                v
+            }
+        };
+        let start_point = start.point.clone().unwrap_or(default_point);
+        finite_vector("start.point", &start_point, p)?;
+        let minimize = start.minimize.unwrap_or(true);
+        canon.start = StartSection {
+            point: Some(start_point.clone()),
+            minimize: Some(minimize),
+        };
+
+        let exit = Self::resolve_exit(&self.exit, p)?;
+        Ok((
+            canon,
+            Spec {
+                seed,
+                replicas,
+                max_steps,
+                model,
+                dynamics,
+                start_point,
+                minimize,
+                exit,
+            },
+        ))
+    }
+
+    /// The model; also the sample count N when it is known before loading data.
+    fn resolve_model(
+        &self,
+        canon: &mut ModelSection,
+        base_dir: &Path,
+    ) -> Result<(ModelSpec, Option<usize>)> {
+        let m = &self.model;
+        let kind = require(
+            "model.kind",
+            &m.kind,
+            "(\"double-well\", \"linear-regression\" or \"curve\")",
+        )?;
+        match kind.as_str() {
+            "double-well" => {
+                let ctx = "of model.kind = \"double-well\" (keys: epsilon, dim, stiffness)";
+                for (k, v) in [
+                    ("model.s", &m.s),
+                    ("model.kappa", &m.kappa),
+                    ("model.noise", &m.noise),
+                    ("model.tilt", &m.tilt),
+                ] {
+                    forbid(k, v, ctx)?;
+                }
+                forbid("model.samples", &m.samples, ctx)?;
+                forbid("model.data_seed", &m.data_seed, ctx)?;
+                forbid("model.data", &m.data, ctx)?;
+                let epsilon = nonnegative("model.epsilon", m.epsilon.unwrap_or(0.25))?;
+                let dim = at_least("model.dim", m.dim.unwrap_or(1), 1)?;
+                let stiffness = positive("model.stiffness", m.stiffness.unwrap_or(2.0))?;
+                *canon = ModelSection {
+                    kind: Some(kind),
+                    epsilon: Some(epsilon),
+                    dim: Some(dim),
+                    stiffness: Some(stiffness),
+                    ..Default::default()
+                };
+                Ok((
+                    ModelSpec::DoubleWell {
+                        epsilon,
+                        dim,
+                        stiffness,
+                    },
+                    None,
+                ))
+            }
+            "linear-regression" => {
+                let ctx =
+                    "of model.kind = \"linear-regression\" (keys: dim, samples, data_seed, data)";
+                for (k, v) in [
+                    ("model.epsilon", &m.epsilon),
+                    ("model.stiffness", &m.stiffness),
+                    ("model.s", &m.s),
+                    ("model.kappa", &m.kappa),
+                    ("model.noise", &m.noise),
+                    ("model.tilt", &m.tilt),
+                ] {
+                    forbid(k, v, ctx)?;
+                }
+                if let Some(path) = &m.data {
+                    forbid(
+                        "model.samples",
+                        &m.samples,
+                        "when model.data is given (N is the number of rows)",
+                    )?;
+                    forbid("model.data_seed", &m.data_seed, "when model.data is given")?;
+                    let resolved = if path.is_absolute() {
+                        path.clone()
+                    } else {
+                        base_dir.join(path)
+                    };
+                    let data = crate::model::Dataset::from_csv(&resolved)?;
+                    let dim = data.features;
+                    if let Some(d) = m.dim
+                        && d != dim
+                    {
+                        return Err(Error::invalid(
+                            "model.dim",
+                            d,
+                            format!(
+                                "does not match the {dim} input columns of model.data = {}",
+                                path.display()
+                            ),
+                        ));
+                    }
+                    let samples = data.len();
+                    *canon = ModelSection {
+                        kind: Some(kind),
+                        data: Some(path.clone()),
+                        dim: Some(dim),
+                        ..Default::default()
+                    };
+                    return Ok((
+                        ModelSpec::LinearRegression {
+                            dim,
+                            source: DataSource::Csv {
+                                path: resolved,
+                                data,
+                            },
+                        },
+                        Some(samples),
+                    ));
+                }
+                let dim = at_least("model.dim", m.dim.unwrap_or(1), 1)?;
+                let samples = at_least("model.samples", m.samples.unwrap_or(10_000), 1)?;
+                let data_seed = m.data_seed.unwrap_or(0);
+                *canon = ModelSection {
+                    kind: Some(kind),
+                    dim: Some(dim),
+                    samples: Some(samples),
+                    data_seed: Some(data_seed),
+                    ..Default::default()
+                };
+                Ok((
+                    ModelSpec::LinearRegression {
+                        dim,
+                        source: DataSource::Generated { samples, data_seed },
+                    },
+                    Some(samples),
+                ))
+            }
+            "curve" => {
+                let ctx = "of model.kind = \"curve\" (keys: dim, s, kappa, stiffness, noise, tilt, samples, data_seed)";
+                forbid("model.epsilon", &m.epsilon, ctx)?;
+                forbid("model.data", &m.data, ctx)?;
+                let dim = at_least("model.dim", m.dim.unwrap_or(1), 1)?;
+                let s = finite("model.s", m.s.unwrap_or(0.5))?;
+                let kappa = positive("model.kappa", m.kappa.unwrap_or(1.0))?;
+                let stiffness = positive("model.stiffness", m.stiffness.unwrap_or(1.0))?;
+                let noise = nonnegative("model.noise", m.noise.unwrap_or(0.5))?;
+                let tilt = finite("model.tilt", m.tilt.unwrap_or(0.0))?;
+                let samples = at_least("model.samples", m.samples.unwrap_or(10_000), 1)?;
+                let data_seed = m.data_seed.unwrap_or(0);
+                *canon = ModelSection {
+                    kind: Some(kind),
+                    dim: Some(dim),
+                    s: Some(s),
+                    kappa: Some(kappa),
+                    stiffness: Some(stiffness),
+                    noise: Some(noise),
+                    tilt: Some(tilt),
+                    samples: Some(samples),
+                    data_seed: Some(data_seed),
+                    ..Default::default()
+                };
+                Ok((
+                    ModelSpec::Curve {
+                        dim,
+                        s,
+                        kappa,
+                        stiffness,
+                        noise,
+                        tilt,
+                        samples,
+                        data_seed,
+                    },
+                    Some(samples),
+                ))
+            }
+            other => Err(Error::invalid(
+                "model.kind",
+                format!("{other:?}"),
+                "must be \"double-well\", \"linear-regression\" or \"curve\"",
+            )),
+        }
+    }
+
+    fn resolve_dynamics(
+        &self,
+        canon: &mut DynamicsSection,
+        model: &ModelSpec,
+        samples: Option<usize>,
+    ) -> Result<DynamicsSpec> {
+        let d = &self.dynamics;
+        let kind = require("dynamics.kind", &d.kind, "(\"sgd\" or \"sde\")")?;
+        let analytic = matches!(model, ModelSpec::DoubleWell { .. });
+        let check_batch = |b: usize| -> Result<usize> {
+            let b = at_least("dynamics.batch_size", b, 1)?;
+            if let Some(n) = samples
+                && b > n
+            {
+                return Err(Error::invalid(
+                    "dynamics.batch_size",
+                    b,
+                    format!("must not exceed the number of samples N = model.samples = {n}"),
+                ));
+            }
+            Ok(b)
+        };
+        match kind.as_str() {
+            "sgd" => {
+                let ctx = "of dynamics.kind = \"sgd\" (keys: lr, batch_size, sampling)";
+                forbid("dynamics.noise", &d.noise, ctx)?;
+                forbid("dynamics.dt", &d.dt, ctx)?;
+                forbid("dynamics.temperature", &d.temperature, ctx)?;
+                if analytic {
+                    return Err(Error::invalid(
+                        "dynamics.kind",
+                        "\"sgd\"",
+                        "SGD needs a data-built model; model.kind = \"double-well\" is analytic (use kind = \"sde\")",
+                    ));
+                }
+                let lr = positive("dynamics.lr", require("dynamics.lr", &d.lr, "for SGD")?)?;
+                let batch_size = check_batch(d.batch_size.unwrap_or(1))?;
+                let sampling = parse_sampling("dynamics.sampling", &d.sampling)?;
+                *canon = DynamicsSection {
+                    kind: Some(kind),
+                    lr: Some(lr),
+                    batch_size: Some(batch_size),
+                    sampling: Some(sampling.name().into()),
+                    ..Default::default()
+                };
+                Ok(DynamicsSpec::Sgd {
+                    lr,
+                    batch_size,
+                    sampling,
+                })
+            }
+            "sde" => {
+                let dt = positive("dynamics.dt", require("dynamics.dt", &d.dt, "for the SDE")?)?;
+                let noise_name = require(
+                    "dynamics.noise",
+                    &d.noise,
+                    "for the SDE (\"exact\", \"paper\", \"time-changed\", \"frozen\" or \"isotropic\")",
+                )?;
+                let noise = match noise_name.as_str() {
+                    "exact" => NoiseKind::Exact,
+                    "paper" => NoiseKind::Paper,
+                    "time-changed" => NoiseKind::TimeChanged,
+                    "frozen" => NoiseKind::Frozen,
+                    "isotropic" => NoiseKind::Isotropic,
+                    other => {
+                        return Err(Error::invalid(
+                            "dynamics.noise",
+                            format!("{other:?}"),
+                            "must be \"exact\", \"paper\", \"time-changed\", \"frozen\" or \"isotropic\"",
+                        ));
+                    }
+                };
+                if noise == NoiseKind::Isotropic {
+                    let ctx = "of dynamics.noise = \"isotropic\" (keys: dt, temperature)";
+                    forbid("dynamics.lr", &d.lr, ctx)?;
+                    forbid("dynamics.batch_size", &d.batch_size, ctx)?;
+                    forbid("dynamics.sampling", &d.sampling, ctx)?;
+                    let temperature = positive(
+                        "dynamics.temperature",
+                        require(
+                            "dynamics.temperature",
+                            &d.temperature,
+                            "for isotropic noise",
+                        )?,
+                    )?;
+                    *canon = DynamicsSection {
+                        kind: Some(kind),
+                        noise: Some(noise_name),
+                        dt: Some(dt),
+                        temperature: Some(temperature),
+                        ..Default::default()
+                    };
+                    return Ok(DynamicsSpec::Sde {
+                        dt,
+                        noise,
+                        lr: 0.0,
+                        batch_size: 1,
+                        sampling: crate::dynamics::Sampling::WithReplacement,
+                        temperature,
+                    });
+                }
+                forbid(
+                    "dynamics.temperature",
+                    &d.temperature,
+                    "of this noise (only of dynamics.noise = \"isotropic\")",
+                )?;
+                if noise == NoiseKind::Exact && analytic {
+                    return Err(Error::invalid(
+                        "dynamics.noise",
+                        "\"exact\"",
+                        "exact noise needs a data-built model; model.kind = \"double-well\" is analytic (use \"paper\", \"time-changed\", \"frozen\" or \"isotropic\")",
+                    ));
+                }
+                if noise != NoiseKind::Exact {
+                    forbid(
+                        "dynamics.sampling",
+                        &d.sampling,
+                        "of this noise (only of dynamics.noise = \"exact\")",
+                    )?;
+                }
+                let lr = positive(
+                    "dynamics.lr",
+                    require("dynamics.lr", &d.lr, "for this noise (Σ depends on η)")?,
+                )?;
+                let batch_size = check_batch(d.batch_size.unwrap_or(1))?;
+                let sampling = parse_sampling("dynamics.sampling", &d.sampling)?;
+                *canon = DynamicsSection {
+                    kind: Some(kind),
+                    noise: Some(noise_name),
+                    dt: Some(dt),
+                    lr: Some(lr),
+                    batch_size: Some(batch_size),
+                    sampling: (noise == NoiseKind::Exact).then(|| sampling.name().to_string()),
+                    ..Default::default()
+                };
+                Ok(DynamicsSpec::Sde {
+                    dt,
+                    noise,
+                    lr,
+                    batch_size,
+                    sampling,
+                    temperature: 0.0,
+                })
+            }
+            other => Err(Error::invalid(
+                "dynamics.kind",
+                format!("{other:?}"),
+                "must be \"sgd\" or \"sde\"",
+            )),
+        }
+    }
+
+    fn resolve_exit(e: &ExitSection, p: usize) -> Result<ExitSpec> {
+        let kind = require(
+            "exit.kind",
+            &e.kind,
+            "(\"coordinate\", \"loss-above\", \"hyperplane\" or \"never\")",
+        )?;
+        let ctx = |keys: &str| format!("of exit.kind = {kind:?} (keys: {keys})");
+        match kind.as_str() {
+            "never" => {
+                let c = ctx("none");
+                forbid("exit.axis", &e.axis, &c)?;
+                forbid("exit.threshold", &e.threshold, &c)?;
+                forbid("exit.ratio", &e.ratio, &c)?;
+                forbid("exit.normal", &e.normal, &c)?;
+                forbid("exit.point", &e.point, &c)?;
+                Ok(ExitSpec::Never)
+            }
+            "coordinate" => {
+                let c = ctx("axis, threshold");
+                forbid("exit.ratio", &e.ratio, &c)?;
+                forbid("exit.normal", &e.normal, &c)?;
+                forbid("exit.point", &e.point, &c)?;
+                let axis = e.axis.unwrap_or(0);
+                if axis >= p {
+                    return Err(Error::invalid(
+                        "exit.axis",
+                        axis,
+                        format!("must be < the number of parameters P = {p}"),
+                    ));
+                }
+                let threshold = finite(
+                    "exit.threshold",
+                    require("exit.threshold", &e.threshold, "for a coordinate exit")?,
+                )?;
+                Ok(ExitSpec::Coordinate { axis, threshold })
+            }
+            "loss-above" => {
+                let c = ctx("ratio");
+                forbid("exit.axis", &e.axis, &c)?;
+                forbid("exit.threshold", &e.threshold, &c)?;
+                forbid("exit.normal", &e.normal, &c)?;
+                forbid("exit.point", &e.point, &c)?;
+                let ratio = require("exit.ratio", &e.ratio, "for a loss-above exit")?;
+                if !(ratio.is_finite() && ratio > 1.0) {
+                    return Err(Error::invalid(
+                        "exit.ratio",
+                        ratio,
+                        "must be a finite number > 1 (exit when L > ratio · L*)",
+                    ));
+                }
+                Ok(ExitSpec::LossAbove { ratio })
+            }
+            "hyperplane" => {
+                let c = ctx("normal, point");
+                forbid("exit.axis", &e.axis, &c)?;
+                forbid("exit.threshold", &e.threshold, &c)?;
+                forbid("exit.ratio", &e.ratio, &c)?;
+                let normal = require("exit.normal", &e.normal, "for a hyperplane exit")?;
+                finite_vector("exit.normal", &normal, p)?;
+                if normal.iter().all(|x| *x == 0.0) {
+                    return Err(Error::invalid(
+                        "exit.normal",
+                        format!("{normal:?}"),
+                        "must not be the zero vector",
+                    ));
+                }
+                let point = e.point.clone().unwrap_or(vec![0.0; p]);
+                finite_vector("exit.point", &point, p)?;
+                Ok(ExitSpec::Hyperplane { normal, point })
+            }
+            other => Err(Error::invalid(
+                "exit.kind",
+                format!("{other:?}"),
+                "must be \"coordinate\", \"loss-above\", \"hyperplane\" or \"never\"",
+            )),
+        }
+    }
+}

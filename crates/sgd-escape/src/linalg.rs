@@ -1,0 +1,160 @@
+//! Small dense linear algebra on row-major `Vec<f64>` matrices: the few kernels the models,
+//! steppers and minimiser need. Eigendecompositions are delegated to `faer`.
+
+use faer::{Mat, Side};
+
+/// Dot product.
+#[inline]
+pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Euclidean norm.
+#[inline]
+pub fn norm(a: &[f64]) -> f64 {
+    dot(a, a).sqrt()
+}
+
+/// `y += alpha * x`.
+#[inline]
+pub fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += alpha * xi;
+    }
+}
+
+/// `out = A v` for a row-major `n × n` matrix `A`.
+#[inline]
+pub fn symv(a: &[f64], v: &[f64], out: &mut [f64]) {
+    let n = v.len();
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = dot(&a[i * n..(i + 1) * n], v);
+    }
+}
+
+/// Whether every entry is finite.
+#[inline]
+pub fn all_finite(a: &[f64]) -> bool {
+    a.iter().all(|x| x.is_finite())
+}
+
+/// Eigendecomposition of a symmetric row-major `n × n` matrix: eigenvalues in nondecreasing
+/// order and the eigenvectors as the columns of a row-major matrix.
+pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
+    let m = Mat::<f64>::from_fn(n, n, |i, j| 0.5 * (a[i * n + j] + a[j * n + i]));
+    let evd = m
+        .self_adjoint_eigen(Side::Lower)
+        .expect("symmetric eigendecomposition of a finite matrix");
+    let s = evd.S();
+    let u = evd.U();
+    let values = (0..n).map(|i| s[i]).collect();
+    let mut vectors = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            vectors[i * n + j] = u[(i, j)];
+        }
+    }
+    (values, vectors)
+}
+
+/// Symmetric square root `S = U diag(sqrt(max(λ, 0))) Uᵀ` of a symmetric positive
+/// semi-definite matrix. Negative eigenvalues (a start point that is not a minimum, or rounding)
+/// are clipped to zero; the number clipped is returned beside the root.
+pub fn psd_sqrt(a: &[f64], n: usize) -> (Vec<f64>, usize) {
+    let (values, vectors) = symmetric_eigen(a, n);
+    let mut clipped = 0;
+    let roots: Vec<f64> = values
+        .iter()
+        .map(|&l| {
+            if l < 0.0 {
+                clipped += 1;
+                0.0
+            } else {
+                l.sqrt()
+            }
+        })
+        .collect();
+    let mut s = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            s[i * n + j] = (0..n)
+                .map(|k| vectors[i * n + k] * roots[k] * vectors[j * n + k])
+                .sum();
+        }
+    }
+    (s, clipped)
+}
+
+/// Lower Cholesky factor `L` (row-major, `A = L Lᵀ`) of a symmetric positive semi-definite
+/// matrix, in place. Pivots below `tol · max diag` are treated as zero and their column is
+/// zeroed, so rank-deficient covariances factor without failing. Cost O(n³), for small n.
+pub fn psd_cholesky_in_place(a: &mut [f64], n: usize) {
+    let scale = (0..n).map(|i| a[i * n + i]).fold(0.0_f64, f64::max);
+    let tol = 1e-13 * scale;
+    for j in 0..n {
+        let mut d = a[j * n + j];
+        for k in 0..j {
+            d -= a[j * n + k] * a[j * n + k];
+        }
+        if d <= tol {
+            for i in j..n {
+                a[i * n + j] = 0.0;
+            }
+        } else {
+            let ljj = d.sqrt();
+            a[j * n + j] = ljj;
+            for i in j + 1..n {
+                let mut s = a[i * n + j];
+                for k in 0..j {
+                    s -= a[i * n + k] * a[j * n + k];
+                }
+                a[i * n + j] = s / ljj;
+            }
+        }
+        for k in j + 1..n {
+            a[j * n + k] = 0.0;
+        }
+    }
+}
+
+/// `out = L z` for a row-major lower-triangular `L`.
+#[inline]
+pub fn lower_mul(l: &[f64], z: &[f64], out: &mut [f64]) {
+    let n = z.len();
+    for i in 0..n {
+        out[i] = dot(&l[i * n..i * n + i + 1], &z[..i + 1]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn psd_sqrt_squares_back() {
+        let a = [4.0, 1.0, 0.5, 1.0, 3.0, 0.2, 0.5, 0.2, 2.0];
+        let (s, clipped) = psd_sqrt(&a, 3);
+        assert_eq!(clipped, 0);
+        for i in 0..3 {
+            for j in 0..3 {
+                let v: f64 = (0..3).map(|k| s[i * 3 + k] * s[k * 3 + j]).sum();
+                assert!((v - a[i * 3 + j]).abs() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn cholesky_handles_rank_deficiency() {
+        // A = u uᵀ with u = (1, 2, 3): rank one.
+        let u = [1.0, 2.0, 3.0];
+        let mut a: Vec<f64> = (0..9).map(|k| u[k / 3] * u[k % 3]).collect();
+        let orig = a.clone();
+        psd_cholesky_in_place(&mut a, 3);
+        for i in 0..3 {
+            for j in 0..3 {
+                let v: f64 = (0..3).map(|k| a[i * 3 + k] * a[j * 3 + k]).sum();
+                assert!((v - orig[i * 3 + j]).abs() < 1e-12, "{i} {j}");
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The data-built double well with a real barrier of THEORY.md §6.
+
+use super::FeatureMap;
+
+/// `φ(θ) = (s θ₁, κ (θ₁² − 1), k θ₂, …, k θ_dim)`, so `f(θ, x) = xᵀφ(θ)` with
+/// `x ∈ R^{dim+1}`.
+///
+/// With standard normal `x` and labels `y = xᵀa + σ ξ`, `a = (tilt, 0, …)`, the population
+/// loss is `½|φ(θ) − a|² + σ²/2`. For `tilt = 0` and `s² < 2κ²` it has two minima at
+/// `θ₁ = ±sqrt(1 − s²/(2κ²))`, `θ_{i≥2} = 0`, and a saddle at `θ = 0` with loss
+/// `κ²/2 + σ²/2`; σ moves `L*` without changing the geometry. Per-sample gradients do not
+/// vanish at critical points (label noise), unlike `f = x·g(θ)`.
+#[derive(Clone, Debug)]
+pub struct CurveMap {
+    /// Number of parameters (≥ 1).
+    pub dim: usize,
+    /// Slope s of the first feature.
+    pub s: f64,
+    /// Height κ of the quadratic feature.
+    pub kappa: f64,
+    /// Stiffness k of the transverse features.
+    pub stiffness: f64,
+}
+
+impl FeatureMap for CurveMap {
+    fn param_dim(&self) -> usize {
+        self.dim
+    }
+    fn feature_dim(&self) -> usize {
+        self.dim + 1
+    }
+    #[inline]
+    fn feature(&self, theta: &[f64], a: usize) -> f64 {
+        match a {
+            0 => self.s * theta[0],
+            1 => self.kappa * (theta[0] * theta[0] - 1.0),
+            _ => self.stiffness * theta[a - 1],
+        }
+    }
+    #[inline]
+    fn add_feature_gradient(&self, theta: &[f64], a: usize, scale: f64, out: &mut [f64]) {
+        match a {
+            0 => out[0] += scale * self.s,
+            1 => out[0] += scale * 2.0 * self.kappa * theta[0],
+            _ => out[a - 1] += scale * self.stiffness,
+        }
+    }
+    #[inline]
+    fn feature_derivative(&self, theta: &[f64], a: usize, v: &[f64]) -> f64 {
+        match a {
+            0 => self.s * v[0],
+            1 => 2.0 * self.kappa * theta[0] * v[0],
+            _ => self.stiffness * v[a - 1],
+        }
+    }
+    #[inline]
+    fn add_feature_hessian_vector(
+        &self,
+        _theta: &[f64],
+        a: usize,
+        scale: f64,
+        v: &[f64],
+        out: &mut [f64],
+    ) {
+        if a == 1 {
+            out[0] += scale * 2.0 * self.kappa * v[0];
+        }
+    }
+}

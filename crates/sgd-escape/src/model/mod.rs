@@ -1,0 +1,154 @@
+//! Models: a loss `L(θ)` over parameters `θ ∈ R^P` with its gradient and exact Hessian-vector
+//! product, and for data-built models the per-sample quantities SGD and the exact noise
+//! covariance need (THEORY.md §1–2).
+//!
+//! - [`DoubleWell`]: the analytic landscape `L = ε + (θ₁² − 1)²/4 + (k/2) Σ_{i≥2} θ_i²`.
+//! - [`FeatureModel`]: data-built mean-square models `f(θ, x) = xᵀφ(θ)`, linear in the data
+//!   through a feature map `φ`: [`LinearMap`] (linear regression, paper Fig. 3) and
+//!   [`CurveMap`] (a double well with a real barrier built from data, THEORY.md §6).
+
+mod curve;
+mod data;
+mod double_well;
+mod feature;
+mod linear;
+
+pub use curve::CurveMap;
+pub use data::Dataset;
+pub use double_well::DoubleWell;
+pub use feature::{FeatureMap, FeatureModel};
+pub use linear::LinearMap;
+
+use crate::dynamics::rng::ReplicaRng;
+use rand::RngExt;
+use rand_distr::StandardNormal;
+
+/// A differentiable loss landscape.
+pub trait Model: Send + Sync {
+    /// Number of parameters P.
+    fn dim(&self) -> usize;
+    /// The loss `L(θ)`.
+    fn loss(&self, theta: &[f64]) -> f64;
+    /// Writes `∇L(θ)` into `grad` and returns `L(θ)`.
+    fn loss_and_gradient(&self, theta: &[f64], grad: &mut [f64]) -> f64;
+    /// Exact Hessian-vector product: `out = ∇²L(θ) v`.
+    fn hvp(&self, theta: &[f64], v: &[f64], out: &mut [f64]);
+    /// The data-built view of the model, if it has one (needed by SGD and exact noise).
+    fn as_data_model(&self) -> Option<&dyn DataModel> {
+        None
+    }
+
+    /// Dense Hessian, row-major `P × P`, assembled from P Hessian-vector products and
+    /// symmetrised.
+    fn hessian(&self, theta: &[f64]) -> Vec<f64> {
+        let p = self.dim();
+        let mut h = vec![0.0; p * p];
+        let mut e = vec![0.0; p];
+        let mut col = vec![0.0; p];
+        for j in 0..p {
+            e[j] = 1.0;
+            self.hvp(theta, &e, &mut col);
+            e[j] = 0.0;
+            for i in 0..p {
+                h[i * p + j] = col[i];
+            }
+        }
+        for i in 0..p {
+            for j in 0..i {
+                let s = 0.5 * (h[i * p + j] + h[j * p + i]);
+                h[i * p + j] = s;
+                h[j * p + i] = s;
+            }
+        }
+        h
+    }
+}
+
+/// A mean-square model built from a data set `{(x_μ, y_μ)}`, μ = 1..N:
+/// `L(θ) = (1/2N) Σ_μ r_μ²`, residual `r_μ = f(θ, x_μ) − y_μ` (THEORY.md §1).
+pub trait DataModel: Model {
+    /// Number of samples N.
+    fn samples(&self) -> usize;
+
+    /// Minibatch gradient `∇L_B = (1/|B|) Σ_{μ∈B} r_μ ∇f_μ` written into `grad`.
+    fn minibatch_gradient(&self, theta: &[f64], batch: &[usize], grad: &mut [f64]);
+
+    /// Residual `r_μ` of sample `mu`, with the output gradient `∇f_μ` written into `grad_f`.
+    fn residual_and_output_gradient(&self, theta: &[f64], mu: usize, grad_f: &mut [f64]) -> f64;
+
+    /// Draws a vector `ζ` with covariance equal to the per-sample gradient covariance
+    /// `C(θ) = (1/N) Σ_μ ∇ℓ_μ ∇ℓ_μᵀ − ∇L ∇Lᵀ` (THEORY.md §2; the minibatch noise covariance with
+    /// replacement is `Σ = C / B`). `scratch` is a reusable buffer.
+    ///
+    /// The default costs O(N·P): `ζ = N^{-1/2} Σ_μ z_μ (∇ℓ_μ − ∇L)` with i.i.d. standard normal
+    /// `z_μ`, which has exactly covariance `C`. Models with sufficient statistics override it.
+    fn sample_gradient_noise(
+        &self,
+        theta: &[f64],
+        rng: &mut ReplicaRng,
+        scratch: &mut Vec<f64>,
+        out: &mut [f64],
+    ) {
+        per_sample_gradient_noise(self, theta, rng, scratch, out)
+    }
+
+    /// The per-sample gradient covariance `C(θ) = (1/N) Σ_μ ∇ℓ_μ∇ℓ_μᵀ − ∇L∇Lᵀ` as a dense
+    /// row-major P × P matrix (THEORY.md §2). The default sums over samples, O(N·P²).
+    fn gradient_covariance(&self, theta: &[f64]) -> Vec<f64> {
+        per_sample_gradient_covariance(self, theta)
+    }
+}
+
+/// Draws `ζ = N^{-1/2} Σ_μ z_μ (∇ℓ_μ − ∇L)` with i.i.d. standard normal `z_μ`: covariance
+/// exactly `C(θ) = (1/N) Σ ∇ℓ_μ∇ℓ_μᵀ − ∇L∇Lᵀ`, at O(N·P) a draw. The default of
+/// [`DataModel::sample_gradient_noise`].
+pub fn per_sample_gradient_noise<M: DataModel + ?Sized>(
+    model: &M,
+    theta: &[f64],
+    rng: &mut ReplicaRng,
+    scratch: &mut Vec<f64>,
+    out: &mut [f64],
+) {
+    let p = model.dim();
+    let n = model.samples();
+    scratch.clear();
+    scratch.resize(2 * p, 0.0);
+    let (grad, grad_f) = scratch.split_at_mut(p);
+    model.loss_and_gradient(theta, grad);
+    out.fill(0.0);
+    let mut z_sum = 0.0;
+    for mu in 0..n {
+        let z: f64 = rng.sample(StandardNormal);
+        z_sum += z;
+        let r = model.residual_and_output_gradient(theta, mu, grad_f);
+        crate::linalg::axpy(z * r, grad_f, out);
+    }
+    crate::linalg::axpy(-z_sum, grad, out);
+    let scale = 1.0 / (n as f64).sqrt();
+    out.iter_mut().for_each(|o| *o *= scale);
+}
+
+/// `C(θ) = (1/N) Σ_μ ∇ℓ_μ∇ℓ_μᵀ − ∇L∇Lᵀ` summed over samples, O(N·P²): the default of
+/// [`DataModel::gradient_covariance`] and the reference its overrides are tested against.
+pub fn per_sample_gradient_covariance<M: DataModel + ?Sized>(model: &M, theta: &[f64]) -> Vec<f64> {
+    let p = model.dim();
+    let n = model.samples();
+    let mut grad = vec![0.0; p];
+    model.loss_and_gradient(theta, &mut grad);
+    let mut grad_f = vec![0.0; p];
+    let mut c = vec![0.0; p * p];
+    for mu in 0..n {
+        let r = model.residual_and_output_gradient(theta, mu, &mut grad_f);
+        for i in 0..p {
+            for j in 0..p {
+                c[i * p + j] += r * r * grad_f[i] * grad_f[j];
+            }
+        }
+    }
+    for i in 0..p {
+        for j in 0..p {
+            c[i * p + j] = c[i * p + j] / n as f64 - grad[i] * grad[j];
+        }
+    }
+    c
+}
