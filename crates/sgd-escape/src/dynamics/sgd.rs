@@ -11,6 +11,8 @@ pub enum Sampling {
     WithReplacement,
     /// Epoch shuffling: each epoch is a fresh uniform permutation cut into consecutive batches
     /// of B; the last `N mod B` indices of a permutation are dropped (the paper's convention).
+    /// The permutation is drawn incrementally (Fisher–Yates one position at a time), which has
+    /// the same law as shuffling at the start of each epoch but costs O(B) a step.
     WithoutReplacement,
 }
 
@@ -66,7 +68,7 @@ impl<M: DataModel + ?Sized> Stepper for Sgd<'_, M> {
             grad: vec![0.0; self.model.dim()],
             batch: vec![0; self.batch_size],
             permutation,
-            cursor: n,
+            cursor: 0,
         }
     }
 
@@ -81,16 +83,15 @@ impl<M: DataModel + ?Sized> Stepper for Sgd<'_, M> {
             }
             Sampling::WithoutReplacement => {
                 if ws.cursor + self.batch_size > n {
-                    // Fisher–Yates shuffle of the whole permutation: a new epoch.
-                    for i in (1..n).rev() {
-                        let j = uniform_index(rng, i + 1);
-                        ws.permutation.swap(i, j);
-                    }
-                    ws.cursor = 0;
+                    ws.cursor = 0; // a new epoch
                 }
-                ws.batch
-                    .copy_from_slice(&ws.permutation[ws.cursor..ws.cursor + self.batch_size]);
-                ws.cursor += self.batch_size;
+                // Fisher–Yates, one position at a time.
+                for b in ws.batch.iter_mut() {
+                    let j = ws.cursor + uniform_index(rng, n - ws.cursor);
+                    ws.permutation.swap(ws.cursor, j);
+                    *b = ws.permutation[ws.cursor];
+                    ws.cursor += 1;
+                }
             }
         }
         self.model
@@ -103,5 +104,45 @@ impl<M: DataModel + ?Sized> Stepper for Sgd<'_, M> {
 
     fn fixed_time_step(&self) -> Option<f64> {
         Some(self.lr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dynamics::rng::replica_rng;
+    use crate::model::{Dataset, FeatureModel, LinearMap};
+
+    /// Without replacement no index repeats within an epoch (N divisible by B or not), and
+    /// successive epochs are differently ordered.
+    #[test]
+    fn epochs_are_permutations() {
+        for (n, b) in [(12, 3), (10, 3)] {
+            let model =
+                FeatureModel::new(LinearMap { dim: 1 }, Dataset::gaussian(n, 1, 0, |_, xi| xi));
+            let sgd = Sgd::new(&model, 0.01, b, Sampling::WithoutReplacement);
+            let mut ws = sgd.workspace();
+            let mut rng = replica_rng(3, 0);
+            let mut theta = [0.0];
+            let steps_per_epoch = n / b;
+            let mut epochs = Vec::new();
+            for _ in 0..5 {
+                let mut seen = Vec::new();
+                for _ in 0..steps_per_epoch {
+                    sgd.step(&mut theta, &mut ws, &mut rng);
+                    seen.extend_from_slice(&ws.batch);
+                }
+                let mut distinct = seen.clone();
+                distinct.sort();
+                distinct.dedup();
+                assert_eq!(
+                    distinct.len(),
+                    steps_per_epoch * b,
+                    "an index repeated within an epoch: {seen:?}"
+                );
+                epochs.push(seen);
+            }
+            assert_ne!(epochs[0], epochs[1], "epochs are reshuffled");
+        }
     }
 }

@@ -447,7 +447,17 @@ impl Config {
                     } else {
                         base_dir.join(path)
                     };
-                    let data = crate::model::Dataset::from_csv(&resolved)?;
+                    let data = crate::model::Dataset::from_csv(&resolved).map_err(|e| match e {
+                        Error::Io { source, .. } => Error::invalid(
+                            "model.data",
+                            path.display(),
+                            format!("cannot read {}: {source}", resolved.display()),
+                        ),
+                        Error::Data { message, .. } => {
+                            Error::invalid("model.data", path.display(), message)
+                        }
+                        other => other,
+                    })?;
                     let dim = data.features;
                     if let Some(d) = m.dim
                         && d != dim

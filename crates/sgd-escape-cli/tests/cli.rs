@@ -1,0 +1,246 @@
+//! The `sgd-escape` binary end to end: outputs, thread-count independence, and invalid input
+//! (exit status 2 with a message naming the key and the value).
+
+use std::path::Path;
+use std::process::Command;
+
+fn sgd_escape(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sgd-escape"))
+        .args(args)
+        .output()
+        .expect("binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+const CURVE_SGD: &str = r#"
+seed = 3
+replicas = 300
+max_steps = 10000000
+[model]
+kind = "curve"
+noise = 0.8
+samples = 2000
+[dynamics]
+kind = "sgd"
+lr = 0.1
+sampling = "without-replacement"
+[exit]
+kind = "coordinate"
+threshold = 0.9
+"#;
+
+const DOUBLE_WELL_SDE: &str = r#"
+seed = 4
+replicas = 300
+[model]
+kind = "double-well"
+epsilon = 0.25
+[dynamics]
+kind = "sde"
+noise = "time-changed"
+lr = 0.2
+dt = 0.01
+[exit]
+kind = "coordinate"
+threshold = 1.0
+"#;
+
+#[test]
+fn run_writes_outputs_and_threads_do_not_change_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [("curve.toml", CURVE_SGD), ("dw.toml", DOUBLE_WELL_SDE)] {
+        let cfg = write(dir.path(), name, text);
+        let mut summaries = Vec::new();
+        for threads in ["1", "2"] {
+            let out = dir.path().join(format!("{name}-{threads}"));
+            let (code, err) = sgd_escape(&[
+                "run",
+                &cfg,
+                "--out",
+                out.to_str().unwrap(),
+                "--threads",
+                threads,
+            ]);
+            assert_eq!(code, 0, "{err}");
+            let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+            let csv = std::fs::read_to_string(out.join("escape_times.csv")).unwrap();
+            assert_eq!(
+                csv.lines().next(),
+                Some("replica,steps,time,status,escaped")
+            );
+            assert_eq!(csv.lines().count(), 301);
+            let survival = std::fs::read_to_string(out.join("survival.csv")).unwrap();
+            assert_eq!(
+                survival.lines().next(),
+                Some("time,at_risk,events,survival,stderr")
+            );
+            assert!(
+                !out.join("replicas.journal").exists(),
+                "journal removed after success"
+            );
+            summaries.push((summary, csv, survival));
+        }
+        assert_eq!(
+            summaries[0], summaries[1],
+            "{name}: outputs differ between 1 and 2 threads"
+        );
+        let json: serde_json::Value = serde_json::from_str(&summaries[0].0).unwrap();
+        for key in ["version", "seed", "config", "minimum", "escape"] {
+            assert!(json.get(key).is_some(), "summary lacks {key}");
+        }
+        let escape = &json["escape"];
+        for key in [
+            "replicas",
+            "escaped",
+            "censored",
+            "mean_time",
+            "mean_time_stderr",
+            "mean_steps",
+        ] {
+            assert!(escape.get(key).is_some(), "escape lacks {key}");
+        }
+        for rate in ["rate_per_time", "rate_per_step"] {
+            for key in ["estimate", "ci_low", "ci_high"] {
+                assert!(escape[rate][key].is_f64(), "{rate}.{key}");
+            }
+        }
+        assert!(json["minimum"]["theta"].is_array() && json["minimum"]["loss"].is_f64());
+        // The resolved config is complete: defaults written out.
+        assert!(
+            json["config"]["max_steps"].is_u64() && json["config"]["model"]["samples"].is_u64()
+                || name == "dw.toml"
+        );
+    }
+}
+
+#[test]
+fn seed_and_replicas_flags_override_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "dw.toml", DOUBLE_WELL_SDE);
+    let out = dir.path().join("o");
+    let (code, err) = sgd_escape(&[
+        "run",
+        &cfg,
+        "--out",
+        out.to_str().unwrap(),
+        "--seed",
+        "99",
+        "--replicas",
+        "20",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(json["seed"], 99);
+    assert_eq!(json["escape"]["replicas"], 20);
+}
+
+/// Each invalid input: status 2 and a message containing every listed fragment.
+#[test]
+fn invalid_inputs_exit_with_status_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ragged = write(d, "ragged.csv", "x,y\n1,2\n3\n");
+    let nan = write(d, "nan.csv", "x,y\n1,2\nNaN,4\n");
+    let text = write(d, "text.csv", "x,y\n1,2\n3,abc\n");
+    let empty = write(d, "empty.csv", "");
+    let lr = |body: &str| {
+        format!(
+            "[model]\nkind = \"linear-regression\"\nsamples = 10\n[dynamics]\nkind = \"sgd\"\n{body}\n[exit]\nkind = \"loss-above\"\nratio = 1.5\n"
+        )
+    };
+    let data = |path: &str| {
+        format!(
+            "[model]\nkind = \"linear-regression\"\ndata = \"{path}\"\n[dynamics]\nkind = \"sgd\"\nlr = 0.1\n[exit]\nkind = \"loss-above\"\nratio = 1.5\n"
+        )
+    };
+    let dw = |body: &str| {
+        format!(
+            "[model]\nkind = \"double-well\"\n[dynamics]\nkind = \"sde\"\n{body}\n[exit]\nkind = \"coordinate\"\nthreshold = 1.0\n"
+        )
+    };
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        ("unknown key", dw("noise = \"paper\"\nlr = 0.1\ndt = 0.01\nlearning_rate = 3"), vec!["learning_rate"]),
+        ("unknown top-level key", format!("repl = 3\n{}", dw("noise = \"paper\"\nlr = 0.1\ndt = 0.01")), vec!["repl"]),
+        ("wrong type", lr("lr = \"fast\""), vec!["lr", "fast"]),
+        ("negative lr", lr("lr = -0.1"), vec!["dynamics.lr", "-0.1"]),
+        ("zero lr", lr("lr = 0.0"), vec!["dynamics.lr", "0"]),
+        ("B > N", lr("lr = 0.1\nbatch_size = 20"), vec!["dynamics.batch_size", "20", "N = model.samples = 10"]),
+        ("dt = 0", dw("noise = \"paper\"\nlr = 0.1\ndt = 0.0"), vec!["dynamics.dt", "0"]),
+        ("dt < 0", dw("noise = \"paper\"\nlr = 0.1\ndt = -1e-3"), vec!["dynamics.dt", "-0.001"]),
+        ("unknown noise", dw("noise = \"pink\"\nlr = 0.1\ndt = 0.01"), vec!["dynamics.noise", "pink"]),
+        ("exact noise on analytic model", dw("noise = \"exact\"\nlr = 0.1\ndt = 0.01"), vec!["dynamics.noise", "exact", "analytic"]),
+        ("sgd on analytic model", "[model]\nkind = \"double-well\"\n[dynamics]\nkind = \"sgd\"\nlr = 0.1\n[exit]\nkind = \"never\"\n".into(), vec!["dynamics.kind", "sgd"]),
+        ("key of another kind", dw("noise = \"isotropic\"\ntemperature = 0.1\ndt = 0.01\nlr = 0.1"), vec!["dynamics.lr", "isotropic"]),
+        ("missing lr", lr(""), vec!["dynamics.lr", "missing"]),
+        ("bad ratio", lr("lr = 0.1").replace("ratio = 1.5", "ratio = 0.5"), vec!["exit.ratio", "0.5"]),
+        ("axis out of range", dw("noise = \"paper\"\nlr = 0.1\ndt = 0.01").replace("threshold = 1.0", "threshold = 1.0\naxis = 3"), vec!["exit.axis", "3"]),
+        ("start point length", format!("{}[start]\npoint = [1.0, 2.0]\n", dw("noise = \"paper\"\nlr = 0.1\ndt = 0.01")), vec!["start.point", "1 entries"]),
+        ("exit holds at start", dw("noise = \"paper\"\nlr = 0.1\ndt = 0.01").replace("threshold = 1.0", "threshold = -2.0"), vec!["exit", "already holds"]),
+        ("unknown model", "[model]\nkind = \"resnet\"\n".into(), vec!["model.kind", "resnet"]),
+        ("negative epsilon", dw("noise = \"paper\"\nlr = 0.1\ndt = 0.01").replace("kind = \"double-well\"", "kind = \"double-well\"\nepsilon = -1.0"), vec!["model.epsilon", "-1"]),
+        ("missing data file", data("nowhere.csv"), vec!["model.data", "nowhere.csv"]),
+        ("ragged csv", data(&ragged), vec!["model.data", "row 3", "1 fields"]),
+        ("NaN in csv", data(&nan), vec!["model.data", "row 3", "column 1", "not finite"]),
+        ("text in csv", data(&text), vec!["model.data", "row 3", "column 2", "abc"]),
+        ("empty csv", data(&empty), vec!["model.data", "empty"]),
+    ];
+    for (what, body, fragments) in cases {
+        let cfg = write(d, "bad.toml", &body);
+        let out = d.join("out-bad");
+        let (code, err) = sgd_escape(&["run", &cfg, "--out", out.to_str().unwrap()]);
+        assert_eq!(code, 2, "{what}: status {code}, message: {err}");
+        for f in fragments {
+            assert!(err.contains(f), "{what}: message lacks {f:?}: {err}");
+        }
+        assert!(!err.contains("panicked"), "{what}: {err}");
+    }
+    let (code, err) = sgd_escape(&[
+        "run",
+        "/no/such/config.toml",
+        "--out",
+        d.join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/no/such/config.toml"), "{err}");
+    let cfg = write(d, "dw.toml", DOUBLE_WELL_SDE);
+    let (code, err) = sgd_escape(&[
+        "run",
+        &cfg,
+        "--out",
+        d.join("o").to_str().unwrap(),
+        "--threads",
+        "0",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--threads"), "{err}");
+}
+
+/// SGD that diverges to infinity is reported per replica, not a panic.
+#[test]
+fn divergence_is_reported_per_replica() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "div.toml",
+        "replicas = 20\nmax_steps = 100000\n[model]\nkind = \"linear-regression\"\nsamples = 100\n[dynamics]\nkind = \"sgd\"\nlr = 5.0\n[exit]\nkind = \"never\"\n",
+    );
+    let out = dir.path().join("o");
+    let (code, err) = sgd_escape(&["run", &cfg, "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("diverged"), "{err}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(json["escape"]["diverged"], 20);
+    let csv = std::fs::read_to_string(out.join("escape_times.csv")).unwrap();
+    assert_eq!(csv.matches(",diverged,").count(), 20);
+}
