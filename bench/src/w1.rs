@@ -3,15 +3,18 @@
 //! θ* and exits the first time L(θ) > ratio · L(θ*). Same workload as
 //! `../shared/bench-peers/w1_jax.py`.
 //!
-//! Prints, per repetition and as the median over repetitions, the mean escape time and the
-//! throughput in replica-steps per second. Every replica stops at its own exit, so gross and
-//! useful throughput coincide here.
+//! Times two kernels that give bit-identical outcomes: the generic replica loop
+//! (`escape::run_ensemble` with `dynamics::Sgd`) and the struct-of-arrays lane kernel
+//! (`escape::lanes`, what `sgd-escape run` uses for this setting). Prints per repetition and the
+//! median over repetitions: the mean escape time and the throughput in replica-steps per
+//! second. Each replica stops at its own exit, so gross and useful throughput coincide.
 //!
 //! Usage: `cargo run --release -p sgd-escape-bench --bin w1 -- [--ratio 1.5] [--replicas 10000]
 //!        [--samples 10000] [--lr 0.1] [--repeats 5] [--threads N]`
 
 use sgd_escape::dynamics::{Sampling, Sgd};
-use sgd_escape::escape::{EnsembleSpec, Exit, Status, run_ensemble};
+use sgd_escape::escape::lanes::run_linear_regression_sgd;
+use sgd_escape::escape::{EnsembleSpec, Exit, ReplicaOutcome, Status, run_ensemble};
 use sgd_escape::landscape::{MinimizeOptions, minimize};
 use sgd_escape::model::{Dataset, FeatureModel, LinearMap, Model};
 use std::time::Instant;
@@ -57,41 +60,67 @@ fn main() {
         "W1: N = {samples}, B = 1, lr = {lr}, ratio = {ratio}, replicas = {replicas}, threads = {}",
         rayon::current_num_threads()
     );
-    let mut throughputs = Vec::new();
-    let mut walls = Vec::new();
-    for rep in 0..repeats {
-        let spec = EnsembleSpec {
-            seed: rep as u64,
-            replicas,
-            max_steps: 10_000_000,
-        };
-        let t0 = Instant::now();
-        let outcomes = run_ensemble(
-            &model,
-            &sgd,
-            &exit,
-            &minimum.theta,
-            spec,
-            Vec::new(),
-            &|_| {},
-        );
-        let wall = t0.elapsed().as_secs_f64();
-        let steps: u64 = outcomes.iter().map(|o| o.steps).sum();
-        let escaped = outcomes
-            .iter()
-            .filter(|o| o.status == Status::Escaped)
-            .count();
-        let mean_time = outcomes.iter().map(|o| o.time).sum::<f64>() / replicas as f64;
-        let throughput = steps as f64 / wall;
+    type Kernel<'a> = Box<dyn Fn(EnsembleSpec) -> Vec<ReplicaOutcome> + 'a>;
+    let kernels: [(&str, Kernel); 2] = [
+        (
+            "generic",
+            Box::new(|spec| {
+                run_ensemble(
+                    &model,
+                    &sgd,
+                    &exit,
+                    &minimum.theta,
+                    spec,
+                    Vec::new(),
+                    &|_| {},
+                )
+            }),
+        ),
+        (
+            "lanes",
+            Box::new(|spec| {
+                run_linear_regression_sgd(
+                    &model,
+                    lr,
+                    1,
+                    &exit,
+                    &minimum.theta,
+                    spec,
+                    Vec::new(),
+                    &|_| {},
+                )
+            }),
+        ),
+    ];
+    for (name, kernel) in &kernels {
+        let mut throughputs = Vec::new();
+        let mut walls = Vec::new();
+        for rep in 0..repeats {
+            let spec = EnsembleSpec {
+                seed: rep as u64,
+                replicas,
+                max_steps: 10_000_000,
+            };
+            let t0 = Instant::now();
+            let outcomes = kernel(spec);
+            let wall = t0.elapsed().as_secs_f64();
+            let steps: u64 = outcomes.iter().map(|o| o.steps).sum();
+            let escaped = outcomes
+                .iter()
+                .filter(|o| o.status == Status::Escaped)
+                .count();
+            let mean_time = outcomes.iter().map(|o| o.time).sum::<f64>() / replicas as f64;
+            let throughput = steps as f64 / wall;
+            println!(
+                "{name} repeat {rep}: mean_time = {mean_time:.4} escaped = {escaped}/{replicas} replica_steps = {steps} wall = {wall:.4} s throughput = {throughput:.3e} replica-steps/s"
+            );
+            throughputs.push(throughput);
+            walls.push(wall);
+        }
         println!(
-            "repeat {rep}: mean_time = {mean_time:.4} escaped = {escaped}/{replicas} replica_steps = {steps} wall = {wall:.3} s throughput = {throughput:.3e} replica-steps/s"
+            "{name} median: wall = {:.4} s, throughput (gross = useful) = {:.3e} replica-steps/s",
+            median(walls),
+            median(throughputs)
         );
-        throughputs.push(throughput);
-        walls.push(wall);
     }
-    println!(
-        "median: wall = {:.3} s, throughput (gross = useful) = {:.3e} replica-steps/s",
-        median(walls),
-        median(throughputs)
-    );
 }

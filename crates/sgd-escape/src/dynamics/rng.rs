@@ -26,9 +26,9 @@ fn splitmix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The stream of replica `replica` under run seed `seed`: the 256-bit xoshiro state is four
-/// consecutive SplitMix64 outputs from a start point that mixes both numbers.
-pub fn replica_rng(seed: u64, replica: u64) -> ReplicaRng {
+/// The 256-bit xoshiro state of replica `replica` under run seed `seed`: four consecutive
+/// SplitMix64 outputs from a start point that mixes both numbers (little-endian bytes).
+pub fn replica_seed(seed: u64, replica: u64) -> [u8; 32] {
     let mut state = splitmix64(seed)
         ^ splitmix64(replica.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ 0x5851_F42D_4C95_7F2D);
     let mut bytes = [0u8; 32];
@@ -36,7 +36,12 @@ pub fn replica_rng(seed: u64, replica: u64) -> ReplicaRng {
         state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         chunk.copy_from_slice(&splitmix64(state).to_le_bytes());
     }
-    ReplicaRng::from_seed(bytes)
+    bytes
+}
+
+/// The stream of replica `replica` under run seed `seed`.
+pub fn replica_rng(seed: u64, replica: u64) -> ReplicaRng {
+    ReplicaRng::from_seed(replica_seed(seed, replica))
 }
 
 #[cfg(test)]

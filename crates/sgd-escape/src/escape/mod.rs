@@ -3,6 +3,7 @@
 
 mod ensemble;
 mod exit;
+pub mod lanes;
 
 pub use ensemble::{EnsembleSpec, ReplicaOutcome, Status, run_ensemble, run_replica};
 pub use exit::Exit;

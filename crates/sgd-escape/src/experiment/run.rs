@@ -288,6 +288,27 @@ pub fn execute(
     };
     let start = &prepared.start.theta;
     let exit = &prepared.exit;
+    if let (
+        BuiltModel::LinearRegression(m),
+        DynamicsSpec::Sgd {
+            lr,
+            batch_size,
+            sampling: Sampling::WithReplacement,
+        },
+    ) = (&prepared.model, &prepared.spec.dynamics)
+    {
+        // Same outcomes as the generic loop, bit for bit, several times faster.
+        return crate::escape::lanes::run_linear_regression_sgd(
+            m,
+            *lr,
+            *batch_size,
+            exit,
+            start,
+            spec,
+            completed,
+            on_done,
+        );
+    }
     with_model!(&prepared.model, m => match (&prepared.spec.dynamics, &prepared.noise) {
         (DynamicsSpec::Sgd { lr, batch_size, sampling }, _) => {
             let data = m.as_data_model().expect("validated: SGD runs on data-built models");

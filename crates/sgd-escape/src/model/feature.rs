@@ -130,9 +130,10 @@ impl<F: FeatureMap> FeatureModel<F> {
         &self.data
     }
 
-    /// Second moments `Sxx = (1/N) Σ x xᵀ` (row-major `m × m`).
-    pub fn second_moments(&self) -> &[f64] {
-        &self.sxx
+    /// Sufficient statistics `(Sxx, sxy, syy)`: `Sxx = (1/N) Σ x xᵀ` (row-major `m × m`),
+    /// `sxy = (1/N) Σ x y`, `syy = (1/N) Σ y²`.
+    pub fn sufficient_statistics(&self) -> (&[f64], &[f64], f64) {
+        (&self.sxx, &self.sxy, self.syy)
     }
 
     /// The gradient covariance in feature space, `C_φ = M − w wᵀ` with

@@ -1,0 +1,369 @@
+//! Struct-of-arrays ensemble kernel: SGD with i.i.d. minibatch indices on linear regression
+//! (`f = θᵀx`, any dimension d, any batch size B, any exit), the setting of the paper's
+//! first-passage experiment (Fig. 3b).
+//!
+//! Replicas run in lanes of [`LANES`]: θ is stored as `[d][LANES]`, each lane carries its
+//! replica's xoshiro256++ state, and one step advances all lanes with loops over lanes that
+//! the compiler vectorises (AVX-512 or AVX2, chosen at run time). A lane whose replica exits is
+//! refilled with the next pending replica. Every lane draws from its replica's own stream in the
+//! same order, and performs the same floating-point operations in the same order, as the
+//! generic loop ([`super::run_replica`] with [`crate::dynamics::Sgd`]): the outcomes are
+//! bit-identical, only faster.
+
+use super::{EnsembleSpec, Exit, ReplicaOutcome, Status};
+use crate::dynamics::rng::replica_seed;
+use crate::linalg;
+use crate::model::{DataModel, FeatureModel, LinearMap, Model};
+use multiversion::multiversion;
+use rayon::prelude::*;
+
+/// Replicas stepped together.
+pub const LANES: usize = 8;
+
+/// Replicas handed to one task (refilling its lanes as replicas exit).
+const REPLICAS_PER_TASK: usize = 256;
+
+/// Lane states of one task.
+struct Lanes {
+    /// θ, `[a * LANES + l]`.
+    theta: Vec<f64>,
+    /// Gradient buffer, same layout.
+    grad: Vec<f64>,
+    /// xoshiro256++ states `s[k][l]`.
+    s: [[u64; LANES]; 4],
+    steps: [u64; LANES],
+    replica: [usize; LANES],
+    active: [bool; LANES],
+}
+
+/// Exit tests evaluated for all lanes at once.
+enum LaneExit<'a> {
+    Never,
+    Coordinate {
+        axis: usize,
+        threshold: f64,
+    },
+    LossAbove {
+        threshold: f64,
+        sxx: &'a [f64],
+        sxy: &'a [f64],
+        syy: f64,
+    },
+    /// Checked lane by lane through [`Exit::reached`].
+    Other,
+}
+
+#[inline(always)]
+fn next_u64(s: &mut [[u64; LANES]; 4], l: usize) -> u64 {
+    let result = s[0][l]
+        .wrapping_add(s[3][l])
+        .rotate_left(23)
+        .wrapping_add(s[0][l]);
+    let t = s[1][l] << 17;
+    s[2][l] ^= s[0][l];
+    s[3][l] ^= s[1][l];
+    s[1][l] ^= s[2][l];
+    s[0][l] ^= s[3][l];
+    s[2][l] ^= t;
+    s[3][l] = s[3][l].rotate_left(45);
+    result
+}
+
+/// `⌊u · n / 2⁶⁴⌋` from 32-bit halves (exact for n < 2³²): the same index as
+/// [`crate::dynamics::rng::uniform_index`], in a form that vectorises.
+#[inline(always)]
+fn index_from(u: u64, n: u64) -> usize {
+    let hi = (u >> 32) * n;
+    let lo = ((u & 0xFFFF_FFFF) * n) >> 32;
+    ((hi + lo) >> 32) as usize
+}
+
+/// Advances every lane by SGD steps until at least one lane hits an event (exit, divergence or
+/// `max_steps`), or after one step when `single_step`; returns the lanes with an event as a bit
+/// mask.
+#[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[allow(clippy::too_many_arguments)]
+fn step_lanes(
+    lanes: &mut Lanes,
+    x: &[f64],
+    y: &[f64],
+    d: usize,
+    batch: usize,
+    lr: f64,
+    exit: &LaneExit,
+    max_steps: u64,
+    single_step: bool,
+) -> u32 {
+    loop {
+        // Constant arguments let the inlined step specialise for the 1-D, B = 1 setting.
+        let mask = if d == 1 && batch == 1 {
+            step_lanes_once(lanes, x, y, 1, 1, lr, exit, max_steps)
+        } else {
+            step_lanes_once(lanes, x, y, d, batch, lr, exit, max_steps)
+        };
+        if mask != 0 || single_step {
+            return mask;
+        }
+    }
+}
+
+/// One SGD step of every lane; the event mask.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn step_lanes_once(
+    lanes: &mut Lanes,
+    x: &[f64],
+    y: &[f64],
+    d: usize,
+    batch: usize,
+    lr: f64,
+    exit: &LaneExit,
+    max_steps: u64,
+) -> u32 {
+    let n = y.len() as u64;
+    let inv_b = 1.0 / batch as f64;
+    let Lanes {
+        theta,
+        grad,
+        s,
+        steps,
+        ..
+    } = lanes;
+    for g in grad.iter_mut() {
+        *g = 0.0;
+    }
+    let mut idx = [0usize; LANES];
+    for _ in 0..batch {
+        for (l, i) in idx.iter_mut().enumerate() {
+            *i = index_from(next_u64(s, l), n);
+        }
+        let mut r = [0.0; LANES];
+        for l in 0..LANES {
+            r[l] = -y[idx[l]];
+        }
+        for a in 0..d {
+            for l in 0..LANES {
+                r[l] += x[idx[l] * d + a] * theta[a * LANES + l];
+            }
+        }
+        for a in 0..d {
+            for l in 0..LANES {
+                let scale = r[l] * inv_b;
+                grad[a * LANES + l] += scale * x[idx[l] * d + a];
+            }
+        }
+    }
+    for (t, g) in theta.iter_mut().zip(grad.iter()) {
+        *t -= lr * g;
+    }
+    let mut hit = [false; LANES];
+    for l in 0..LANES {
+        steps[l] += 1;
+        hit[l] = steps[l] >= max_steps;
+    }
+    // Divergence: x − x ≠ 0 exactly when x is infinite or NaN.
+    for a in 0..d {
+        for l in 0..LANES {
+            let t = theta[a * LANES + l];
+            hit[l] |= t - t != 0.0;
+        }
+    }
+    match exit {
+        LaneExit::Never | LaneExit::Other => {}
+        LaneExit::Coordinate { axis, threshold } => {
+            for l in 0..LANES {
+                hit[l] |= theta[axis * LANES + l] >= *threshold;
+            }
+        }
+        LaneExit::LossAbove {
+            threshold,
+            sxx,
+            sxy,
+            syy,
+        } => {
+            // The operation order of FeatureModel::loss.
+            let mut quad = [0.0; LANES];
+            let mut lin = [0.0; LANES];
+            for a in 0..d {
+                let mut acc = [0.0; LANES];
+                for b in 0..d {
+                    for l in 0..LANES {
+                        acc[l] += sxx[a * d + b] * theta[b * LANES + l];
+                    }
+                }
+                for l in 0..LANES {
+                    let pa = theta[a * LANES + l];
+                    quad[l] += pa * acc[l];
+                    lin[l] += pa * sxy[a];
+                }
+            }
+            for l in 0..LANES {
+                hit[l] |= 0.5 * quad[l] - lin[l] + 0.5 * syy > *threshold;
+            }
+        }
+    }
+    let mut mask = 0u32;
+    for (l, h) in hit.iter().enumerate() {
+        mask |= (*h as u32) << l;
+    }
+    mask
+}
+
+/// Runs the replicas of `spec` not in `completed`, as [`super::run_ensemble`] does for
+/// [`crate::dynamics::Sgd`] with [`crate::dynamics::Sampling::WithReplacement`] on this model,
+/// with bit-identical outcomes.
+#[allow(clippy::too_many_arguments)]
+pub fn run_linear_regression_sgd(
+    model: &FeatureModel<LinearMap>,
+    lr: f64,
+    batch_size: usize,
+    exit: &Exit,
+    start: &[f64],
+    spec: EnsembleSpec,
+    completed: Vec<ReplicaOutcome>,
+    on_done: &(dyn Fn(&ReplicaOutcome) + Sync),
+) -> Vec<ReplicaOutcome> {
+    assert!(lr > 0.0 && batch_size >= 1 && batch_size <= model.samples());
+    assert!(
+        model.samples() < 1 << 32,
+        "lane kernel indexes data sets of fewer than 2³² samples"
+    );
+    let mut done = vec![false; spec.replicas];
+    for o in &completed {
+        if o.replica < spec.replicas {
+            done[o.replica] = true;
+        }
+    }
+    let pending: Vec<usize> = (0..spec.replicas).filter(|&i| !done[i]).collect();
+    let fresh: Vec<ReplicaOutcome> = pending
+        .par_chunks(REPLICAS_PER_TASK)
+        .with_max_len(1)
+        .flat_map_iter(|chunk| run_task(model, lr, batch_size, exit, start, spec, chunk, on_done))
+        .collect();
+    let mut all: Vec<ReplicaOutcome> = completed
+        .into_iter()
+        .filter(|o| o.replica < spec.replicas)
+        .chain(fresh)
+        .collect();
+    all.sort_by_key(|o| o.replica);
+    all
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_task(
+    model: &FeatureModel<LinearMap>,
+    lr: f64,
+    batch_size: usize,
+    exit: &Exit,
+    start: &[f64],
+    spec: EnsembleSpec,
+    queue: &[usize],
+    on_done: &(dyn Fn(&ReplicaOutcome) + Sync),
+) -> Vec<ReplicaOutcome> {
+    let d = model.dim();
+    let data = model.data();
+    let (sxx, sxy, syy) = model.sufficient_statistics();
+    let lane_exit = match exit {
+        Exit::Never => LaneExit::Never,
+        Exit::Coordinate { axis, threshold } => LaneExit::Coordinate {
+            axis: *axis,
+            threshold: *threshold,
+        },
+        Exit::LossAbove { threshold } => LaneExit::LossAbove {
+            threshold: *threshold,
+            sxx,
+            sxy,
+            syy,
+        },
+        Exit::Hyperplane { .. } => LaneExit::Other,
+    };
+    let mut lanes = Lanes {
+        theta: vec![0.0; d * LANES],
+        grad: vec![0.0; d * LANES],
+        s: [[0; LANES]; 4],
+        steps: [0; LANES],
+        replica: [0; LANES],
+        active: [false; LANES],
+    };
+    let mut next = 0;
+    let load = |lanes: &mut Lanes, l: usize, replica: usize| {
+        let seed = replica_seed(spec.seed, replica as u64);
+        for k in 0..4 {
+            lanes.s[k][l] = u64::from_le_bytes(seed[8 * k..8 * k + 8].try_into().expect("8 bytes"));
+        }
+        for a in 0..d {
+            lanes.theta[a * LANES + l] = start[a];
+        }
+        lanes.steps[l] = 0;
+        lanes.replica[l] = replica;
+        lanes.active[l] = true;
+    };
+    for l in 0..LANES {
+        if next < queue.len() {
+            load(&mut lanes, l, queue[next]);
+            next += 1;
+        }
+    }
+    let mut outcomes = Vec::with_capacity(queue.len());
+    let mut theta_l = vec![0.0; d];
+    while lanes.active.iter().any(|&a| a) {
+        // Exits checked outside the kernel need control back after every step.
+        let single_step = matches!(lane_exit, LaneExit::Other);
+        let mut mask = step_lanes(
+            &mut lanes,
+            &data.x,
+            &data.y,
+            d,
+            batch_size,
+            lr,
+            &lane_exit,
+            spec.max_steps,
+            single_step,
+        );
+        if matches!(lane_exit, LaneExit::Other) {
+            for l in 0..LANES {
+                for a in 0..d {
+                    theta_l[a] = lanes.theta[a * LANES + l];
+                }
+                if exit.reached(model, &theta_l) {
+                    mask |= 1 << l;
+                }
+            }
+        }
+        if mask == 0 {
+            continue;
+        }
+        for l in 0..LANES {
+            if mask & (1 << l) == 0 || !lanes.active[l] {
+                continue;
+            }
+            for a in 0..d {
+                theta_l[a] = lanes.theta[a * LANES + l];
+            }
+            // The generic loop's order: exit first, then divergence, then the step cap.
+            let status = if exit.reached(model, &theta_l) {
+                Status::Escaped
+            } else if !linalg::all_finite(&theta_l) {
+                Status::Diverged
+            } else {
+                Status::Censored
+            };
+            let steps = lanes.steps[l];
+            let outcome = ReplicaOutcome {
+                replica: lanes.replica[l],
+                steps,
+                time: lr * steps as f64,
+                status,
+                final_theta: theta_l.clone(),
+            };
+            on_done(&outcome);
+            outcomes.push(outcome);
+            lanes.active[l] = false;
+            if next < queue.len() {
+                load(&mut lanes, l, queue[next]);
+                next += 1;
+            }
+        }
+    }
+    outcomes
+}
