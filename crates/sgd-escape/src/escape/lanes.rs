@@ -10,6 +10,9 @@
 //! generic loop ([`super::run_replica`] with [`crate::dynamics::Sgd`]): the outcomes are
 //! bit-identical, only faster.
 
+// Loops over lanes index several arrays by lane on purpose: that is the form that vectorises.
+#![allow(clippy::needless_range_loop)]
+
 use super::{EnsembleSpec, Exit, ReplicaOutcome, Status};
 use crate::dynamics::rng::replica_seed;
 use crate::linalg;
@@ -161,11 +164,9 @@ fn step_lanes_once(
         steps[l] += 1;
         hit[l] = steps[l] >= max_steps;
     }
-    // Divergence: x − x ≠ 0 exactly when x is infinite or NaN.
     for a in 0..d {
         for l in 0..LANES {
-            let t = theta[a * LANES + l];
-            hit[l] |= t - t != 0.0;
+            hit[l] |= !theta[a * LANES + l].is_finite();
         }
     }
     match exit {
