@@ -274,6 +274,19 @@ impl<F: FeatureMap> DataModel for FeatureModel<F> {
         r
     }
 
+    /// `G v = Jᵀ Sxx J v`, O(m² + mP).
+    fn gauss_newton_vector_product(&self, theta: &[f64], v: &[f64], out: &mut [f64]) {
+        let m = self.map.feature_dim();
+        let jv: Vec<f64> = (0..m)
+            .map(|a| self.map.feature_derivative(theta, a, v))
+            .collect();
+        out.fill(0.0);
+        for a in 0..m {
+            let u = linalg::dot(&self.sxx[a * m..(a + 1) * m], &jv);
+            self.map.add_feature_gradient(theta, a, u, out);
+        }
+    }
+
     /// With fourth moments, `C(θ) = Jᵀ C_φ J` in O(m⁴ + m²P²) independent of N.
     fn gradient_covariance(&self, theta: &[f64]) -> Vec<f64> {
         let Some(t) = &self.fourth else {

@@ -92,6 +92,20 @@ pub trait DataModel: Model {
         per_sample_gradient_noise(self, theta, rng, scratch, out)
     }
 
+    /// Gauss–Newton matrix-vector product `out = G v`, `G = (1/N) Σ_μ ∇f_μ∇f_μᵀ`
+    /// (THEORY.md §1). The default sums over samples, O(N·P).
+    fn gauss_newton_vector_product(&self, theta: &[f64], v: &[f64], out: &mut [f64]) {
+        let p = self.dim();
+        let n = self.samples();
+        let mut grad_f = vec![0.0; p];
+        out.fill(0.0);
+        for mu in 0..n {
+            self.residual_and_output_gradient(theta, mu, &mut grad_f);
+            let s = crate::linalg::dot(&grad_f, v) / n as f64;
+            crate::linalg::axpy(s, &grad_f, out);
+        }
+    }
+
     /// The per-sample gradient covariance `C(θ) = (1/N) Σ_μ ∇ℓ_μ∇ℓ_μᵀ − ∇L∇Lᵀ` as a dense
     /// row-major P × P matrix (THEORY.md §2). The default sums over samples, O(N·P²).
     fn gradient_covariance(&self, theta: &[f64]) -> Vec<f64> {

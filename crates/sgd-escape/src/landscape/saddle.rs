@@ -1,0 +1,403 @@
+//! Saddle search: the dimer method (single-ended min-mode following from a minimum) and
+//! climbing-image nudged elastic band (between two minima), both finished by Newton refinement
+//! of ∇L = 0 and checked to have index one.
+
+use super::curvature::Hessian;
+use super::spectrum::dense_eigen;
+use crate::error::{Error, Result};
+use crate::linalg;
+use crate::model::Model;
+use serde::Serialize;
+
+/// A located saddle.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Saddle {
+    /// θˢ.
+    pub theta: Vec<f64>,
+    /// L(θˢ).
+    pub loss: f64,
+    /// Number of negative Hessian eigenvalues (1 for a saddle).
+    pub index: usize,
+    /// The negative eigenvalue h_eˢ.
+    pub escape_eigenvalue: f64,
+    /// Its eigenvector (the escape direction).
+    pub escape_direction: Vec<f64>,
+    /// All Hessian eigenvalues, ascending.
+    pub hessian_eigenvalues: Vec<f64>,
+    /// |∇L(θˢ)|₂.
+    pub gradient_norm: f64,
+    /// `"dimer"` or `"neb"`.
+    pub method: String,
+    /// Iterations of the search (before refinement).
+    pub iterations: usize,
+}
+
+/// Hessian eigenpairs at θ: ascending values, eigenvectors as columns (row-major).
+fn eigen_at<M: Model + ?Sized>(model: &M, theta: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    dense_eigen(&Hessian { model, theta })
+}
+
+fn column(vectors: &[f64], p: usize, k: usize) -> Vec<f64> {
+    (0..p).map(|i| vectors[i * p + k]).collect()
+}
+
+/// Newton's method on ∇L = 0 from `theta` (which must be close to the critical point): steps
+/// `−H⁻¹∇L` on the eigenbasis (directions with |λ| below 10⁻¹⁰ of the largest are skipped),
+/// halved until |∇L| decreases, until |∇L| ≤ `tol`.
+pub fn newton_refine<M: Model + ?Sized>(model: &M, theta: &[f64], tol: f64) -> Result<Vec<f64>> {
+    let p = model.dim();
+    let mut x = theta.to_vec();
+    let mut g = vec![0.0; p];
+    let mut trial_g = vec![0.0; p];
+    model.loss_and_gradient(&x, &mut g);
+    for _ in 0..100 {
+        let gnorm = linalg::norm(&g);
+        if gnorm <= tol {
+            return Ok(x);
+        }
+        let (values, vectors) = eigen_at(model, &x);
+        let scale = values.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let mut step = vec![0.0; p];
+        for k in 0..p {
+            if values[k].abs() > 1e-10 * scale {
+                let u = column(&vectors, p, k);
+                linalg::axpy(-linalg::dot(&u, &g) / values[k], &u, &mut step);
+            }
+        }
+        let mut alpha = 1.0;
+        let mut improved = false;
+        for _ in 0..40 {
+            let trial: Vec<f64> = x.iter().zip(&step).map(|(a, s)| a + alpha * s).collect();
+            model.loss_and_gradient(&trial, &mut trial_g);
+            if linalg::norm(&trial_g) < gnorm {
+                x = trial;
+                g.copy_from_slice(&trial_g);
+                improved = true;
+                break;
+            }
+            alpha *= 0.5;
+        }
+        if !improved {
+            break;
+        }
+    }
+    let gnorm = linalg::norm(&g);
+    if gnorm <= tol * 1e3 {
+        Ok(x)
+    } else {
+        Err(Error::Numerical(format!(
+            "Newton refinement did not converge: |∇L| = {gnorm:.3e} at θ = {x:?}"
+        )))
+    }
+}
+
+/// Classifies a refined critical point; errors unless it has exactly one negative eigenvalue.
+fn classify<M: Model + ?Sized>(
+    model: &M,
+    theta: Vec<f64>,
+    method: &str,
+    iterations: usize,
+) -> Result<Saddle> {
+    let p = model.dim();
+    let mut g = vec![0.0; p];
+    let loss = model.loss_and_gradient(&theta, &mut g);
+    let (values, vectors) = eigen_at(model, &theta);
+    let scale = values.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    let index = values.iter().filter(|&&l| l < -1e-10 * scale).count();
+    if index != 1 {
+        return Err(Error::Numerical(format!(
+            "{method}: the critical point found at θ = {theta:?} has {index} negative Hessian eigenvalues (eigenvalues {values:?}), not 1: it is not a saddle of index one"
+        )));
+    }
+    Ok(Saddle {
+        escape_eigenvalue: values[0],
+        escape_direction: column(&vectors, p, 0),
+        hessian_eigenvalues: values,
+        gradient_norm: linalg::norm(&g),
+        loss,
+        index,
+        theta,
+        method: method.into(),
+        iterations,
+    })
+}
+
+/// Options of the saddle searches.
+#[derive(Clone, Copy, Debug)]
+pub struct SaddleOptions {
+    /// Searches stop (and Newton refinement starts) when the search force is below this.
+    pub force_tol: f64,
+    /// Newton refinement tolerance on |∇L|.
+    pub gradient_tol: f64,
+    /// Iterations at most.
+    pub max_iterations: usize,
+    /// NEB: number of images including the two ends.
+    pub images: usize,
+    /// NEB: spring constant.
+    pub spring: f64,
+}
+
+impl Default for SaddleOptions {
+    fn default() -> Self {
+        SaddleOptions {
+            force_tol: 1e-5,
+            gradient_tol: 1e-10,
+            max_iterations: 200_000,
+            images: 17,
+            spring: 1.0,
+        }
+    }
+}
+
+/// The dimer method (min-mode following) from the minimum `minimum`, leaving along `direction`
+/// (or, when `None`, along the Hessian's softest eigenvector there).
+///
+/// Hessian eigenpairs come from the exact Hessian. While every curvature is positive the walker
+/// tracks the mode v closest to its current direction (starting with `direction`) and climbs
+/// along it only (`F† = (∇L·v) v`, uphill); once the lowest curvature is negative it follows the
+/// lowest mode with the modified force `F = −∇L + 2(∇L·v) v`, for which the saddle is a
+/// minimum.
+/// Steps are `dt · F` with `dt = 0.5 / max|λ|`, capped at 5% of |θ*| + 0.05. Newton refinement
+/// finishes once |F| ≤ `force_tol` with λ < 0.
+pub fn dimer<M: Model + ?Sized>(
+    model: &M,
+    minimum: &[f64],
+    direction: Option<&[f64]>,
+    options: SaddleOptions,
+) -> Result<Saddle> {
+    let p = model.dim();
+    let (values0, vectors0) = eigen_at(model, minimum);
+    let mut v = match direction {
+        Some(d) => {
+            let n = linalg::norm(d);
+            if n == 0.0 || d.len() != p {
+                return Err(Error::invalid(
+                    "landscape.direction",
+                    format!("{d:?}"),
+                    format!("must be a nonzero vector of {p} entries"),
+                ));
+            }
+            d.iter().map(|x| x / n).collect()
+        }
+        None => column(&vectors0, p, 0),
+    };
+    let scale = values0
+        .iter()
+        .fold(0.0_f64, |m, x| m.max(x.abs()))
+        .max(1e-12);
+    let max_step = 0.05 * (linalg::norm(minimum) + 1.0);
+    let mut x: Vec<f64> = minimum
+        .iter()
+        .zip(&v)
+        .map(|(a, b)| a + 0.01 * max_step * b)
+        .collect();
+    let mut g = vec![0.0; p];
+    for iteration in 0..options.max_iterations {
+        model.loss_and_gradient(&x, &mut g);
+        let (values, vectors) = eigen_at(model, &x);
+        // Mode tracking: follow the eigenvector closest to the current direction while its
+        // curvature is positive; once the lowest curvature is negative, follow the lowest mode.
+        let k = if values[0] < 0.0 {
+            0
+        } else {
+            (0..p)
+                .max_by(|&i, &j| {
+                    linalg::dot(&column(&vectors, p, i), &v)
+                        .abs()
+                        .total_cmp(&linalg::dot(&column(&vectors, p, j), &v).abs())
+                })
+                .expect("P ≥ 1")
+        };
+        let mut mode = column(&vectors, p, k);
+        if linalg::dot(&mode, &v) < 0.0 {
+            mode.iter_mut().for_each(|c| *c = -*c);
+        }
+        v = mode;
+        let lambda = values[k];
+        let gv = linalg::dot(&g, &v);
+        let force: Vec<f64> = if lambda > 0.0 {
+            // Convex region: climb along ±v, whichever is uphill (the parallel force inverted,
+            // F† = (∇L·v) v, floored so the walker leaves the minimum), no perpendicular part.
+            let uphill = if gv < 0.0 { -1.0 } else { 1.0 };
+            v.iter()
+                .map(|vi| uphill * gv.abs().max(1e-3 * scale * max_step) * vi)
+                .collect()
+        } else {
+            g.iter()
+                .zip(&v)
+                .map(|(gi, vi)| -gi + 2.0 * gv * vi)
+                .collect()
+        };
+        let fnorm = linalg::norm(&force);
+        if lambda < 0.0 && fnorm <= options.force_tol {
+            let refined = newton_refine(model, &x, options.gradient_tol)?;
+            return classify(model, refined, "dimer", iteration);
+        }
+        let dt = 0.5
+            / values
+                .iter()
+                .fold(0.0_f64, |m, l| m.max(l.abs()))
+                .max(1e-300);
+        let step = (dt * fnorm).min(max_step);
+        linalg::axpy(step / fnorm.max(1e-300), &force, &mut x);
+        let distance: f64 = x
+            .iter()
+            .zip(minimum)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        if !linalg::all_finite(&x) || distance > 1e3 * (linalg::norm(minimum) + 1.0) {
+            return Err(Error::Numerical(format!(
+                "dimer: after {iteration} iterations the walker is {distance:.3e} away from the minimum without reaching negative curvature: no saddle along this direction"
+            )));
+        }
+    }
+    Err(Error::Numerical(format!(
+        "dimer: no convergence in {} iterations; last point θ = {x:?}",
+        options.max_iterations
+    )))
+}
+
+/// Climbing-image nudged elastic band between minima `a` and `b` (Henkelman, Uberuaga and
+/// Jónsson 2000), relaxed by FIRE. Images are interpolated linearly; tangents use the
+/// energy-weighted rule of Henkelman and Jónsson; springs act along the tangent only; after
+/// 50 iterations the highest image climbs (force `−∇L + 2(∇L·τ)τ`, no spring). Converged when
+/// the largest image force is at most `force_tol`; the climbing image is then Newton-refined.
+pub fn nudged_elastic_band<M: Model + ?Sized>(
+    model: &M,
+    a: &[f64],
+    b: &[f64],
+    options: SaddleOptions,
+) -> Result<Saddle> {
+    let p = model.dim();
+    let m = options.images.max(3);
+    let mut images: Vec<Vec<f64>> = (0..m)
+        .map(|i| {
+            let t = i as f64 / (m - 1) as f64;
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (1.0 - t) * x + t * y)
+                .collect()
+        })
+        .collect();
+    let mut velocity = vec![vec![0.0; p]; m];
+    let (va, _) = eigen_at(model, a);
+    let stiffest = va
+        .iter()
+        .fold(0.0_f64, |s, l| s.max(l.abs()))
+        .max(4.0 * options.spring * (m as f64).powi(2) / 100.0);
+    let dt_max = 0.5 / stiffest.sqrt();
+    let mut dt = 0.2 * dt_max;
+    let mut alpha = 0.1;
+    let mut since_negative = 0;
+    let mut grads = vec![vec![0.0; p]; m];
+    let mut losses = vec![0.0; m];
+    for iteration in 0..options.max_iterations {
+        for i in 0..m {
+            losses[i] = model.loss_and_gradient(&images[i], &mut grads[i]);
+        }
+        let climber = (1..m - 1)
+            .max_by(|&i, &j| losses[i].total_cmp(&losses[j]))
+            .expect("three or more images");
+        let mut forces = vec![vec![0.0; p]; m];
+        let mut max_force: f64 = 0.0;
+        for i in 1..m - 1 {
+            let ahead: Vec<f64> = images[i + 1]
+                .iter()
+                .zip(&images[i])
+                .map(|(x, y)| x - y)
+                .collect();
+            let behind: Vec<f64> = images[i]
+                .iter()
+                .zip(&images[i - 1])
+                .map(|(x, y)| x - y)
+                .collect();
+            let (up, down) = (losses[i + 1] - losses[i], losses[i] - losses[i - 1]);
+            let mut tau: Vec<f64> = if up > 0.0 && down > 0.0 {
+                ahead.clone()
+            } else if up < 0.0 && down < 0.0 {
+                behind.clone()
+            } else {
+                let (dmax, dmin) = (up.abs().max(down.abs()), up.abs().min(down.abs()));
+                if losses[i + 1] > losses[i - 1] {
+                    ahead
+                        .iter()
+                        .zip(&behind)
+                        .map(|(f, r)| f * dmax + r * dmin)
+                        .collect()
+                } else {
+                    ahead
+                        .iter()
+                        .zip(&behind)
+                        .map(|(f, r)| f * dmin + r * dmax)
+                        .collect()
+                }
+            };
+            let tn = linalg::norm(&tau).max(1e-300);
+            tau.iter_mut().for_each(|t| *t /= tn);
+            let gt = linalg::dot(&grads[i], &tau);
+            let f = &mut forces[i];
+            if iteration >= 50 && i == climber {
+                for k in 0..p {
+                    f[k] = -grads[i][k] + 2.0 * gt * tau[k];
+                }
+            } else {
+                let spring = options.spring * (linalg::norm(&ahead) - linalg::norm(&behind));
+                for k in 0..p {
+                    f[k] = -grads[i][k] + gt * tau[k] + spring * tau[k];
+                }
+            }
+            max_force = max_force.max(linalg::norm(f));
+        }
+        if iteration >= 50 && max_force <= options.force_tol {
+            let refined = newton_refine(model, &images[climber], options.gradient_tol)?;
+            return classify(model, refined, "neb", iteration);
+        }
+        // FIRE.
+        let power: f64 = (1..m - 1)
+            .map(|i| linalg::dot(&forces[i], &velocity[i]))
+            .sum();
+        let vnorm = (1..m - 1)
+            .map(|i| linalg::dot(&velocity[i], &velocity[i]))
+            .sum::<f64>()
+            .sqrt();
+        let fnorm = (1..m - 1)
+            .map(|i| linalg::dot(&forces[i], &forces[i]))
+            .sum::<f64>()
+            .sqrt()
+            .max(1e-300);
+        if power > 0.0 {
+            for i in 1..m - 1 {
+                for k in 0..p {
+                    velocity[i][k] =
+                        (1.0 - alpha) * velocity[i][k] + alpha * vnorm * forces[i][k] / fnorm;
+                }
+            }
+            since_negative += 1;
+            if since_negative > 5 {
+                dt = (dt * 1.1).min(dt_max);
+                alpha *= 0.99;
+            }
+        } else {
+            velocity.iter_mut().for_each(|v| v.fill(0.0));
+            dt *= 0.5;
+            alpha = 0.1;
+            since_negative = 0;
+        }
+        for i in 1..m - 1 {
+            for k in 0..p {
+                velocity[i][k] += dt * forces[i][k];
+                images[i][k] += dt * velocity[i][k];
+            }
+        }
+        if !images.iter().all(|x| linalg::all_finite(x)) {
+            return Err(Error::Numerical(format!(
+                "neb: the band diverged after {iteration} iterations"
+            )));
+        }
+    }
+    Err(Error::Numerical(format!(
+        "neb: no convergence in {} iterations",
+        options.max_iterations
+    )))
+}

@@ -1,0 +1,165 @@
+//! Spectra of curvature operators: dense eigendecomposition, Lanczos for extreme eigenpairs,
+//! and stochastic Lanczos quadrature (SLQ) for the spectral density of large operators.
+
+use super::curvature::{Operator, to_dense};
+use crate::dynamics::rng::replica_rng;
+use crate::linalg;
+use rand::RngExt;
+
+/// All eigenvalues (ascending) and eigenvectors (columns, row-major P × P) by dense
+/// decomposition; for P up to a few thousand.
+pub fn dense_eigen(op: &dyn Operator) -> (Vec<f64>, Vec<f64>) {
+    let p = op.dim();
+    linalg::symmetric_eigen(&to_dense(op), p)
+}
+
+/// Lanczos tridiagonalisation with full reorthogonalisation: `steps` Krylov vectors from the
+/// start vector `q0` (normalised here). Returns the basis (each vector length P) and the
+/// tridiagonal's diagonal `alpha` and off-diagonal `beta`. Stops early on an invariant subspace.
+pub fn lanczos(op: &dyn Operator, q0: &[f64], steps: usize) -> (Vec<Vec<f64>>, Vec<f64>, Vec<f64>) {
+    let p = op.dim();
+    let steps = steps.min(p);
+    let mut basis: Vec<Vec<f64>> = Vec::with_capacity(steps);
+    let mut alpha = Vec::with_capacity(steps);
+    let mut beta = Vec::with_capacity(steps);
+    let norm0 = linalg::norm(q0);
+    let mut q: Vec<f64> = q0.iter().map(|x| x / norm0).collect();
+    let mut w = vec![0.0; p];
+    for j in 0..steps {
+        op.apply(&q, &mut w);
+        let a = linalg::dot(&q, &w);
+        alpha.push(a);
+        basis.push(q.clone());
+        // Full reorthogonalisation (twice: "twice is enough").
+        for _ in 0..2 {
+            for b in &basis {
+                let c = linalg::dot(b, &w);
+                linalg::axpy(-c, b, &mut w);
+            }
+        }
+        let bnorm = linalg::norm(&w);
+        if j + 1 == steps || bnorm <= 1e-12 * a.abs().max(1e-300) {
+            break;
+        }
+        beta.push(bnorm);
+        q = w.iter().map(|x| x / bnorm).collect();
+    }
+    (basis, alpha, beta)
+}
+
+/// Eigen-decomposition of the symmetric tridiagonal (alpha, beta): Ritz values ascending and
+/// eigenvectors (columns) of T.
+fn tridiagonal_eigen(alpha: &[f64], beta: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let m = alpha.len();
+    let mut t = vec![0.0; m * m];
+    for i in 0..m {
+        t[i * m + i] = alpha[i];
+        if i + 1 < m {
+            t[i * m + i + 1] = beta[i];
+            t[(i + 1) * m + i] = beta[i];
+        }
+    }
+    linalg::symmetric_eigen(&t, m)
+}
+
+/// Extreme eigenpairs.
+#[derive(Clone, Debug)]
+pub struct Eigenpairs {
+    /// Eigenvalues.
+    pub values: Vec<f64>,
+    /// Eigenvectors, one per value.
+    pub vectors: Vec<Vec<f64>>,
+}
+
+/// The `k` largest (`largest = true`, returned descending) or smallest (ascending) eigenpairs by
+/// Lanczos with full reorthogonalisation, matrix-free, from a seeded random start vector.
+/// Uses `max(3k, k + 40)` Krylov steps (at most P).
+pub fn lanczos_extreme(op: &dyn Operator, k: usize, largest: bool, seed: u64) -> Eigenpairs {
+    let p = op.dim();
+    let mut rng = replica_rng(seed, 0x1a2c);
+    let q0: Vec<f64> = (0..p).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let (basis, alpha, beta) = lanczos(op, &q0, (3 * k).max(k + 40));
+    let m = alpha.len();
+    let (ritz, s) = tridiagonal_eigen(&alpha, &beta[..m - 1]);
+    let order: Vec<usize> = if largest {
+        (0..m).rev().take(k).collect()
+    } else {
+        (0..m).take(k).collect()
+    };
+    let mut values = Vec::new();
+    let mut vectors = Vec::new();
+    for j in order {
+        values.push(ritz[j]);
+        let mut v = vec![0.0; p];
+        for (i, b) in basis.iter().enumerate() {
+            linalg::axpy(s[i * m + j], b, &mut v);
+        }
+        vectors.push(v);
+    }
+    Eigenpairs { values, vectors }
+}
+
+/// A spectral density estimate: quadrature nodes and weights summing to 1 (each probe's
+/// Gauss quadrature weights sum to 1; probes are averaged).
+#[derive(Clone, Debug)]
+pub struct SpectralDensity {
+    /// Ritz values over all probes.
+    pub nodes: Vec<f64>,
+    /// Their weights (sum 1).
+    pub weights: Vec<f64>,
+}
+
+impl SpectralDensity {
+    /// Fraction of the spectrum at or below `x` (the estimated eigenvalue CDF).
+    pub fn cdf(&self, x: f64) -> f64 {
+        self.nodes
+            .iter()
+            .zip(&self.weights)
+            .filter(|(n, _)| **n <= x)
+            .map(|(_, w)| w)
+            .sum()
+    }
+
+    /// The density smoothed with a Gaussian kernel of width `sigma`, on `grid`.
+    pub fn smoothed(&self, grid: &[f64], sigma: f64) -> Vec<f64> {
+        let norm = 1.0 / (sigma * (2.0 * std::f64::consts::PI).sqrt());
+        grid.iter()
+            .map(|x| {
+                self.nodes
+                    .iter()
+                    .zip(&self.weights)
+                    .map(|(n, w)| w * norm * (-0.5 * ((x - n) / sigma).powi(2)).exp())
+                    .sum()
+            })
+            .collect()
+    }
+}
+
+/// Stochastic Lanczos quadrature: `probes` Rademacher vectors, `steps` Lanczos steps each.
+/// For probe z, the Gauss quadrature of `zᵀ f(A) z / P` has nodes at the Ritz values and weights
+/// the squared first components of T's eigenvectors; averaging probes estimates
+/// `(1/P) Σ_i δ(x − λ_i)`.
+pub fn stochastic_lanczos_quadrature(
+    op: &dyn Operator,
+    probes: usize,
+    steps: usize,
+    seed: u64,
+) -> SpectralDensity {
+    let p = op.dim();
+    let mut nodes = Vec::new();
+    let mut weights = Vec::new();
+    for probe in 0..probes {
+        let mut rng = replica_rng(seed, probe as u64);
+        let z: Vec<f64> = (0..p)
+            .map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 })
+            .collect();
+        let (_, alpha, beta) = lanczos(op, &z, steps);
+        let m = alpha.len();
+        let (ritz, s) = tridiagonal_eigen(&alpha, &beta[..m - 1]);
+        for j in 0..m {
+            nodes.push(ritz[j]);
+            weights.push(s[j] * s[j] / probes as f64);
+        }
+    }
+    SpectralDensity { nodes, weights }
+}

@@ -1,0 +1,177 @@
+//! Spectral methods against dense eigendecomposition on random symmetric operators.
+
+use rand::RngExt;
+use sgd_escape::dynamics::rng::replica_rng;
+use sgd_escape::landscape::curvature::{DenseOperator, GaussNewton, Hessian, Operator, to_dense};
+use sgd_escape::landscape::spectrum::{
+    dense_eigen, lanczos_extreme, stochastic_lanczos_quadrature,
+};
+use sgd_escape::model::{CurveMap, DataModel, Dataset, FeatureModel};
+
+/// `Q diag(λ) Qᵀ` with a random orthogonal Q (Gram–Schmidt of a Gaussian matrix).
+fn random_symmetric(eigenvalues: &[f64], seed: u64) -> DenseOperator {
+    let p = eigenvalues.len();
+    let mut rng = replica_rng(seed, 0);
+    let mut q: Vec<Vec<f64>> = Vec::new();
+    while q.len() < p {
+        let mut v: Vec<f64> = (0..p).map(|_| rng.random_range(-1.0..1.0)).collect();
+        for _ in 0..2 {
+            for u in &q {
+                let c: f64 = u.iter().zip(&v).map(|(a, b)| a * b).sum();
+                v.iter_mut().zip(u).for_each(|(x, y)| *x -= c * y);
+            }
+        }
+        let n = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        q.push(v.into_iter().map(|x| x / n).collect());
+    }
+    let mut matrix = vec![0.0; p * p];
+    for (k, l) in eigenvalues.iter().enumerate() {
+        for i in 0..p {
+            for j in 0..p {
+                matrix[i * p + j] += l * q[k][i] * q[k][j];
+            }
+        }
+    }
+    DenseOperator { matrix, p }
+}
+
+fn spectrum_with_outliers(p: usize, seed: u64) -> Vec<f64> {
+    let mut rng = replica_rng(seed, 1);
+    let mut l: Vec<f64> = (0..p - 5).map(|_| rng.random_range(0.0..1.0)).collect();
+    l.extend([50.0, 20.0, 10.0, -3.0, -6.0]);
+    l
+}
+
+#[test]
+fn dense_eigen_recovers_known_spectrum() {
+    let mut lambda = spectrum_with_outliers(60, 1);
+    let op = random_symmetric(&lambda, 2);
+    let (values, vectors) = dense_eigen(&op);
+    lambda.sort_by(f64::total_cmp);
+    for (a, b) in values.iter().zip(&lambda) {
+        assert!((a - b).abs() < 1e-10, "{a} vs {b}");
+    }
+    // A u = λ u for the top pair.
+    let p = 60;
+    let u: Vec<f64> = (0..p).map(|i| vectors[i * p + p - 1]).collect();
+    let mut au = vec![0.0; p];
+    op.apply(&u, &mut au);
+    for i in 0..p {
+        assert!((au[i] - 50.0 * u[i]).abs() < 1e-9);
+    }
+}
+
+#[test]
+fn lanczos_matches_dense_extremes() {
+    for seed in 0..3 {
+        let p = 200;
+        let op = random_symmetric(&spectrum_with_outliers(p, seed), 10 + seed);
+        let (dense, _) = dense_eigen(&op);
+        let top = lanczos_extreme(&op, 3, true, seed);
+        let bottom = lanczos_extreme(&op, 2, false, seed);
+        for (k, v) in top.values.iter().enumerate() {
+            assert!(
+                (v - dense[p - 1 - k]).abs() < 1e-8,
+                "top {k}: {v} vs {}",
+                dense[p - 1 - k]
+            );
+        }
+        for (k, v) in bottom.values.iter().enumerate() {
+            assert!(
+                (v - dense[k]).abs() < 1e-8,
+                "bottom {k}: {v} vs {}",
+                dense[k]
+            );
+        }
+        // Ritz vectors are eigenvectors: |A u − λ u| small.
+        let mut au = vec![0.0; p];
+        op.apply(&top.vectors[0], &mut au);
+        let residual: f64 = au
+            .iter()
+            .zip(&top.vectors[0])
+            .map(|(a, u)| (a - top.values[0] * u).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!(residual < 1e-6, "residual {residual}");
+    }
+}
+
+/// SLQ: the weights integrate to one, and the estimated eigenvalue CDF matches the dense
+/// spectrum's empirical CDF (the histogram's cumulative form) within 0.05 at its deciles.
+#[test]
+fn slq_density_integrates_to_one_and_matches_dense_histogram() {
+    let p = 300;
+    let mut rng = replica_rng(5, 2);
+    // A bulk with two clusters, as Hessian spectra have.
+    let lambda: Vec<f64> = (0..p)
+        .map(|i| {
+            if i % 3 == 0 {
+                rng.random_range(4.0..6.0)
+            } else {
+                rng.random_range(0.0..1.0)
+            }
+        })
+        .collect();
+    let op = random_symmetric(&lambda, 6);
+    let density = stochastic_lanczos_quadrature(&op, 40, 40, 7);
+    let total: f64 = density.weights.iter().sum();
+    assert!((total - 1.0).abs() < 1e-12, "total weight {total}");
+    let mut sorted = lambda.clone();
+    sorted.sort_by(f64::total_cmp);
+    for decile in 1..10 {
+        let x = 0.5 * (sorted[decile * p / 10 - 1] + sorted[decile * p / 10]);
+        let exact = (decile * p / 10) as f64 / p as f64;
+        let est = density.cdf(x);
+        assert!(
+            (est - exact).abs() < 0.05,
+            "decile {decile}: SLQ CDF {est} vs {exact}"
+        );
+    }
+    // The smoothed density integrates to ≈ 1 on a grid covering the spectrum.
+    let grid: Vec<f64> = (0..2000).map(|i| -1.0 + 8.0 * i as f64 / 2000.0).collect();
+    let smooth = density.smoothed(&grid, 0.05);
+    let integral: f64 = smooth.iter().sum::<f64>() * 8.0 / 2000.0;
+    assert!((integral - 1.0).abs() < 1e-3, "{integral}");
+}
+
+/// Gauss–Newton of the feature model: the sufficient-statistics product matches the per-sample
+/// sum, and H − G (the residual term Σ_a (Sxx φ − sxy)_a ∇²φ_a) vanishes outside the (θ₁, θ₁)
+/// entry, the only parameter with curvature in φ.
+#[test]
+fn gauss_newton_operator_matches_per_sample_sum() {
+    let model = FeatureModel::new(
+        CurveMap {
+            dim: 3,
+            s: 0.5,
+            kappa: 1.0,
+            stiffness: 1.3,
+        },
+        Dataset::gaussian(400, 4, 3, |_, xi| 0.5 * xi),
+    );
+    let theta = [0.3, -0.2, 0.1];
+    let fast = to_dense(&GaussNewton {
+        model: &model,
+        theta: &theta,
+    });
+    let mut reference = [0.0; 9];
+    let mut g = [0.0; 3];
+    for mu in 0..model.samples() {
+        model.residual_and_output_gradient(&theta, mu, &mut g);
+        for i in 0..3 {
+            for j in 0..3 {
+                reference[i * 3 + j] += g[i] * g[j] / model.samples() as f64;
+            }
+        }
+    }
+    for (a, b) in fast.iter().zip(&reference) {
+        assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+    }
+    let h = to_dense(&Hessian {
+        model: &model,
+        theta: &theta,
+    });
+    // Only θ₁ has curvature in φ (the κ(θ₁² − 1) feature): H − G is zero off (0, 0).
+    for k in 1..9 {
+        assert!((h[k] - fast[k]).abs() < 1e-12);
+    }
+}
