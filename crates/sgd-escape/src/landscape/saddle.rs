@@ -58,10 +58,10 @@ pub fn newton_refine<M: Model + ?Sized>(model: &M, theta: &[f64], tol: f64) -> R
         let (values, vectors) = eigen_at(model, &x);
         let scale = values.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
         let mut step = vec![0.0; p];
-        for k in 0..p {
-            if values[k].abs() > 1e-10 * scale {
+        for (k, &lambda) in values.iter().enumerate() {
+            if lambda.abs() > 1e-10 * scale {
                 let u = column(&vectors, p, k);
-                linalg::axpy(-linalg::dot(&u, &g) / values[k], &u, &mut step);
+                linalg::axpy(-linalg::dot(&u, &g) / lambda, &u, &mut step);
             }
         }
         let mut alpha = 1.0;
