@@ -20,11 +20,7 @@ use sgd_escape::model::{Dataset, FeatureModel, LinearMap, Model};
 use std::time::Instant;
 
 fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -41,74 +37,28 @@ fn main() {
     let repeats: usize = arg(&args, "--repeats", 5);
     let threads: usize = arg(&args, "--threads", 0);
     if threads > 0 {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build_global()
-            .expect("thread pool");
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().expect("thread pool");
     }
-    let model = FeatureModel::new(
-        LinearMap { dim: 1 },
-        Dataset::gaussian(samples, 1, 0, |_, xi| xi),
-    );
-    let minimum = minimize(&model, &[0.0], MinimizeOptions::default())
-        .expect("linear regression has a minimum");
-    let exit = Exit::LossAbove {
-        threshold: ratio * model.loss(&minimum.theta),
-    };
+    let model = FeatureModel::new(LinearMap { dim: 1 }, Dataset::gaussian(samples, 1, 0, |_, xi| xi));
+    let minimum = minimize(&model, &[0.0], MinimizeOptions::default()).expect("linear regression has a minimum");
+    let exit = Exit::LossAbove { threshold: ratio * model.loss(&minimum.theta) };
     let sgd = Sgd::new(&model, lr, 1, Sampling::WithReplacement);
-    println!(
-        "W1: N = {samples}, B = 1, lr = {lr}, ratio = {ratio}, replicas = {replicas}, threads = {}",
-        rayon::current_num_threads()
-    );
+    println!("W1: N = {samples}, B = 1, lr = {lr}, ratio = {ratio}, replicas = {replicas}, threads = {}", rayon::current_num_threads());
     type Kernel<'a> = Box<dyn Fn(EnsembleSpec) -> Vec<ReplicaOutcome> + 'a>;
     let kernels: [(&str, Kernel); 2] = [
-        (
-            "generic",
-            Box::new(|spec| {
-                run_ensemble(
-                    &model,
-                    &sgd,
-                    &exit,
-                    &minimum.theta,
-                    spec,
-                    Vec::new(),
-                    &|_| {},
-                )
-            }),
-        ),
-        (
-            "lanes",
-            Box::new(|spec| {
-                run_linear_regression_sgd(
-                    &model,
-                    lr,
-                    1,
-                    &exit,
-                    &minimum.theta,
-                    spec,
-                    Vec::new(),
-                    &|_| {},
-                )
-            }),
-        ),
+        ("generic", Box::new(|spec| run_ensemble(&model, &sgd, &exit, &minimum.theta, spec, Vec::new(), &|_| {}))),
+        ("lanes", Box::new(|spec| run_linear_regression_sgd(&model, lr, 1, &exit, &minimum.theta, spec, Vec::new(), &|_| {}))),
     ];
     for (name, kernel) in &kernels {
         let mut throughputs = Vec::new();
         let mut walls = Vec::new();
         for rep in 0..repeats {
-            let spec = EnsembleSpec {
-                seed: rep as u64,
-                replicas,
-                max_steps: 10_000_000,
-            };
+            let spec = EnsembleSpec { seed: rep as u64, replicas, max_steps: 10_000_000 };
             let t0 = Instant::now();
             let outcomes = kernel(spec);
             let wall = t0.elapsed().as_secs_f64();
             let steps: u64 = outcomes.iter().map(|o| o.steps).sum();
-            let escaped = outcomes
-                .iter()
-                .filter(|o| o.status == Status::Escaped)
-                .count();
+            let escaped = outcomes.iter().filter(|o| o.status == Status::Escaped).count();
             let mean_time = outcomes.iter().map(|o| o.time).sum::<f64>() / replicas as f64;
             let throughput = steps as f64 / wall;
             println!(
@@ -117,10 +67,6 @@ fn main() {
             throughputs.push(throughput);
             walls.push(wall);
         }
-        println!(
-            "{name} median: wall = {:.4} s, throughput (gross = useful) = {:.3e} replica-steps/s",
-            median(walls),
-            median(throughputs)
-        );
+        println!("{name} median: wall = {:.4} s, throughput (gross = useful) = {:.3e} replica-steps/s", median(walls), median(throughputs));
     }
 }

@@ -10,11 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "sgd-escape",
-    version,
-    about = "Predict and measure how SGD escapes local minima (Mori et al., ICML 2022)"
-)]
+#[command(name = "sgd-escape", version, about = "Predict and measure how SGD escapes local minima (Mori et al., ICML 2022)")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -39,6 +35,75 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Analyse the landscape: minimum, Hessian outliers, saddle, barrier, and the escape-rate
+    /// predictions of every theory. Writes DIR/landscape.json and prints a table.
+    Landscape {
+        /// The TOML configuration (see docs/config.md).
+        config: PathBuf,
+        /// Output folder for landscape.json.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.6e}")).unwrap_or_else(|| "—".into())
+}
+
+fn landscape(config_path: &Path, out: &Path) -> Result<bool, sgd_escape::Error> {
+    let config = Config::load(config_path)?;
+    let base_dir = config_path.parent().unwrap_or(Path::new("."));
+    let prepared = sgd_escape::experiment::prepare(&config, base_dir)?;
+    let report = sgd_escape::experiment::landscape::analyze(&prepared);
+    std::fs::create_dir_all(out).map_err(|source| sgd_escape::Error::Io {
+        action: "cannot create output folder",
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let mut json = serde_json::to_string_pretty(&report).expect("report serialises");
+    json.push('\n');
+    sgd_escape::report::atomic_write(&out.join("landscape.json"), json.as_bytes())?;
+    let m = &report.minimum;
+    let o = &m.outliers;
+    println!("minimum   θ* = {:?}   L* = {:.6e}", m.theta, m.loss);
+    println!("outliers  n = {}   h* = {:.6e}   ({})   eigenvalues {:?}", o.n, o.h_star, o.h_star_rule, o.eigenvalues);
+    match (&report.saddle, &report.saddle_error) {
+        (Some(s), _) => println!(
+            "saddle    θˢ = {:?}   L(θˢ) = {:.6e}   index {}   h_eˢ = {:.6e}   ({}, {} iterations)",
+            s.theta, s.loss, s.index, s.escape_eigenvalue, s.method, s.iterations
+        ),
+        (None, Some(e)) => println!("saddle    search failed: {e}"),
+        (None, None) => println!("saddle    not searched"),
+    }
+    if let Some(b) = &report.barrier {
+        println!("barrier   c = {:.6}   log c = {:.6}   ΔL = {:.6e}   (from the {})", b.ratio, b.log, b.linear, b.from);
+    }
+    if let Some(beta) = report.beta {
+        println!(
+            "β = B/(η h*) = {beta:.6}   critical dimension n_c = {:.4}   stationary exponent φ = {:.4}",
+            report.critical_dimension.unwrap_or(f64::NAN),
+            report.stationary_exponent.unwrap_or(f64::NAN)
+        );
+    }
+    let p = &report.predictions;
+    println!("\n{:<20} {:>14} {:>14} {:>14}", "theory", "rate per t", "rate per step", "mean time t");
+    let mut rows = vec![
+        ("log_barrier", &p.log_barrier),
+        ("linear_barrier", &p.linear_barrier),
+        ("xie", &p.xie),
+        ("kramers_isotropic", &p.kramers_isotropic),
+    ];
+    if let Some(q) = &p.quadrature {
+        rows.push(("quadrature", q));
+    }
+    for (name, pr) in rows {
+        println!("{name:<20} {:>14} {:>14} {:>14}", fmt_opt(pr.rate_per_time), fmt_opt(pr.rate_per_step), fmt_opt(pr.mean_time));
+    }
+    if let Some(e) = p.log_barrier_exponent {
+        println!("log-barrier exponent β + 1 − n/2 = {e:.6}");
+    }
+    eprintln!("wrote {}", out.join("landscape.json").display());
+    Ok(report.saddle_error.is_none())
 }
 
 fn run(
@@ -60,21 +125,15 @@ fn run(
     }
     if let Some(n) = threads {
         // Only fails if a global pool exists already, which cannot happen here.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global();
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
     }
     let base_dir = config_path.parent().unwrap_or(Path::new("."));
-    let total = config
-        .replicas
-        .unwrap_or(sgd_escape::experiment::config::DEFAULT_REPLICAS) as u64;
+    let total = config.replicas.unwrap_or(sgd_escape::experiment::config::DEFAULT_REPLICAS) as u64;
     let bar = ProgressBar::new(total);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {elapsed_precise} [{bar:40}] {pos}/{len} replicas (eta {eta})",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:40}] {pos}/{len} replicas (eta {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
     );
     let started = std::time::Instant::now();
     let summary = run_in_dir(&config, base_dir, out, &|_| bar.inc(1))?;
@@ -89,18 +148,9 @@ fn run(
         e.diverged,
         started.elapsed().as_secs_f64()
     );
-    eprintln!(
-        "L(θ*) = {:.6e} at θ* = {:?}",
-        summary.minimum.loss, summary.minimum.theta
-    );
-    eprintln!(
-        "mean escape time t = {:.6e} ± {:.2e} ({:.4e} steps)",
-        e.mean_time, e.mean_time_stderr, e.mean_steps
-    );
-    eprintln!(
-        "escape rate per unit t = {:.6e}  (95% CI {:.6e} – {:.6e})",
-        r.estimate, r.ci_low, r.ci_high
-    );
+    eprintln!("L(θ*) = {:.6e} at θ* = {:?}", summary.minimum.loss, summary.minimum.theta);
+    eprintln!("mean escape time t = {:.6e} ± {:.2e} ({:.4e} steps)", e.mean_time, e.mean_time_stderr, e.mean_steps);
+    eprintln!("escape rate per unit t = {:.6e}  (95% CI {:.6e} – {:.6e})", r.estimate, r.ci_low, r.ci_high);
     for w in &summary.warnings {
         eprintln!("warning: {w}");
     }
@@ -111,16 +161,13 @@ fn run(
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Run {
-            config,
-            out,
-            seed,
-            replicas,
-            threads,
-        } => run(config, out, *seed, *replicas, *threads),
+        Command::Run { config, out, seed, replicas, threads } => run(config, out, *seed, *replicas, *threads).map(|()| true),
+        Command::Landscape { config, out } => landscape(config, out),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        // The analysis was written, but the saddle search failed (its reason is printed).
+        Ok(false) => ExitCode::from(1),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(if e.is_invalid_input() { 2 } else { 1 })

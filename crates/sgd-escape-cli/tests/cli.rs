@@ -5,14 +5,8 @@ use std::path::Path;
 use std::process::Command;
 
 fn sgd_escape(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sgd-escape"))
-        .args(args)
-        .output()
-        .expect("binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let out = Command::new(env!("CARGO_BIN_EXE_sgd-escape")).args(args).output().expect("binary runs");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
@@ -62,50 +56,24 @@ fn run_writes_outputs_and_threads_do_not_change_them() {
         let mut summaries = Vec::new();
         for threads in ["1", "2"] {
             let out = dir.path().join(format!("{name}-{threads}"));
-            let (code, err) = sgd_escape(&[
-                "run",
-                &cfg,
-                "--out",
-                out.to_str().unwrap(),
-                "--threads",
-                threads,
-            ]);
+            let (code, err) = sgd_escape(&["run", &cfg, "--out", out.to_str().unwrap(), "--threads", threads]);
             assert_eq!(code, 0, "{err}");
             let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
             let csv = std::fs::read_to_string(out.join("escape_times.csv")).unwrap();
-            assert_eq!(
-                csv.lines().next(),
-                Some("replica,steps,time,status,escaped")
-            );
+            assert_eq!(csv.lines().next(), Some("replica,steps,time,status,escaped"));
             assert_eq!(csv.lines().count(), 301);
             let survival = std::fs::read_to_string(out.join("survival.csv")).unwrap();
-            assert_eq!(
-                survival.lines().next(),
-                Some("time,at_risk,events,survival,stderr")
-            );
-            assert!(
-                !out.join("replicas.journal").exists(),
-                "journal removed after success"
-            );
+            assert_eq!(survival.lines().next(), Some("time,at_risk,events,survival,stderr"));
+            assert!(!out.join("replicas.journal").exists(), "journal removed after success");
             summaries.push((summary, csv, survival));
         }
-        assert_eq!(
-            summaries[0], summaries[1],
-            "{name}: outputs differ between 1 and 2 threads"
-        );
+        assert_eq!(summaries[0], summaries[1], "{name}: outputs differ between 1 and 2 threads");
         let json: serde_json::Value = serde_json::from_str(&summaries[0].0).unwrap();
         for key in ["version", "seed", "config", "minimum", "escape"] {
             assert!(json.get(key).is_some(), "summary lacks {key}");
         }
         let escape = &json["escape"];
-        for key in [
-            "replicas",
-            "escaped",
-            "censored",
-            "mean_time",
-            "mean_time_stderr",
-            "mean_steps",
-        ] {
+        for key in ["replicas", "escaped", "censored", "mean_time", "mean_time_stderr", "mean_steps"] {
             assert!(escape.get(key).is_some(), "escape lacks {key}");
         }
         for rate in ["rate_per_time", "rate_per_step"] {
@@ -115,10 +83,7 @@ fn run_writes_outputs_and_threads_do_not_change_them() {
         }
         assert!(json["minimum"]["theta"].is_array() && json["minimum"]["loss"].is_f64());
         // The resolved config is complete: defaults written out.
-        assert!(
-            json["config"]["max_steps"].is_u64() && json["config"]["model"]["samples"].is_u64()
-                || name == "dw.toml"
-        );
+        assert!(json["config"]["max_steps"].is_u64() && json["config"]["model"]["samples"].is_u64() || name == "dw.toml");
     }
 }
 
@@ -127,19 +92,9 @@ fn seed_and_replicas_flags_override_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write(dir.path(), "dw.toml", DOUBLE_WELL_SDE);
     let out = dir.path().join("o");
-    let (code, err) = sgd_escape(&[
-        "run",
-        &cfg,
-        "--out",
-        out.to_str().unwrap(),
-        "--seed",
-        "99",
-        "--replicas",
-        "20",
-    ]);
+    let (code, err) = sgd_escape(&["run", &cfg, "--out", out.to_str().unwrap(), "--seed", "99", "--replicas", "20"]);
     assert_eq!(code, 0, "{err}");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(json["seed"], 99);
     assert_eq!(json["escape"]["replicas"], 20);
 }
@@ -164,9 +119,7 @@ fn invalid_inputs_exit_with_status_2_naming_the_key() {
         )
     };
     let dw = |body: &str| {
-        format!(
-            "[model]\nkind = \"double-well\"\n[dynamics]\nkind = \"sde\"\n{body}\n[exit]\nkind = \"coordinate\"\nthreshold = 1.0\n"
-        )
+        format!("[model]\nkind = \"double-well\"\n[dynamics]\nkind = \"sde\"\n{body}\n[exit]\nkind = \"coordinate\"\nthreshold = 1.0\n")
     };
     let cases: Vec<(&str, String, Vec<&str>)> = vec![
         ("unknown key", dw("noise = \"paper\"\nlr = 0.1\ndt = 0.01\nlearning_rate = 3"), vec!["learning_rate"]),
@@ -179,15 +132,35 @@ fn invalid_inputs_exit_with_status_2_naming_the_key() {
         ("dt < 0", dw("noise = \"paper\"\nlr = 0.1\ndt = -1e-3"), vec!["dynamics.dt", "-0.001"]),
         ("unknown noise", dw("noise = \"pink\"\nlr = 0.1\ndt = 0.01"), vec!["dynamics.noise", "pink"]),
         ("exact noise on analytic model", dw("noise = \"exact\"\nlr = 0.1\ndt = 0.01"), vec!["dynamics.noise", "exact", "analytic"]),
-        ("sgd on analytic model", "[model]\nkind = \"double-well\"\n[dynamics]\nkind = \"sgd\"\nlr = 0.1\n[exit]\nkind = \"never\"\n".into(), vec!["dynamics.kind", "sgd"]),
+        (
+            "sgd on analytic model",
+            "[model]\nkind = \"double-well\"\n[dynamics]\nkind = \"sgd\"\nlr = 0.1\n[exit]\nkind = \"never\"\n".into(),
+            vec!["dynamics.kind", "sgd"],
+        ),
         ("key of another kind", dw("noise = \"isotropic\"\ntemperature = 0.1\ndt = 0.01\nlr = 0.1"), vec!["dynamics.lr", "isotropic"]),
         ("missing lr", lr(""), vec!["dynamics.lr", "missing"]),
         ("bad ratio", lr("lr = 0.1").replace("ratio = 1.5", "ratio = 0.5"), vec!["exit.ratio", "0.5"]),
-        ("axis out of range", dw("noise = \"paper\"\nlr = 0.1\ndt = 0.01").replace("threshold = 1.0", "threshold = 1.0\naxis = 3"), vec!["exit.axis", "3"]),
-        ("start point length", format!("{}[start]\npoint = [1.0, 2.0]\n", dw("noise = \"paper\"\nlr = 0.1\ndt = 0.01")), vec!["start.point", "1 entries"]),
-        ("exit holds at start", dw("noise = \"paper\"\nlr = 0.1\ndt = 0.01").replace("threshold = 1.0", "threshold = -2.0"), vec!["exit", "already holds"]),
+        (
+            "axis out of range",
+            dw("noise = \"paper\"\nlr = 0.1\ndt = 0.01").replace("threshold = 1.0", "threshold = 1.0\naxis = 3"),
+            vec!["exit.axis", "3"],
+        ),
+        (
+            "start point length",
+            format!("{}[start]\npoint = [1.0, 2.0]\n", dw("noise = \"paper\"\nlr = 0.1\ndt = 0.01")),
+            vec!["start.point", "1 entries"],
+        ),
+        (
+            "exit holds at start",
+            dw("noise = \"paper\"\nlr = 0.1\ndt = 0.01").replace("threshold = 1.0", "threshold = -2.0"),
+            vec!["exit", "already holds"],
+        ),
         ("unknown model", "[model]\nkind = \"resnet\"\n".into(), vec!["model.kind", "resnet"]),
-        ("negative epsilon", dw("noise = \"paper\"\nlr = 0.1\ndt = 0.01").replace("kind = \"double-well\"", "kind = \"double-well\"\nepsilon = -1.0"), vec!["model.epsilon", "-1"]),
+        (
+            "negative epsilon",
+            dw("noise = \"paper\"\nlr = 0.1\ndt = 0.01").replace("kind = \"double-well\"", "kind = \"double-well\"\nepsilon = -1.0"),
+            vec!["model.epsilon", "-1"],
+        ),
         ("missing data file", data("nowhere.csv"), vec!["model.data", "nowhere.csv"]),
         ("ragged csv", data(&ragged), vec!["model.data", "row 3", "1 fields"]),
         ("NaN in csv", data(&nan), vec!["model.data", "row 3", "column 1", "not finite"]),
@@ -204,23 +177,11 @@ fn invalid_inputs_exit_with_status_2_naming_the_key() {
         }
         assert!(!err.contains("panicked"), "{what}: {err}");
     }
-    let (code, err) = sgd_escape(&[
-        "run",
-        "/no/such/config.toml",
-        "--out",
-        d.join("o").to_str().unwrap(),
-    ]);
+    let (code, err) = sgd_escape(&["run", "/no/such/config.toml", "--out", d.join("o").to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(err.contains("/no/such/config.toml"), "{err}");
     let cfg = write(d, "dw.toml", DOUBLE_WELL_SDE);
-    let (code, err) = sgd_escape(&[
-        "run",
-        &cfg,
-        "--out",
-        d.join("o").to_str().unwrap(),
-        "--threads",
-        "0",
-    ]);
+    let (code, err) = sgd_escape(&["run", &cfg, "--out", d.join("o").to_str().unwrap(), "--threads", "0"]);
     assert_eq!(code, 2);
     assert!(err.contains("--threads"), "{err}");
 }
@@ -238,9 +199,46 @@ fn divergence_is_reported_per_replica() {
     let (code, err) = sgd_escape(&["run", &cfg, "--out", out.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("diverged"), "{err}");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(json["escape"]["diverged"], 20);
     let csv = std::fs::read_to_string(out.join("escape_times.csv")).unwrap();
     assert_eq!(csv.matches(",diverged,").count(), 20);
+}
+
+/// `sgd-escape landscape` writes landscape.json with the documented blocks, and prints a table.
+#[test]
+fn landscape_writes_json_with_every_theory() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "dw.toml", &DOUBLE_WELL_SDE.replace("dim", "dim").replace("kind = \"double-well\"", "kind = \"double-well\"\ndim = 2"));
+    let out = dir.path().join("o");
+    let output = Command::new(env!("CARGO_BIN_EXE_sgd-escape")).args(["landscape", &cfg, "--out", out.to_str().unwrap()]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let table = String::from_utf8_lossy(&output.stdout);
+    for row in ["log_barrier", "linear_barrier", "xie", "kramers_isotropic", "outliers  n = 2"] {
+        assert!(table.contains(row), "table lacks {row}: {table}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("landscape.json")).unwrap()).unwrap();
+    for key in ["theta", "loss", "hessian_eigenvalues"] {
+        assert!(!json["minimum"][key].is_null(), "minimum.{key}");
+    }
+    assert_eq!(json["minimum"]["outliers"]["n"], 2);
+    assert_eq!(json["minimum"]["outliers"]["h_star"], 2.0);
+    for key in ["theta", "loss", "index", "escape_eigenvalue", "method"] {
+        assert!(!json["saddle"][key].is_null(), "saddle.{key}");
+    }
+    assert_eq!(json["saddle"]["index"], 1);
+    for key in ["ratio", "log", "linear"] {
+        assert!(json["barrier"][key].is_f64(), "barrier.{key}");
+    }
+    for theory in ["log_barrier", "linear_barrier", "xie", "kramers_isotropic"] {
+        for key in ["rate_per_time", "rate_per_step", "mean_time"] {
+            assert!(json["predictions"][theory][key].is_f64(), "predictions.{theory}.{key}");
+        }
+    }
+    assert!(json["critical_dimension"].is_f64() && json["stationary_exponent"].is_f64());
+    // Invalid landscape keys are input errors.
+    let bad = write(dir.path(), "bad.toml", &format!("{DOUBLE_WELL_SDE}[landscape]\nsaddle = \"simplex\"\n"));
+    let (code, err) = sgd_escape(&["landscape", &bad, "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("landscape.saddle") && err.contains("simplex"), "{err}");
 }

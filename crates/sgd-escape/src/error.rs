@@ -49,16 +49,8 @@ pub enum Error {
 
 impl Error {
     /// Builds an [`Error::InvalidValue`].
-    pub fn invalid(
-        key: impl Into<String>,
-        value: impl std::fmt::Display,
-        reason: impl Into<String>,
-    ) -> Self {
-        Error::InvalidValue {
-            key: key.into(),
-            value: value.to_string(),
-            reason: reason.into(),
-        }
+    pub fn invalid(key: impl Into<String>, value: impl std::fmt::Display, reason: impl Into<String>) -> Self {
+        Error::InvalidValue { key: key.into(), value: value.to_string(), reason: reason.into() }
     }
 
     /// Whether the error is caused by the user's input (the CLI exits with status 2 for these).

@@ -42,9 +42,7 @@ pub fn all_finite(a: &[f64]) -> bool {
 /// order and the eigenvectors as the columns of a row-major matrix.
 pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
     let m = Mat::<f64>::from_fn(n, n, |i, j| 0.5 * (a[i * n + j] + a[j * n + i]));
-    let evd = m
-        .self_adjoint_eigen(Side::Lower)
-        .expect("symmetric eigendecomposition of a finite matrix");
+    let evd = m.self_adjoint_eigen(Side::Lower).expect("symmetric eigendecomposition of a finite matrix");
     let s = evd.S();
     let u = evd.U();
     let values = (0..n).map(|i| s[i]).collect();
@@ -77,9 +75,7 @@ pub fn psd_sqrt(a: &[f64], n: usize) -> (Vec<f64>, usize) {
     let mut s = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..n {
-            s[i * n + j] = (0..n)
-                .map(|k| vectors[i * n + k] * roots[k] * vectors[j * n + k])
-                .sum();
+            s[i * n + j] = (0..n).map(|k| vectors[i * n + k] * roots[k] * vectors[j * n + k]).sum();
         }
     }
     (s, clipped)

@@ -12,11 +12,7 @@ use sgd_escape::model::{CurveMap, Dataset, DoubleWell, FeatureModel, Model};
 #[test]
 fn double_well_saddles_and_outliers() {
     for dim in 1..=4 {
-        let model = DoubleWell {
-            epsilon: 0.1,
-            dim,
-            stiffness: 2.0,
-        };
+        let model = DoubleWell { epsilon: 0.1, dim, stiffness: 2.0 };
         let mut a = vec![0.0; dim];
         a[0] = -1.0;
         let mut b = vec![0.0; dim];
@@ -28,12 +24,7 @@ fn double_well_saddles_and_outliers() {
             nudged_elastic_band(&model, &a, &b, SaddleOptions::default()).unwrap(),
         ];
         for s in saddles {
-            assert!(
-                s.theta.iter().all(|t| t.abs() < 1e-8),
-                "{}: θˢ = {:?}",
-                s.method,
-                s.theta
-            );
+            assert!(s.theta.iter().all(|t| t.abs() < 1e-8), "{}: θˢ = {:?}", s.method, s.theta);
             assert_eq!(s.index, 1);
             assert!((s.escape_eigenvalue + 1.0).abs() < 1e-12);
             for l in &s.hessian_eigenvalues[1..] {
@@ -42,10 +33,7 @@ fn double_well_saddles_and_outliers() {
             assert!((s.loss - 0.35).abs() < 1e-14);
             assert!(s.escape_direction[0].abs() > 1.0 - 1e-12);
         }
-        let (values, vectors) = dense_eigen(&Hessian {
-            model: &model,
-            theta: &a,
-        });
+        let (values, vectors) = dense_eigen(&Hessian { model: &model, theta: &a });
         let outliers = detect_outliers(&values, &vectors, OutlierRule::default());
         assert_eq!(outliers.n, dim);
         assert!((outliers.h_star - 2.0).abs() < 1e-12);
@@ -57,16 +45,9 @@ fn double_well_saddles_and_outliers() {
 /// than the softer θ₂ and finds the saddle.
 #[test]
 fn soft_bulk_is_not_an_outlier() {
-    let model = DoubleWell {
-        epsilon: 0.1,
-        dim: 3,
-        stiffness: 0.01,
-    };
+    let model = DoubleWell { epsilon: 0.1, dim: 3, stiffness: 0.01 };
     let a = [-1.0, 0.0, 0.0];
-    let (values, vectors) = dense_eigen(&Hessian {
-        model: &model,
-        theta: &a,
-    });
+    let (values, vectors) = dense_eigen(&Hessian { model: &model, theta: &a });
     let outliers = detect_outliers(&values, &vectors, OutlierRule::default());
     assert_eq!(outliers.n, 1);
     assert!((outliers.h_star - 2.0).abs() < 1e-12);
@@ -77,23 +58,10 @@ fn soft_bulk_is_not_an_outlier() {
 /// A failed search says why: along θ₂ the loss is a parabola, with no saddle to find.
 #[test]
 fn dimer_without_a_saddle_fails_with_a_reason() {
-    let model = DoubleWell {
-        epsilon: 0.1,
-        dim: 2,
-        stiffness: 0.5,
-    };
-    let err = dimer(
-        &model,
-        &[-1.0, 0.0],
-        Some(&[0.0, 1.0]),
-        SaddleOptions::default(),
-    )
-    .unwrap_err();
+    let model = DoubleWell { epsilon: 0.1, dim: 2, stiffness: 0.5 };
+    let err = dimer(&model, &[-1.0, 0.0], Some(&[0.0, 1.0]), SaddleOptions::default()).unwrap_err();
     let msg = err.to_string();
-    assert!(
-        msg.contains("dimer") && msg.contains("no saddle along this direction"),
-        "{msg}"
-    );
+    assert!(msg.contains("dimer") && msg.contains("no saddle along this direction"), "{msg}");
 }
 
 /// Curve model, tilt 0: the saddle is at θ = 0, and L*, L(θˢ), H(θ*), H(θˢ) agree with the
@@ -102,49 +70,23 @@ fn dimer_without_a_saddle_fails_with_a_reason() {
 #[test]
 fn curve_model_critical_points_match_closed_forms() {
     let (s, kappa, sigma) = (0.5_f64, 1.0_f64, 0.3_f64);
-    let model = FeatureModel::new(
-        CurveMap {
-            dim: 2,
-            s,
-            kappa,
-            stiffness: 1.5,
-        },
-        Dataset::gaussian(100_000, 3, 21, |_, xi| sigma * xi),
-    );
+    let model = FeatureModel::new(CurveMap { dim: 2, s, kappa, stiffness: 1.5 }, Dataset::gaussian(100_000, 3, 21, |_, xi| sigma * xi));
     let min = minimize(&model, &[-1.0, 0.1], Default::default()).unwrap();
     let t2 = 1.0 - s * s / (2.0 * kappa * kappa);
     let loss_star = 0.5 * (s * s * t2 + kappa * kappa * (t2 - 1.0).powi(2)) + 0.5 * sigma * sigma;
     let tol = 0.02;
-    assert!(
-        (min.theta[0] + t2.sqrt()).abs() < tol && min.theta[1].abs() < tol,
-        "{:?}",
-        min.theta
-    );
+    assert!((min.theta[0] + t2.sqrt()).abs() < tol && min.theta[1].abs() < tol, "{:?}", min.theta);
     assert!((min.loss - loss_star).abs() < tol);
     let h_star = [s * s + kappa * kappa * (6.0 * t2 - 2.0), 1.5 * 1.5];
     let hm = model.hessian(&min.theta);
-    assert!(
-        (hm[0] - h_star[0]).abs() < 0.05 && (hm[3] - h_star[1]).abs() < 0.05 && hm[1].abs() < 0.05,
-        "{hm:?}"
-    );
+    assert!((hm[0] - h_star[0]).abs() < 0.05 && (hm[3] - h_star[1]).abs() < 0.05 && hm[1].abs() < 0.05, "{hm:?}");
     let mut max = min.theta.clone();
     max[0] = -max[0];
     for saddle in [
-        dimer(
-            &model,
-            &min.theta,
-            Some(&[1.0, 0.0]),
-            SaddleOptions::default(),
-        )
-        .unwrap(),
+        dimer(&model, &min.theta, Some(&[1.0, 0.0]), SaddleOptions::default()).unwrap(),
         nudged_elastic_band(&model, &min.theta, &max, SaddleOptions::default()).unwrap(),
     ] {
-        assert!(
-            saddle.theta.iter().all(|t| t.abs() < tol),
-            "{}: {:?}",
-            saddle.method,
-            saddle.theta
-        );
+        assert!(saddle.theta.iter().all(|t| t.abs() < tol), "{}: {:?}", saddle.method, saddle.theta);
         assert!((saddle.loss - (0.5 * kappa * kappa + 0.5 * sigma * sigma)).abs() < tol);
         assert!((saddle.escape_eigenvalue - (s * s - 2.0 * kappa * kappa)).abs() < 0.05);
         assert!((saddle.hessian_eigenvalues[1] - 2.25).abs() < 0.05);

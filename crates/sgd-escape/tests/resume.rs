@@ -51,11 +51,7 @@ fn resumed_run_is_bit_identical() {
         rerun.fetch_add(1, Ordering::Relaxed);
     })
     .unwrap();
-    assert_eq!(
-        rerun.load(Ordering::Relaxed),
-        130,
-        "only the missing replicas run again"
-    );
+    assert_eq!(rerun.load(Ordering::Relaxed), 130, "only the missing replicas run again");
     for file in ["summary.json", "escape_times.csv", "survival.csv"] {
         let a = std::fs::read(full.join(file)).unwrap();
         let b = std::fs::read(resumed.join(file)).unwrap();

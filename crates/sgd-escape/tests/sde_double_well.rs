@@ -26,17 +26,8 @@ fn quadrature(kind: &str, eps: f64, lr: f64, batch: usize) -> f64 {
     let drift = |x: f64| -x * (x * x - 1.0);
     let b = batch as f64;
     match kind {
-        "paper" => mean_first_passage_time(
-            drift,
-            |x| lr * loss(eps, x) * H_STAR / b,
-            -1.0,
-            1.0,
-            -3.0,
-            20_000,
-        ),
-        "frozen" => {
-            mean_first_passage_time(drift, |_| lr * eps * H_STAR / b, -1.0, 1.0, -3.0, 20_000)
-        }
+        "paper" => mean_first_passage_time(drift, |x| lr * loss(eps, x) * H_STAR / b, -1.0, 1.0, -3.0, 20_000),
+        "frozen" => mean_first_passage_time(drift, |_| lr * eps * H_STAR / b, -1.0, 1.0, -3.0, 20_000),
         _ => unreachable!(),
     }
 }
@@ -44,52 +35,19 @@ fn quadrature(kind: &str, eps: f64, lr: f64, batch: usize) -> f64 {
 fn noise(kind: &str, eps: f64, lr: f64, batch: usize) -> Noise {
     let sqrt_hessian = vec![H_STAR.sqrt()];
     match kind {
-        "paper" => Noise::Paper {
-            lr,
-            batch_size: batch,
-            sqrt_hessian,
-        },
-        "frozen" => Noise::Frozen {
-            lr,
-            batch_size: batch,
-            sqrt_hessian,
-            loss_at_minimum: eps,
-        },
-        "time-changed" => Noise::TimeChanged {
-            lr,
-            batch_size: batch,
-            sqrt_hessian,
-            loss_at_minimum: eps,
-        },
+        "paper" => Noise::Paper { lr, batch_size: batch, sqrt_hessian },
+        "frozen" => Noise::Frozen { lr, batch_size: batch, sqrt_hessian, loss_at_minimum: eps },
+        "time-changed" => Noise::TimeChanged { lr, batch_size: batch, sqrt_hessian, loss_at_minimum: eps },
         _ => unreachable!(),
     }
 }
 
 /// Simulated mean escape time and its standard error.
-fn simulate(
-    kind: &str,
-    eps: f64,
-    lr: f64,
-    batch: usize,
-    dt: f64,
-    replicas: usize,
-    seed: u64,
-) -> (f64, f64) {
-    let model = DoubleWell {
-        epsilon: eps,
-        dim: 1,
-        stiffness: 1.0,
-    };
+fn simulate(kind: &str, eps: f64, lr: f64, batch: usize, dt: f64, replicas: usize, seed: u64) -> (f64, f64) {
+    let model = DoubleWell { epsilon: eps, dim: 1, stiffness: 1.0 };
     let sde = Sde::new(&model, dt, noise(kind, eps, lr, batch)).unwrap();
-    let exit = Exit::Coordinate {
-        axis: 0,
-        threshold: 1.0,
-    };
-    let spec = EnsembleSpec {
-        seed,
-        replicas,
-        max_steps: u64::MAX,
-    };
+    let exit = Exit::Coordinate { axis: 0, threshold: 1.0 };
+    let spec = EnsembleSpec { seed, replicas, max_steps: u64::MAX };
     let outcomes = run_ensemble(&model, &sde, &exit, &[-1.0], spec, Vec::new(), &|_| {});
     assert!(outcomes.iter().all(|o| o.status == Status::Escaped));
     assert_eq!(model.loss(&[-1.0]), eps);
@@ -100,10 +58,7 @@ fn simulate(
 fn assert_matches(kind: &str, measured: (f64, f64), exact: f64) {
     let (mean, se) = measured;
     let tolerance = 4.0 * se + DISCRETISATION_ALLOWANCE * exact;
-    assert!(
-        (mean - exact).abs() < tolerance,
-        "{kind}: simulated {mean:.4} ± {se:.4}, quadrature {exact:.4}, tolerance {tolerance:.4}"
-    );
+    assert!((mean - exact).abs() < tolerance, "{kind}: simulated {mean:.4} ± {se:.4}, quadrature {exact:.4}, tolerance {tolerance:.4}");
 }
 
 /// (ε, η, B) pairs: β = B/(η h*) = 5 with c = 2, and β = 2.5 with c = 3.5.
@@ -113,11 +68,7 @@ const CASES: [(f64, f64, usize); 2] = [(0.25, 0.1, 1), (0.1, 0.2, 1)];
 fn paper_noise_matches_quadrature() {
     for (i, &(eps, lr, batch)) in CASES.iter().enumerate() {
         let exact = quadrature("paper", eps, lr, batch);
-        assert_matches(
-            "paper",
-            simulate("paper", eps, lr, batch, 0.01, 4000, 10 + i as u64),
-            exact,
-        );
+        assert_matches("paper", simulate("paper", eps, lr, batch, 0.01, 4000, 10 + i as u64), exact);
     }
 }
 
@@ -125,11 +76,7 @@ fn paper_noise_matches_quadrature() {
 fn frozen_noise_matches_its_quadrature() {
     for (i, &(eps, lr, batch)) in CASES.iter().enumerate() {
         let exact = quadrature("frozen", eps, lr, batch);
-        assert_matches(
-            "frozen",
-            simulate("frozen", eps, lr, batch, 0.01, 4000, 20 + i as u64),
-            exact,
-        );
+        assert_matches("frozen", simulate("frozen", eps, lr, batch, 0.01, 4000, 20 + i as u64), exact);
     }
 }
 
@@ -143,10 +90,7 @@ fn time_changed_agrees_with_paper() {
         assert_matches("time-changed", tc, exact);
         let paper = simulate("paper", eps, lr, batch, 0.01, 4000, 40 + i as u64);
         let joint = (tc.1 * tc.1 + paper.1 * paper.1).sqrt();
-        assert!(
-            (tc.0 - paper.0).abs() < 4.0 * joint + DISCRETISATION_ALLOWANCE * exact,
-            "time-changed {tc:?} vs paper {paper:?}"
-        );
+        assert!((tc.0 - paper.0).abs() < 4.0 * joint + DISCRETISATION_ALLOWANCE * exact, "time-changed {tc:?} vs paper {paper:?}");
     }
 }
 
@@ -157,12 +101,7 @@ fn time_changed_agrees_with_paper() {
 fn discretisation_bias() {
     for kind in ["paper", "frozen", "time-changed"] {
         for &(eps, lr, batch) in &CASES {
-            let exact = quadrature(
-                if kind == "frozen" { "frozen" } else { "paper" },
-                eps,
-                lr,
-                batch,
-            );
+            let exact = quadrature(if kind == "frozen" { "frozen" } else { "paper" }, eps, lr, batch);
             for dt in [0.04, 0.02, 0.01, 0.005] {
                 let (m, se) = simulate(kind, eps, lr, batch, dt, 20_000, 7);
                 println!(

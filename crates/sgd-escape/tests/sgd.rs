@@ -17,14 +17,7 @@ fn stationary_variance_of_linear_regression() {
     let model = FeatureModel::new(LinearMap { dim: 1 }, data.clone());
     let theta_star = minimize(&model, &[0.0], Default::default()).unwrap().theta[0];
     let n = data.len() as f64;
-    let mean = |f: &dyn Fn(f64, f64) -> f64| {
-        data.x
-            .iter()
-            .zip(&data.y)
-            .map(|(x, y)| f(*x, *y))
-            .sum::<f64>()
-            / n
-    };
+    let mean = |f: &dyn Fn(f64, f64) -> f64| data.x.iter().zip(&data.y).map(|(x, y)| f(*x, *y)).sum::<f64>() / n;
     let ex2 = mean(&|x, _| x * x);
     let ex4 = mean(&|x, _| x.powi(4));
     let ex2e2 = mean(&|x, y| x * x * (y - theta_star * x).powi(2));
@@ -33,41 +26,16 @@ fn stationary_variance_of_linear_regression() {
         let continuum = lr * ex2e2 / (2.0 * ex2);
         let sgd = Sgd::new(&model, lr, 1, Sampling::WithReplacement);
         let replicas = 20_000;
-        let spec = EnsembleSpec {
-            seed,
-            replicas,
-            max_steps: 400,
-        };
-        let outcomes = run_ensemble(
-            &model,
-            &sgd,
-            &Exit::Never,
-            &[theta_star],
-            spec,
-            Vec::new(),
-            &|_| {},
-        );
-        assert!(
-            outcomes
-                .iter()
-                .all(|o| o.status == Status::Censored && o.steps == 400)
-        );
-        let d2: Vec<f64> = outcomes
-            .iter()
-            .map(|o| (o.final_theta[0] - theta_star).powi(2))
-            .collect();
+        let spec = EnsembleSpec { seed, replicas, max_steps: 400 };
+        let outcomes = run_ensemble(&model, &sgd, &Exit::Never, &[theta_star], spec, Vec::new(), &|_| {});
+        assert!(outcomes.iter().all(|o| o.status == Status::Censored && o.steps == 400));
+        let d2: Vec<f64> = outcomes.iter().map(|o| (o.final_theta[0] - theta_star).powi(2)).collect();
         let v = d2.iter().sum::<f64>() / replicas as f64;
         let m4 = d2.iter().map(|d| d * d).sum::<f64>() / replicas as f64;
         let se = ((m4 - v * v) / replicas as f64).sqrt();
-        assert!(
-            (v - exact).abs() < 4.0 * se,
-            "lr {lr}: variance {v:.5e} ± {se:.1e}, exact {exact:.5e}"
-        );
+        assert!((v - exact).abs() < 4.0 * se, "lr {lr}: variance {v:.5e} ± {se:.1e}, exact {exact:.5e}");
         // The test can tell the discrete-time value from the small-η (continuum) one.
-        assert!(
-            (v - continuum).abs() > 4.0 * se,
-            "lr {lr}: {v} indistinguishable from continuum {continuum}"
-        );
+        assert!((v - continuum).abs() > 4.0 * se, "lr {lr}: {v} indistinguishable from continuum {continuum}");
     }
 }
 
@@ -90,43 +58,20 @@ fn stationary_variance_of_linear_regression() {
 #[test]
 fn sgd_without_replacement_matches_exact_noise_sde() {
     let (lr, batch, dt) = (0.0028, 1, 0.0028);
-    let model = FeatureModel::new(
-        CurveMap {
-            dim: 1,
-            s: 0.5,
-            kappa: 1.0,
-            stiffness: 1.0,
-        },
-        Dataset::gaussian(1_000_000, 2, 4, |_, xi| 7.0 * xi),
-    );
+    let model =
+        FeatureModel::new(CurveMap { dim: 1, s: 0.5, kappa: 1.0, stiffness: 1.0 }, Dataset::gaussian(1_000_000, 2, 4, |_, xi| 7.0 * xi));
     let start = minimize(&model, &[-1.0], Default::default()).unwrap().theta;
-    let exit = Exit::Coordinate {
-        axis: 0,
-        threshold: -start[0],
-    };
+    let exit = Exit::Coordinate { axis: 0, threshold: -start[0] };
     let replicas = 3000;
     let run = |sgd: bool| {
-        let spec = EnsembleSpec {
-            seed: 5 + sgd as u64,
-            replicas,
-            max_steps: u64::MAX,
-        };
+        let spec = EnsembleSpec { seed: 5 + sgd as u64, replicas, max_steps: u64::MAX };
         let outcomes = if sgd {
             let stepper = Sgd::new(&model, lr, batch, Sampling::WithoutReplacement);
             run_ensemble(&model, &stepper, &exit, &start, spec, Vec::new(), &|_| {})
         } else {
             let n = model.samples() as f64;
             let factor = (n - batch as f64) / (n - 1.0);
-            let stepper = Sde::new(
-                &model,
-                dt,
-                Noise::Exact {
-                    lr,
-                    batch_size: batch,
-                    factor,
-                },
-            )
-            .unwrap();
+            let stepper = Sde::new(&model, dt, Noise::Exact { lr, batch_size: batch, factor }).unwrap();
             run_ensemble(&model, &stepper, &exit, &start, spec, Vec::new(), &|_| {})
         };
         assert!(outcomes.iter().all(|o| o.status == Status::Escaped));
@@ -136,16 +81,8 @@ fn sgd_without_replacement_matches_exact_noise_sde() {
     };
     let ((sgd, sgd_se), sgd_steps) = run(true);
     let ((sde, sde_se), _) = run(false);
-    println!(
-        "SGD {sgd:.2} ± {sgd_se:.2} ({sgd_steps:.0} steps), exact-noise SDE {sde:.2} ± {sde_se:.2}"
-    );
-    assert!(
-        sgd_steps < 0.2 * model.samples() as f64,
-        "escape must take a small fraction of an epoch: {sgd_steps} steps"
-    );
+    println!("SGD {sgd:.2} ± {sgd_se:.2} ({sgd_steps:.0} steps), exact-noise SDE {sde:.2} ± {sde_se:.2}");
+    assert!(sgd_steps < 0.2 * model.samples() as f64, "escape must take a small fraction of an epoch: {sgd_steps} steps");
     let joint = (sgd_se * sgd_se + sde_se * sde_se).sqrt();
-    assert!(
-        (sgd - sde).abs() < 4.0 * joint + 0.03 * sde,
-        "SGD {sgd:.2} ± {sgd_se:.2} vs exact-noise SDE {sde:.2} ± {sde_se:.2}"
-    );
+    assert!((sgd - sde).abs() < 4.0 * joint + 0.03 * sde, "SGD {sgd:.2} ± {sgd_se:.2} vs exact-noise SDE {sde:.2} ± {sde_se:.2}");
 }

@@ -3,9 +3,7 @@
 use rand::RngExt;
 use sgd_escape::dynamics::rng::replica_rng;
 use sgd_escape::landscape::curvature::{DenseOperator, GaussNewton, Hessian, Operator, to_dense};
-use sgd_escape::landscape::spectrum::{
-    dense_eigen, lanczos_extreme, stochastic_lanczos_quadrature,
-};
+use sgd_escape::landscape::spectrum::{dense_eigen, lanczos_extreme, stochastic_lanczos_quadrature};
 use sgd_escape::model::{CurveMap, DataModel, Dataset, FeatureModel};
 
 /// `Q diag(λ) Qᵀ` with a random orthogonal Q (Gram–Schmidt of a Gaussian matrix).
@@ -70,28 +68,15 @@ fn lanczos_matches_dense_extremes() {
         let top = lanczos_extreme(&op, 3, true, seed);
         let bottom = lanczos_extreme(&op, 2, false, seed);
         for (k, v) in top.values.iter().enumerate() {
-            assert!(
-                (v - dense[p - 1 - k]).abs() < 1e-8,
-                "top {k}: {v} vs {}",
-                dense[p - 1 - k]
-            );
+            assert!((v - dense[p - 1 - k]).abs() < 1e-8, "top {k}: {v} vs {}", dense[p - 1 - k]);
         }
         for (k, v) in bottom.values.iter().enumerate() {
-            assert!(
-                (v - dense[k]).abs() < 1e-8,
-                "bottom {k}: {v} vs {}",
-                dense[k]
-            );
+            assert!((v - dense[k]).abs() < 1e-8, "bottom {k}: {v} vs {}", dense[k]);
         }
         // Ritz vectors are eigenvectors: |A u − λ u| small.
         let mut au = vec![0.0; p];
         op.apply(&top.vectors[0], &mut au);
-        let residual: f64 = au
-            .iter()
-            .zip(&top.vectors[0])
-            .map(|(a, u)| (a - top.values[0] * u).powi(2))
-            .sum::<f64>()
-            .sqrt();
+        let residual: f64 = au.iter().zip(&top.vectors[0]).map(|(a, u)| (a - top.values[0] * u).powi(2)).sum::<f64>().sqrt();
         assert!(residual < 1e-6, "residual {residual}");
     }
 }
@@ -103,15 +88,7 @@ fn slq_density_integrates_to_one_and_matches_dense_histogram() {
     let p = 300;
     let mut rng = replica_rng(5, 2);
     // A bulk with two clusters, as Hessian spectra have.
-    let lambda: Vec<f64> = (0..p)
-        .map(|i| {
-            if i % 3 == 0 {
-                rng.random_range(4.0..6.0)
-            } else {
-                rng.random_range(0.0..1.0)
-            }
-        })
-        .collect();
+    let lambda: Vec<f64> = (0..p).map(|i| if i % 3 == 0 { rng.random_range(4.0..6.0) } else { rng.random_range(0.0..1.0) }).collect();
     let op = random_symmetric(&lambda, 6);
     let density = stochastic_lanczos_quadrature(&op, 40, 40, 7);
     let total: f64 = density.weights.iter().sum();
@@ -122,10 +99,7 @@ fn slq_density_integrates_to_one_and_matches_dense_histogram() {
         let x = 0.5 * (sorted[decile * p / 10 - 1] + sorted[decile * p / 10]);
         let exact = (decile * p / 10) as f64 / p as f64;
         let est = density.cdf(x);
-        assert!(
-            (est - exact).abs() < 0.05,
-            "decile {decile}: SLQ CDF {est} vs {exact}"
-        );
+        assert!((est - exact).abs() < 0.05, "decile {decile}: SLQ CDF {est} vs {exact}");
     }
     // The smoothed density integrates to ≈ 1 on a grid covering the spectrum.
     let grid: Vec<f64> = (0..2000).map(|i| -1.0 + 8.0 * i as f64 / 2000.0).collect();
@@ -139,20 +113,9 @@ fn slq_density_integrates_to_one_and_matches_dense_histogram() {
 /// entry, the only parameter with curvature in φ.
 #[test]
 fn gauss_newton_operator_matches_per_sample_sum() {
-    let model = FeatureModel::new(
-        CurveMap {
-            dim: 3,
-            s: 0.5,
-            kappa: 1.0,
-            stiffness: 1.3,
-        },
-        Dataset::gaussian(400, 4, 3, |_, xi| 0.5 * xi),
-    );
+    let model = FeatureModel::new(CurveMap { dim: 3, s: 0.5, kappa: 1.0, stiffness: 1.3 }, Dataset::gaussian(400, 4, 3, |_, xi| 0.5 * xi));
     let theta = [0.3, -0.2, 0.1];
-    let fast = to_dense(&GaussNewton {
-        model: &model,
-        theta: &theta,
-    });
+    let fast = to_dense(&GaussNewton { model: &model, theta: &theta });
     let mut reference = [0.0; 9];
     let mut g = [0.0; 3];
     for mu in 0..model.samples() {
@@ -166,10 +129,7 @@ fn gauss_newton_operator_matches_per_sample_sum() {
     for (a, b) in fast.iter().zip(&reference) {
         assert!((a - b).abs() < 1e-12, "{a} vs {b}");
     }
-    let h = to_dense(&Hessian {
-        model: &model,
-        theta: &theta,
-    });
+    let h = to_dense(&Hessian { model: &model, theta: &theta });
     // Only θ₁ has curvature in φ (the κ(θ₁² − 1) feature): H − G is zero off (0, 0).
     for k in 1..9 {
         assert!((h[k] - fast[k]).abs() < 1e-12);

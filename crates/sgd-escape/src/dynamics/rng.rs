@@ -29,8 +29,7 @@ fn splitmix64(mut z: u64) -> u64 {
 /// The 256-bit xoshiro state of replica `replica` under run seed `seed`: four consecutive
 /// SplitMix64 outputs from a start point that mixes both numbers (little-endian bytes).
 pub fn replica_seed(seed: u64, replica: u64) -> [u8; 32] {
-    let mut state = splitmix64(seed)
-        ^ splitmix64(replica.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ 0x5851_F42D_4C95_7F2D);
+    let mut state = splitmix64(seed) ^ splitmix64(replica.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ 0x5851_F42D_4C95_7F2D);
     let mut bytes = [0u8; 32];
     for chunk in bytes.chunks_mut(8) {
         state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -51,22 +50,10 @@ mod tests {
 
     #[test]
     fn streams_differ_and_repeat() {
-        let a: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(replica_rng(7, 0), |r, _| Some(r.next_u64()))
-            .collect();
-        let b: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(replica_rng(7, 1), |r, _| Some(r.next_u64()))
-            .collect();
-        let a2: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(replica_rng(7, 0), |r, _| Some(r.next_u64()))
-            .collect();
-        let c: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(replica_rng(8, 0), |r, _| Some(r.next_u64()))
-            .collect();
+        let a: Vec<u64> = (0..4).map(|_| 0).scan(replica_rng(7, 0), |r, _| Some(r.next_u64())).collect();
+        let b: Vec<u64> = (0..4).map(|_| 0).scan(replica_rng(7, 1), |r, _| Some(r.next_u64())).collect();
+        let a2: Vec<u64> = (0..4).map(|_| 0).scan(replica_rng(7, 0), |r, _| Some(r.next_u64())).collect();
+        let c: Vec<u64> = (0..4).map(|_| 0).scan(replica_rng(8, 0), |r, _| Some(r.next_u64())).collect();
         assert_eq!(a, a2);
         assert_ne!(a, b);
         assert_ne!(a, c);
@@ -81,10 +68,7 @@ mod tests {
         for _ in 0..70_000 {
             counts[uniform_index(&mut rng, 7)] += 1;
         }
-        let chi2: f64 = counts
-            .iter()
-            .map(|&c| (c as f64 - 10_000.0).powi(2) / 10_000.0)
-            .sum();
+        let chi2: f64 = counts.iter().map(|&c| (c as f64 - 10_000.0).powi(2) / 10_000.0).sum();
         assert!(chi2 < 27.9, "{counts:?}");
     }
 }

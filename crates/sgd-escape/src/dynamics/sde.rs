@@ -28,12 +28,7 @@ impl<'m, M: Model + ?Sized> Sde<'m, M> {
         if matches!(noise, Noise::Exact { .. }) && data.is_none() {
             return None;
         }
-        Some(Sde {
-            model,
-            data,
-            dt,
-            noise,
-        })
+        Some(Sde { model, data, dt, noise })
     }
 
     /// The noise model.
@@ -61,71 +56,35 @@ impl<M: Model + ?Sized> Stepper for Sde<'_, M> {
 
     fn workspace(&self) -> SdeWorkspace {
         let p = self.model.dim();
-        SdeWorkspace {
-            grad: vec![0.0; p],
-            z: vec![0.0; p],
-            increment: vec![0.0; p],
-            scratch: Vec::new(),
-        }
+        SdeWorkspace { grad: vec![0.0; p], z: vec![0.0; p], increment: vec![0.0; p], scratch: Vec::new() }
     }
 
     #[inline]
     fn step(&self, theta: &mut [f64], ws: &mut SdeWorkspace, rng: &mut ReplicaRng) -> f64 {
         let loss = self.model.loss_and_gradient(theta, &mut ws.grad);
         let dt = self.dt;
-        let mut fill_normals =
-            |z: &mut [f64]| z.iter_mut().for_each(|zi| *zi = rng.sample(StandardNormal));
+        let mut fill_normals = |z: &mut [f64]| z.iter_mut().for_each(|zi| *zi = rng.sample(StandardNormal));
         let (drift_scale, amplitude, elapsed) = match &self.noise {
-            Noise::Exact {
-                lr,
-                batch_size,
-                factor,
-            } => {
+            Noise::Exact { lr, batch_size, factor } => {
                 let data = self.data.expect("checked in Sde::new");
                 data.sample_gradient_noise(theta, rng, &mut ws.scratch, &mut ws.increment);
                 (dt, (lr * dt * factor / *batch_size as f64).sqrt(), dt)
             }
-            Noise::Paper {
-                lr,
-                batch_size,
-                sqrt_hessian,
-            } => {
+            Noise::Paper { lr, batch_size, sqrt_hessian } => {
                 fill_normals(&mut ws.z);
                 matvec(sqrt_hessian, &ws.z, &mut ws.increment);
-                (
-                    dt,
-                    (2.0 * lr * loss.max(0.0) * dt / *batch_size as f64).sqrt(),
-                    dt,
-                )
+                (dt, (2.0 * lr * loss.max(0.0) * dt / *batch_size as f64).sqrt(), dt)
             }
-            Noise::Frozen {
-                lr,
-                batch_size,
-                sqrt_hessian,
-                loss_at_minimum,
-            } => {
+            Noise::Frozen { lr, batch_size, sqrt_hessian, loss_at_minimum } => {
                 fill_normals(&mut ws.z);
                 matvec(sqrt_hessian, &ws.z, &mut ws.increment);
-                (
-                    dt,
-                    (2.0 * lr * loss_at_minimum * dt / *batch_size as f64).sqrt(),
-                    dt,
-                )
+                (dt, (2.0 * lr * loss_at_minimum * dt / *batch_size as f64).sqrt(), dt)
             }
-            Noise::TimeChanged {
-                lr,
-                batch_size,
-                sqrt_hessian,
-                loss_at_minimum,
-            } => {
+            Noise::TimeChanged { lr, batch_size, sqrt_hessian, loss_at_minimum } => {
                 let dtau = dt * loss_at_minimum;
                 fill_normals(&mut ws.z);
                 matvec(sqrt_hessian, &ws.z, &mut ws.increment);
-                (
-                    dtau / loss,
-                    (2.0 * lr * dtau / *batch_size as f64).sqrt(),
-                    dtau / loss,
-                )
+                (dtau / loss, (2.0 * lr * dtau / *batch_size as f64).sqrt(), dtau / loss)
             }
             Noise::Isotropic { temperature } => {
                 fill_normals(&mut ws.increment);

@@ -38,12 +38,7 @@ impl<'m, M: DataModel + ?Sized> Sgd<'m, M> {
     /// SGD with learning rate `lr` (η > 0) and batch size `batch_size` (1 ≤ B ≤ N).
     pub fn new(model: &'m M, lr: f64, batch_size: usize, sampling: Sampling) -> Self {
         assert!(lr > 0.0 && batch_size >= 1 && batch_size <= model.samples());
-        Sgd {
-            model,
-            lr,
-            batch_size,
-            sampling,
-        }
+        Sgd { model, lr, batch_size, sampling }
     }
 }
 
@@ -64,12 +59,7 @@ impl<M: DataModel + ?Sized> Stepper for Sgd<'_, M> {
             Sampling::WithReplacement => Vec::new(),
             Sampling::WithoutReplacement => (0..n).collect(),
         };
-        SgdWorkspace {
-            grad: vec![0.0; self.model.dim()],
-            batch: vec![0; self.batch_size],
-            permutation,
-            cursor: 0,
-        }
+        SgdWorkspace { grad: vec![0.0; self.model.dim()], batch: vec![0; self.batch_size], permutation, cursor: 0 }
     }
 
     #[inline]
@@ -94,8 +84,7 @@ impl<M: DataModel + ?Sized> Stepper for Sgd<'_, M> {
                 }
             }
         }
-        self.model
-            .minibatch_gradient(theta, &ws.batch, &mut ws.grad);
+        self.model.minibatch_gradient(theta, &ws.batch, &mut ws.grad);
         for (t, g) in theta.iter_mut().zip(&ws.grad) {
             *t -= self.lr * g;
         }
@@ -118,8 +107,7 @@ mod tests {
     #[test]
     fn epochs_are_permutations() {
         for (n, b) in [(12, 3), (10, 3)] {
-            let model =
-                FeatureModel::new(LinearMap { dim: 1 }, Dataset::gaussian(n, 1, 0, |_, xi| xi));
+            let model = FeatureModel::new(LinearMap { dim: 1 }, Dataset::gaussian(n, 1, 0, |_, xi| xi));
             let sgd = Sgd::new(&model, 0.01, b, Sampling::WithoutReplacement);
             let mut ws = sgd.workspace();
             let mut rng = replica_rng(3, 0);
@@ -135,11 +123,7 @@ mod tests {
                 let mut distinct = seen.clone();
                 distinct.sort();
                 distinct.dedup();
-                assert_eq!(
-                    distinct.len(),
-                    steps_per_epoch * b,
-                    "an index repeated within an epoch: {seen:?}"
-                );
+                assert_eq!(distinct.len(), steps_per_epoch * b, "an index repeated within an epoch: {seen:?}");
                 epochs.push(seen);
             }
             assert_ne!(epochs[0], epochs[1], "epochs are reshuffled");

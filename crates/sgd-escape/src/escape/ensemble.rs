@@ -66,15 +66,7 @@ pub struct ReplicaOutcome {
 }
 
 /// Runs replica `replica` from `start` until `exit` holds, θ diverges, or `max_steps`.
-pub fn run_replica<M, S>(
-    model: &M,
-    stepper: &S,
-    exit: &Exit,
-    start: &[f64],
-    seed: u64,
-    replica: usize,
-    max_steps: u64,
-) -> ReplicaOutcome
+pub fn run_replica<M, S>(model: &M, stepper: &S, exit: &Exit, start: &[f64], seed: u64, replica: usize, max_steps: u64) -> ReplicaOutcome
 where
     M: Model + ?Sized,
     S: Stepper,
@@ -100,13 +92,7 @@ where
     if let Some(h) = stepper.fixed_time_step() {
         time = h * steps as f64;
     }
-    ReplicaOutcome {
-        replica,
-        steps,
-        time,
-        status,
-        final_theta: theta,
-    }
+    ReplicaOutcome { replica, steps, time, status, final_theta: theta }
 }
 
 /// Runs the replicas of `spec` not already in `completed` on the current rayon pool and
@@ -142,11 +128,7 @@ where
             outcome
         })
         .collect();
-    let mut all: Vec<ReplicaOutcome> = completed
-        .into_iter()
-        .filter(|o| o.replica < spec.replicas)
-        .chain(fresh)
-        .collect();
+    let mut all: Vec<ReplicaOutcome> = completed.into_iter().filter(|o| o.replica < spec.replicas).chain(fresh).collect();
     all.sort_by_key(|o| o.replica);
     all
 }

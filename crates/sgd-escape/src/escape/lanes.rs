@@ -58,10 +58,7 @@ enum LaneExit<'a> {
 
 #[inline(always)]
 fn next_u64(s: &mut [[u64; LANES]; 4], l: usize) -> u64 {
-    let result = s[0][l]
-        .wrapping_add(s[3][l])
-        .rotate_left(23)
-        .wrapping_add(s[0][l]);
+    let result = s[0][l].wrapping_add(s[3][l]).rotate_left(23).wrapping_add(s[0][l]);
     let t = s[1][l] << 17;
     s[2][l] ^= s[0][l];
     s[3][l] ^= s[1][l];
@@ -113,25 +110,10 @@ fn step_lanes(
 /// One SGD step of every lane; the event mask.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn step_lanes_once(
-    lanes: &mut Lanes,
-    x: &[f64],
-    y: &[f64],
-    d: usize,
-    batch: usize,
-    lr: f64,
-    exit: &LaneExit,
-    max_steps: u64,
-) -> u32 {
+fn step_lanes_once(lanes: &mut Lanes, x: &[f64], y: &[f64], d: usize, batch: usize, lr: f64, exit: &LaneExit, max_steps: u64) -> u32 {
     let n = y.len() as u64;
     let inv_b = 1.0 / batch as f64;
-    let Lanes {
-        theta,
-        grad,
-        s,
-        steps,
-        ..
-    } = lanes;
+    let Lanes { theta, grad, s, steps, .. } = lanes;
     for g in grad.iter_mut() {
         *g = 0.0;
     }
@@ -176,12 +158,7 @@ fn step_lanes_once(
                 hit[l] |= theta[axis * LANES + l] >= *threshold;
             }
         }
-        LaneExit::LossAbove {
-            threshold,
-            sxx,
-            sxy,
-            syy,
-        } => {
+        LaneExit::LossAbove { threshold, sxx, sxy, syy } => {
             // The operation order of FeatureModel::loss.
             let mut quad = [0.0; LANES];
             let mut lin = [0.0; LANES];
@@ -225,10 +202,7 @@ pub fn run_linear_regression_sgd(
     on_done: &(dyn Fn(&ReplicaOutcome) + Sync),
 ) -> Vec<ReplicaOutcome> {
     assert!(lr > 0.0 && batch_size >= 1 && batch_size <= model.samples());
-    assert!(
-        model.samples() < 1 << 32,
-        "lane kernel indexes data sets of fewer than 2³² samples"
-    );
+    assert!(model.samples() < 1 << 32, "lane kernel indexes data sets of fewer than 2³² samples");
     let mut done = vec![false; spec.replicas];
     for o in &completed {
         if o.replica < spec.replicas {
@@ -241,11 +215,7 @@ pub fn run_linear_regression_sgd(
         .with_max_len(1)
         .flat_map_iter(|chunk| run_task(model, lr, batch_size, exit, start, spec, chunk, on_done))
         .collect();
-    let mut all: Vec<ReplicaOutcome> = completed
-        .into_iter()
-        .filter(|o| o.replica < spec.replicas)
-        .chain(fresh)
-        .collect();
+    let mut all: Vec<ReplicaOutcome> = completed.into_iter().filter(|o| o.replica < spec.replicas).chain(fresh).collect();
     all.sort_by_key(|o| o.replica);
     all
 }
@@ -266,16 +236,8 @@ fn run_task(
     let (sxx, sxy, syy) = model.sufficient_statistics();
     let lane_exit = match exit {
         Exit::Never => LaneExit::Never,
-        Exit::Coordinate { axis, threshold } => LaneExit::Coordinate {
-            axis: *axis,
-            threshold: *threshold,
-        },
-        Exit::LossAbove { threshold } => LaneExit::LossAbove {
-            threshold: *threshold,
-            sxx,
-            sxy,
-            syy,
-        },
+        Exit::Coordinate { axis, threshold } => LaneExit::Coordinate { axis: *axis, threshold: *threshold },
+        Exit::LossAbove { threshold } => LaneExit::LossAbove { threshold: *threshold, sxx, sxy, syy },
         Exit::Hyperplane { .. } => LaneExit::Other,
     };
     let mut lanes = Lanes {
@@ -310,17 +272,7 @@ fn run_task(
     while lanes.active.iter().any(|&a| a) {
         // Exits checked outside the kernel need control back after every step.
         let single_step = matches!(lane_exit, LaneExit::Other);
-        let mut mask = step_lanes(
-            &mut lanes,
-            &data.x,
-            &data.y,
-            d,
-            batch_size,
-            lr,
-            &lane_exit,
-            spec.max_steps,
-            single_step,
-        );
+        let mut mask = step_lanes(&mut lanes, &data.x, &data.y, d, batch_size, lr, &lane_exit, spec.max_steps, single_step);
         if matches!(lane_exit, LaneExit::Other) {
             for l in 0..LANES {
                 for a in 0..d {
@@ -350,13 +302,8 @@ fn run_task(
                 Status::Censored
             };
             let steps = lanes.steps[l];
-            let outcome = ReplicaOutcome {
-                replica: lanes.replica[l],
-                steps,
-                time: lr * steps as f64,
-                status,
-                final_theta: theta_l.clone(),
-            };
+            let outcome =
+                ReplicaOutcome { replica: lanes.replica[l], steps, time: lr * steps as f64, status, final_theta: theta_l.clone() };
             on_done(&outcome);
             outcomes.push(outcome);
             lanes.active[l] = false;

@@ -39,6 +39,51 @@ pub struct Config {
     /// `[exit]`.
     #[serde(default)]
     pub exit: ExitSection,
+    /// `[landscape]`.
+    #[serde(default)]
+    pub landscape: LandscapeSection,
+}
+
+/// `[landscape]`: saddle search, outlier rule and theory options.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct LandscapeSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saddle: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outlier_gap: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outliers: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xie_path_factor: Option<f64>,
+}
+
+/// Saddle search method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaddleMethod {
+    /// Single-ended min-mode following from θ*.
+    Dimer,
+    /// Climbing-image NEB from θ* to the minimum found from `landscape.target`.
+    Neb,
+    /// No saddle search.
+    None,
+}
+
+/// The typed `[landscape]` section.
+#[derive(Clone, Debug, PartialEq)]
+#[allow(missing_docs)]
+pub struct LandscapeSpec {
+    pub saddle: SaddleMethod,
+    pub direction: Option<Vec<f64>>,
+    pub target: Option<Vec<f64>>,
+    pub outlier_gap: f64,
+    pub outliers: Option<usize>,
+    pub xie_path_factor: f64,
 }
 
 /// `[model]`.
@@ -144,25 +189,9 @@ pub enum DataSource {
 #[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub enum ModelSpec {
-    DoubleWell {
-        epsilon: f64,
-        dim: usize,
-        stiffness: f64,
-    },
-    LinearRegression {
-        dim: usize,
-        source: DataSource,
-    },
-    Curve {
-        dim: usize,
-        s: f64,
-        kappa: f64,
-        stiffness: f64,
-        noise: f64,
-        tilt: f64,
-        samples: usize,
-        data_seed: u64,
-    },
+    DoubleWell { epsilon: f64, dim: usize, stiffness: f64 },
+    LinearRegression { dim: usize, source: DataSource },
+    Curve { dim: usize, s: f64, kappa: f64, stiffness: f64, noise: f64, tilt: f64, samples: usize, data_seed: u64 },
 }
 
 /// Noise model names of `dynamics.noise`.
@@ -180,19 +209,8 @@ pub enum NoiseKind {
 #[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub enum DynamicsSpec {
-    Sgd {
-        lr: f64,
-        batch_size: usize,
-        sampling: crate::dynamics::Sampling,
-    },
-    Sde {
-        dt: f64,
-        noise: NoiseKind,
-        lr: f64,
-        batch_size: usize,
-        sampling: crate::dynamics::Sampling,
-        temperature: f64,
-    },
+    Sgd { lr: f64, batch_size: usize, sampling: crate::dynamics::Sampling },
+    Sde { dt: f64, noise: NoiseKind, lr: f64, batch_size: usize, sampling: crate::dynamics::Sampling, temperature: f64 },
 }
 
 /// The typed exit criterion (before θ* is known).
@@ -217,74 +235,42 @@ pub struct Spec {
     pub start_point: Vec<f64>,
     pub minimize: bool,
     pub exit: ExitSpec,
+    pub landscape: LandscapeSpec,
 }
 
 fn require<T: Clone>(key: &str, value: &Option<T>, context: &str) -> Result<T> {
-    value
-        .clone()
-        .ok_or_else(|| Error::invalid(key, "(missing)", format!("required {context}")))
+    value.clone().ok_or_else(|| Error::invalid(key, "(missing)", format!("required {context}")))
 }
 
 fn forbid<T: std::fmt::Debug>(key: &str, value: &Option<T>, context: &str) -> Result<()> {
     match value {
-        Some(v) => Err(Error::invalid(
-            key,
-            format!("{v:?}"),
-            format!("not a key {context}"),
-        )),
+        Some(v) => Err(Error::invalid(key, format!("{v:?}"), format!("not a key {context}"))),
         None => Ok(()),
     }
 }
 
 fn positive(key: &str, v: f64) -> Result<f64> {
-    if v.is_finite() && v > 0.0 {
-        Ok(v)
-    } else {
-        Err(Error::invalid(key, v, "must be a finite number > 0"))
-    }
+    if v.is_finite() && v > 0.0 { Ok(v) } else { Err(Error::invalid(key, v, "must be a finite number > 0")) }
 }
 
 fn finite(key: &str, v: f64) -> Result<f64> {
-    if v.is_finite() {
-        Ok(v)
-    } else {
-        Err(Error::invalid(key, v, "must be finite"))
-    }
+    if v.is_finite() { Ok(v) } else { Err(Error::invalid(key, v, "must be finite")) }
 }
 
 fn nonnegative(key: &str, v: f64) -> Result<f64> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(v)
-    } else {
-        Err(Error::invalid(key, v, "must be a finite number ≥ 0"))
-    }
+    if v.is_finite() && v >= 0.0 { Ok(v) } else { Err(Error::invalid(key, v, "must be a finite number ≥ 0")) }
 }
 
 fn at_least(key: &str, v: usize, min: usize) -> Result<usize> {
-    if v >= min {
-        Ok(v)
-    } else {
-        Err(Error::invalid(key, v, format!("must be ≥ {min}")))
-    }
+    if v >= min { Ok(v) } else { Err(Error::invalid(key, v, format!("must be ≥ {min}"))) }
 }
 
 fn finite_vector(key: &str, v: &[f64], len: usize) -> Result<()> {
     if v.len() != len {
-        return Err(Error::invalid(
-            key,
-            format!("{v:?}"),
-            format!(
-                "must have {len} entries (one per parameter), not {}",
-                v.len()
-            ),
-        ));
+        return Err(Error::invalid(key, format!("{v:?}"), format!("must have {len} entries (one per parameter), not {}", v.len())));
     }
     if let Some(x) = v.iter().find(|x| !x.is_finite()) {
-        return Err(Error::invalid(
-            key,
-            format!("{v:?}"),
-            format!("entry {x} is not finite"),
-        ));
+        return Err(Error::invalid(key, format!("{v:?}"), format!("entry {x} is not finite")));
     }
     Ok(())
 }
@@ -294,21 +280,14 @@ fn parse_sampling(key: &str, v: &Option<String>) -> Result<crate::dynamics::Samp
     match v.as_deref() {
         None | Some("with-replacement") => Ok(Sampling::WithReplacement),
         Some("without-replacement") => Ok(Sampling::WithoutReplacement),
-        Some(other) => Err(Error::invalid(
-            key,
-            format!("{other:?}"),
-            "must be \"with-replacement\" or \"without-replacement\"",
-        )),
+        Some(other) => Err(Error::invalid(key, format!("{other:?}"), "must be \"with-replacement\" or \"without-replacement\"")),
     }
 }
 
 impl Config {
     /// Parses TOML text; `path` is used in messages.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
-        toml::from_str(text).map_err(|e| Error::ConfigSyntax {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+        toml::from_str(text).map_err(|e| Error::ConfigSyntax { path: path.to_path_buf(), message: e.to_string() })
     }
 
     /// Reads and parses a configuration file.
@@ -338,9 +317,7 @@ impl Config {
 
         let (model, samples) = self.resolve_model(&mut canon.model, base_dir)?;
         let p = match &model {
-            ModelSpec::DoubleWell { dim, .. }
-            | ModelSpec::LinearRegression { dim, .. }
-            | ModelSpec::Curve { dim, .. } => *dim,
+            ModelSpec::DoubleWell { dim, .. } | ModelSpec::LinearRegression { dim, .. } | ModelSpec::Curve { dim, .. } => *dim,
         };
         let dynamics = self.resolve_dynamics(&mut canon.dynamics, &model, samples)?;
 
@@ -356,48 +333,36 @@ impl Config {
         let start_point = start.point.clone().unwrap_or(default_point);
         finite_vector("start.point", &start_point, p)?;
         let minimize = start.minimize.unwrap_or(true);
-        canon.start = StartSection {
-            point: Some(start_point.clone()),
-            minimize: Some(minimize),
-        };
+        canon.start = StartSection { point: Some(start_point.clone()), minimize: Some(minimize) };
 
         let exit = Self::resolve_exit(&self.exit, p)?;
-        Ok((
-            canon,
-            Spec {
-                seed,
-                replicas,
-                max_steps,
-                model,
-                dynamics,
-                start_point,
-                minimize,
-                exit,
-            },
-        ))
+        let landscape = Self::resolve_landscape(&self.landscape, &exit, &model, p)?;
+        canon.landscape = LandscapeSection {
+            saddle: Some(
+                match landscape.saddle {
+                    SaddleMethod::Dimer => "dimer",
+                    SaddleMethod::Neb => "neb",
+                    SaddleMethod::None => "none",
+                }
+                .into(),
+            ),
+            direction: landscape.direction.clone(),
+            target: landscape.target.clone(),
+            outlier_gap: Some(landscape.outlier_gap),
+            outliers: landscape.outliers,
+            xie_path_factor: Some(landscape.xie_path_factor),
+        };
+        Ok((canon, Spec { seed, replicas, max_steps, model, dynamics, start_point, minimize, exit, landscape }))
     }
 
     /// The model; also the sample count N when it is known before loading data.
-    fn resolve_model(
-        &self,
-        canon: &mut ModelSection,
-        base_dir: &Path,
-    ) -> Result<(ModelSpec, Option<usize>)> {
+    fn resolve_model(&self, canon: &mut ModelSection, base_dir: &Path) -> Result<(ModelSpec, Option<usize>)> {
         let m = &self.model;
-        let kind = require(
-            "model.kind",
-            &m.kind,
-            "(\"double-well\", \"linear-regression\" or \"curve\")",
-        )?;
+        let kind = require("model.kind", &m.kind, "(\"double-well\", \"linear-regression\" or \"curve\")")?;
         match kind.as_str() {
             "double-well" => {
                 let ctx = "of model.kind = \"double-well\" (keys: epsilon, dim, stiffness)";
-                for (k, v) in [
-                    ("model.s", &m.s),
-                    ("model.kappa", &m.kappa),
-                    ("model.noise", &m.noise),
-                    ("model.tilt", &m.tilt),
-                ] {
+                for (k, v) in [("model.s", &m.s), ("model.kappa", &m.kappa), ("model.noise", &m.noise), ("model.tilt", &m.tilt)] {
                     forbid(k, v, ctx)?;
                 }
                 forbid("model.samples", &m.samples, ctx)?;
@@ -413,18 +378,10 @@ impl Config {
                     stiffness: Some(stiffness),
                     ..Default::default()
                 };
-                Ok((
-                    ModelSpec::DoubleWell {
-                        epsilon,
-                        dim,
-                        stiffness,
-                    },
-                    None,
-                ))
+                Ok((ModelSpec::DoubleWell { epsilon, dim, stiffness }, None))
             }
             "linear-regression" => {
-                let ctx =
-                    "of model.kind = \"linear-regression\" (keys: dim, samples, data_seed, data)";
+                let ctx = "of model.kind = \"linear-regression\" (keys: dim, samples, data_seed, data)";
                 for (k, v) in [
                     ("model.epsilon", &m.epsilon),
                     ("model.stiffness", &m.stiffness),
@@ -436,26 +393,14 @@ impl Config {
                     forbid(k, v, ctx)?;
                 }
                 if let Some(path) = &m.data {
-                    forbid(
-                        "model.samples",
-                        &m.samples,
-                        "when model.data is given (N is the number of rows)",
-                    )?;
+                    forbid("model.samples", &m.samples, "when model.data is given (N is the number of rows)")?;
                     forbid("model.data_seed", &m.data_seed, "when model.data is given")?;
-                    let resolved = if path.is_absolute() {
-                        path.clone()
-                    } else {
-                        base_dir.join(path)
-                    };
+                    let resolved = if path.is_absolute() { path.clone() } else { base_dir.join(path) };
                     let data = crate::model::Dataset::from_csv(&resolved).map_err(|e| match e {
-                        Error::Io { source, .. } => Error::invalid(
-                            "model.data",
-                            path.display(),
-                            format!("cannot read {}: {source}", resolved.display()),
-                        ),
-                        Error::Data { message, .. } => {
-                            Error::invalid("model.data", path.display(), message)
+                        Error::Io { source, .. } => {
+                            Error::invalid("model.data", path.display(), format!("cannot read {}: {source}", resolved.display()))
                         }
+                        Error::Data { message, .. } => Error::invalid("model.data", path.display(), message),
                         other => other,
                     })?;
                     let dim = data.features;
@@ -465,29 +410,12 @@ impl Config {
                         return Err(Error::invalid(
                             "model.dim",
                             d,
-                            format!(
-                                "does not match the {dim} input columns of model.data = {}",
-                                path.display()
-                            ),
+                            format!("does not match the {dim} input columns of model.data = {}", path.display()),
                         ));
                     }
                     let samples = data.len();
-                    *canon = ModelSection {
-                        kind: Some(kind),
-                        data: Some(path.clone()),
-                        dim: Some(dim),
-                        ..Default::default()
-                    };
-                    return Ok((
-                        ModelSpec::LinearRegression {
-                            dim,
-                            source: DataSource::Csv {
-                                path: resolved,
-                                data,
-                            },
-                        },
-                        Some(samples),
-                    ));
+                    *canon = ModelSection { kind: Some(kind), data: Some(path.clone()), dim: Some(dim), ..Default::default() };
+                    return Ok((ModelSpec::LinearRegression { dim, source: DataSource::Csv { path: resolved, data } }, Some(samples)));
                 }
                 let dim = at_least("model.dim", m.dim.unwrap_or(1), 1)?;
                 let samples = at_least("model.samples", m.samples.unwrap_or(10_000), 1)?;
@@ -499,13 +427,7 @@ impl Config {
                     data_seed: Some(data_seed),
                     ..Default::default()
                 };
-                Ok((
-                    ModelSpec::LinearRegression {
-                        dim,
-                        source: DataSource::Generated { samples, data_seed },
-                    },
-                    Some(samples),
-                ))
+                Ok((ModelSpec::LinearRegression { dim, source: DataSource::Generated { samples, data_seed } }, Some(samples)))
             }
             "curve" => {
                 let ctx = "of model.kind = \"curve\" (keys: dim, s, kappa, stiffness, noise, tilt, samples, data_seed)";
@@ -531,34 +453,13 @@ impl Config {
                     data_seed: Some(data_seed),
                     ..Default::default()
                 };
-                Ok((
-                    ModelSpec::Curve {
-                        dim,
-                        s,
-                        kappa,
-                        stiffness,
-                        noise,
-                        tilt,
-                        samples,
-                        data_seed,
-                    },
-                    Some(samples),
-                ))
+                Ok((ModelSpec::Curve { dim, s, kappa, stiffness, noise, tilt, samples, data_seed }, Some(samples)))
             }
-            other => Err(Error::invalid(
-                "model.kind",
-                format!("{other:?}"),
-                "must be \"double-well\", \"linear-regression\" or \"curve\"",
-            )),
+            other => Err(Error::invalid("model.kind", format!("{other:?}"), "must be \"double-well\", \"linear-regression\" or \"curve\"")),
         }
     }
 
-    fn resolve_dynamics(
-        &self,
-        canon: &mut DynamicsSection,
-        model: &ModelSpec,
-        samples: Option<usize>,
-    ) -> Result<DynamicsSpec> {
+    fn resolve_dynamics(&self, canon: &mut DynamicsSection, model: &ModelSpec, samples: Option<usize>) -> Result<DynamicsSpec> {
         let d = &self.dynamics;
         let kind = require("dynamics.kind", &d.kind, "(\"sgd\" or \"sde\")")?;
         let analytic = matches!(model, ModelSpec::DoubleWell { .. });
@@ -598,11 +499,7 @@ impl Config {
                     sampling: Some(sampling.name().into()),
                     ..Default::default()
                 };
-                Ok(DynamicsSpec::Sgd {
-                    lr,
-                    batch_size,
-                    sampling,
-                })
+                Ok(DynamicsSpec::Sgd { lr, batch_size, sampling })
             }
             "sde" => {
                 let dt = positive("dynamics.dt", require("dynamics.dt", &d.dt, "for the SDE")?)?;
@@ -630,14 +527,8 @@ impl Config {
                     forbid("dynamics.lr", &d.lr, ctx)?;
                     forbid("dynamics.batch_size", &d.batch_size, ctx)?;
                     forbid("dynamics.sampling", &d.sampling, ctx)?;
-                    let temperature = positive(
-                        "dynamics.temperature",
-                        require(
-                            "dynamics.temperature",
-                            &d.temperature,
-                            "for isotropic noise",
-                        )?,
-                    )?;
+                    let temperature =
+                        positive("dynamics.temperature", require("dynamics.temperature", &d.temperature, "for isotropic noise")?)?;
                     *canon = DynamicsSection {
                         kind: Some(kind),
                         noise: Some(noise_name),
@@ -654,11 +545,7 @@ impl Config {
                         temperature,
                     });
                 }
-                forbid(
-                    "dynamics.temperature",
-                    &d.temperature,
-                    "of this noise (only of dynamics.noise = \"isotropic\")",
-                )?;
+                forbid("dynamics.temperature", &d.temperature, "of this noise (only of dynamics.noise = \"isotropic\")")?;
                 if noise == NoiseKind::Exact && analytic {
                     return Err(Error::invalid(
                         "dynamics.noise",
@@ -667,16 +554,9 @@ impl Config {
                     ));
                 }
                 if noise != NoiseKind::Exact {
-                    forbid(
-                        "dynamics.sampling",
-                        &d.sampling,
-                        "of this noise (only of dynamics.noise = \"exact\")",
-                    )?;
+                    forbid("dynamics.sampling", &d.sampling, "of this noise (only of dynamics.noise = \"exact\")")?;
                 }
-                let lr = positive(
-                    "dynamics.lr",
-                    require("dynamics.lr", &d.lr, "for this noise (Σ depends on η)")?,
-                )?;
+                let lr = positive("dynamics.lr", require("dynamics.lr", &d.lr, "for this noise (Σ depends on η)")?)?;
                 let batch_size = check_batch(d.batch_size.unwrap_or(1))?;
                 let sampling = parse_sampling("dynamics.sampling", &d.sampling)?;
                 *canon = DynamicsSection {
@@ -688,29 +568,64 @@ impl Config {
                     sampling: (noise == NoiseKind::Exact).then(|| sampling.name().to_string()),
                     ..Default::default()
                 };
-                Ok(DynamicsSpec::Sde {
-                    dt,
-                    noise,
-                    lr,
-                    batch_size,
-                    sampling,
-                    temperature: 0.0,
-                })
+                Ok(DynamicsSpec::Sde { dt, noise, lr, batch_size, sampling, temperature: 0.0 })
             }
-            other => Err(Error::invalid(
-                "dynamics.kind",
-                format!("{other:?}"),
-                "must be \"sgd\" or \"sde\"",
-            )),
+            other => Err(Error::invalid("dynamics.kind", format!("{other:?}"), "must be \"sgd\" or \"sde\"")),
         }
     }
 
+    fn resolve_landscape(l: &LandscapeSection, exit: &ExitSpec, model: &ModelSpec, p: usize) -> Result<LandscapeSpec> {
+        let default_saddle = match exit {
+            ExitSpec::Coordinate { .. } | ExitSpec::Hyperplane { .. } => SaddleMethod::Dimer,
+            ExitSpec::LossAbove { .. } | ExitSpec::Never => SaddleMethod::None,
+        };
+        let saddle = match l.saddle.as_deref() {
+            None => default_saddle,
+            Some("dimer") => SaddleMethod::Dimer,
+            Some("neb") => SaddleMethod::Neb,
+            Some("none") => SaddleMethod::None,
+            Some(other) => return Err(Error::invalid("landscape.saddle", format!("{other:?}"), "must be \"dimer\", \"neb\" or \"none\"")),
+        };
+        if let Some(d) = &l.direction {
+            finite_vector("landscape.direction", d, p)?;
+            if d.iter().all(|x| *x == 0.0) {
+                return Err(Error::invalid("landscape.direction", format!("{d:?}"), "must not be the zero vector"));
+            }
+        }
+        if let Some(t) = &l.target {
+            finite_vector("landscape.target", t, p)?;
+        }
+        // NEB needs a second minimum: the mirror image of the start in θ₁ for the double wells.
+        let target = match (&l.target, saddle, model) {
+            (Some(t), _, _) => Some(t.clone()),
+            (None, SaddleMethod::Neb, ModelSpec::DoubleWell { .. } | ModelSpec::Curve { .. }) => None,
+            (None, SaddleMethod::Neb, _) => {
+                return Err(Error::invalid(
+                    "landscape.target",
+                    "(missing)",
+                    "required for landscape.saddle = \"neb\" on this model: a point from which the second minimum is found",
+                ));
+            }
+            (None, _, _) => None,
+        };
+        let outlier_gap = l.outlier_gap.unwrap_or(10.0);
+        if !(outlier_gap.is_finite() && outlier_gap > 1.0) {
+            return Err(Error::invalid("landscape.outlier_gap", outlier_gap, "must be a finite ratio > 1"));
+        }
+        if let Some(n) = l.outliers
+            && (n == 0 || n > p)
+        {
+            return Err(Error::invalid("landscape.outliers", n, format!("must be between 1 and the number of parameters P = {p}")));
+        }
+        let xie_path_factor = l.xie_path_factor.unwrap_or(1.0);
+        if !(0.0..=1.0).contains(&xie_path_factor) {
+            return Err(Error::invalid("landscape.xie_path_factor", xie_path_factor, "must be in [0, 1]"));
+        }
+        Ok(LandscapeSpec { saddle, direction: l.direction.clone(), target, outlier_gap, outliers: l.outliers, xie_path_factor })
+    }
+
     fn resolve_exit(e: &ExitSection, p: usize) -> Result<ExitSpec> {
-        let kind = require(
-            "exit.kind",
-            &e.kind,
-            "(\"coordinate\", \"loss-above\", \"hyperplane\" or \"never\")",
-        )?;
+        let kind = require("exit.kind", &e.kind, "(\"coordinate\", \"loss-above\", \"hyperplane\" or \"never\")")?;
         let ctx = |keys: &str| format!("of exit.kind = {kind:?} (keys: {keys})");
         match kind.as_str() {
             "never" => {
@@ -729,16 +644,9 @@ impl Config {
                 forbid("exit.point", &e.point, &c)?;
                 let axis = e.axis.unwrap_or(0);
                 if axis >= p {
-                    return Err(Error::invalid(
-                        "exit.axis",
-                        axis,
-                        format!("must be < the number of parameters P = {p}"),
-                    ));
+                    return Err(Error::invalid("exit.axis", axis, format!("must be < the number of parameters P = {p}")));
                 }
-                let threshold = finite(
-                    "exit.threshold",
-                    require("exit.threshold", &e.threshold, "for a coordinate exit")?,
-                )?;
+                let threshold = finite("exit.threshold", require("exit.threshold", &e.threshold, "for a coordinate exit")?)?;
                 Ok(ExitSpec::Coordinate { axis, threshold })
             }
             "loss-above" => {
@@ -749,11 +657,7 @@ impl Config {
                 forbid("exit.point", &e.point, &c)?;
                 let ratio = require("exit.ratio", &e.ratio, "for a loss-above exit")?;
                 if !(ratio.is_finite() && ratio > 1.0) {
-                    return Err(Error::invalid(
-                        "exit.ratio",
-                        ratio,
-                        "must be a finite number > 1 (exit when L > ratio · L*)",
-                    ));
+                    return Err(Error::invalid("exit.ratio", ratio, "must be a finite number > 1 (exit when L > ratio · L*)"));
                 }
                 Ok(ExitSpec::LossAbove { ratio })
             }
@@ -765,11 +669,7 @@ impl Config {
                 let normal = require("exit.normal", &e.normal, "for a hyperplane exit")?;
                 finite_vector("exit.normal", &normal, p)?;
                 if normal.iter().all(|x| *x == 0.0) {
-                    return Err(Error::invalid(
-                        "exit.normal",
-                        format!("{normal:?}"),
-                        "must not be the zero vector",
-                    ));
+                    return Err(Error::invalid("exit.normal", format!("{normal:?}"), "must not be the zero vector"));
                 }
                 let point = e.point.clone().unwrap_or(vec![0.0; p]);
                 finite_vector("exit.point", &point, p)?;

@@ -2,6 +2,7 @@
 //! configuration into a model, a minimum, dynamics, an ensemble and statistics ([`run`]).
 
 pub mod config;
+pub mod landscape;
 pub mod run;
 
 pub use config::{Config, Spec};

@@ -56,12 +56,7 @@ pub struct NoiseCovariance {
 
 impl NoiseCovariance {
     /// Σ(θ) of `model` for batch size `batch_size`, with or without replacement.
-    pub fn new(
-        model: &dyn DataModel,
-        theta: &[f64],
-        batch_size: usize,
-        without_replacement: bool,
-    ) -> Self {
+    pub fn new(model: &dyn DataModel, theta: &[f64], batch_size: usize, without_replacement: bool) -> Self {
         let n = model.samples();
         let factor = if without_replacement && n > 1 {
             (n - batch_size) as f64 / (n - 1) as f64
@@ -71,15 +66,8 @@ impl NoiseCovariance {
             1.0
         };
         let scale = factor / batch_size as f64;
-        let dense = model
-            .gradient_covariance(theta)
-            .into_iter()
-            .map(|c| c * scale)
-            .collect();
-        NoiseCovariance {
-            dense,
-            p: model.dim(),
-        }
+        let dense = model.gradient_covariance(theta).into_iter().map(|c| c * scale).collect();
+        NoiseCovariance { dense, p: model.dim() }
     }
 }
 
@@ -102,10 +90,7 @@ impl<'a> DecoupledNoise<'a> {
     /// `2 L(θ) G(θ)/B`.
     pub fn new(model: &'a dyn DataModel, theta: &'a [f64], batch_size: usize) -> Self {
         let scale = 2.0 * model.loss(theta) / batch_size as f64;
-        DecoupledNoise {
-            gauss_newton: GaussNewton { model, theta },
-            scale,
-        }
+        DecoupledNoise { gauss_newton: GaussNewton { model, theta }, scale }
     }
 }
 

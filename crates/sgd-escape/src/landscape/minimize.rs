@@ -17,10 +17,7 @@ pub struct MinimizeOptions {
 
 impl Default for MinimizeOptions {
     fn default() -> Self {
-        MinimizeOptions {
-            gradient_tol: 1e-11,
-            max_iterations: 500,
-        }
+        MinimizeOptions { gradient_tol: 1e-11, max_iterations: 500 }
     }
 }
 
@@ -42,31 +39,20 @@ pub struct Minimum {
 /// descent direction even where H is indefinite, then backtracks until the Armijo condition
 /// holds. Costs P Hessian-vector products and one P × P eigendecomposition per iteration: for
 /// models up to a few thousand parameters.
-pub fn minimize<M: Model + ?Sized>(
-    model: &M,
-    start: &[f64],
-    options: MinimizeOptions,
-) -> Result<Minimum> {
+pub fn minimize<M: Model + ?Sized>(model: &M, start: &[f64], options: MinimizeOptions) -> Result<Minimum> {
     let p = model.dim();
     let mut theta = start.to_vec();
     let mut grad = vec![0.0; p];
     let mut loss = model.loss_and_gradient(&theta, &mut grad);
     if !loss.is_finite() || !linalg::all_finite(&grad) {
-        return Err(Error::Numerical(format!(
-            "minimisation: loss or gradient is not finite at the start point {theta:?}"
-        )));
+        return Err(Error::Numerical(format!("minimisation: loss or gradient is not finite at the start point {theta:?}")));
     }
     let mut trial = vec![0.0; p];
     let mut trial_grad = vec![0.0; p];
     for iteration in 0..options.max_iterations {
         let gnorm = linalg::norm(&grad);
         if gnorm <= options.gradient_tol {
-            return Ok(Minimum {
-                theta,
-                loss,
-                gradient_norm: gnorm,
-                iterations: iteration,
-            });
+            return Ok(Minimum { theta, loss, gradient_norm: gnorm, iterations: iteration });
         }
         let h = model.hessian(&theta);
         let (values, vectors) = linalg::symmetric_eigen(&h, p);
@@ -89,10 +75,7 @@ pub fn minimize<M: Model + ?Sized>(
             if trial_loss.is_finite() && trial_loss <= loss + 1e-4 * step * slope {
                 // Accept also when the loss is flat at rounding level but the gradient shrinks.
                 accepted = true;
-            } else if trial_loss.is_finite()
-                && trial_loss <= loss + 1e-15 * loss.abs().max(1.0)
-                && linalg::norm(&trial_grad) < gnorm
-            {
+            } else if trial_loss.is_finite() && trial_loss <= loss + 1e-15 * loss.abs().max(1.0) && linalg::norm(&trial_grad) < gnorm {
                 accepted = true;
             }
             if accepted {

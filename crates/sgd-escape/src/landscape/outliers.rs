@@ -15,10 +15,7 @@ pub struct OutlierRule {
 
 impl Default for OutlierRule {
     fn default() -> Self {
-        OutlierRule {
-            min_gap_ratio: 10.0,
-            count: None,
-        }
+        OutlierRule { min_gap_ratio: 10.0, count: None }
     }
 }
 
@@ -60,9 +57,8 @@ pub fn detect_outliers(values: &[f64], vectors: &[f64], rule: OutlierRule) -> Ou
     let (n, gap_ratio) = match rule.count {
         Some(c) => (c.min(positive.len()), None),
         None => {
-            let best = (0..positive.len().saturating_sub(1))
-                .map(|i| (i + 1, positive[i] / positive[i + 1]))
-                .max_by(|a, b| a.1.total_cmp(&b.1));
+            let best =
+                (0..positive.len().saturating_sub(1)).map(|i| (i + 1, positive[i] / positive[i + 1])).max_by(|a, b| a.1.total_cmp(&b.1));
             match best {
                 Some((n, ratio)) if ratio >= rule.min_gap_ratio => (n, Some(ratio)),
                 _ => (positive.len(), None),
@@ -70,15 +66,8 @@ pub fn detect_outliers(values: &[f64], vectors: &[f64], rule: OutlierRule) -> Ou
         }
     };
     let eigenvalues: Vec<f64> = positive[..n].to_vec();
-    let h_star = if n == 0 {
-        f64::NAN
-    } else {
-        (eigenvalues.iter().map(|l| l.ln()).sum::<f64>() / n as f64).exp()
-    };
-    let vectors = order[..n]
-        .iter()
-        .map(|&k| (0..p).map(|i| vectors[i * p + k]).collect())
-        .collect();
+    let h_star = if n == 0 { f64::NAN } else { (eigenvalues.iter().map(|l| l.ln()).sum::<f64>() / n as f64).exp() };
+    let vectors = order[..n].iter().map(|&k| (0..p).map(|i| vectors[i * p + k]).collect()).collect();
     let sum: f64 = positive.iter().sum();
     let sum2: f64 = positive.iter().map(|l| l * l).sum();
     Outliers {
@@ -116,9 +105,7 @@ mod tests {
     use super::*;
 
     fn identity(p: usize) -> Vec<f64> {
-        (0..p * p)
-            .map(|k| if k / p == k % p { 1.0 } else { 0.0 })
-            .collect()
+        (0..p * p).map(|k| if k / p == k % p { 1.0 } else { 0.0 }).collect()
     }
 
     #[test]
@@ -139,14 +126,7 @@ mod tests {
         let o = detect_outliers(&values, &identity(4), OutlierRule::default());
         assert_eq!((o.n, o.h_star), (4, 2.0));
         assert!((o.participation_ratio - 4.0).abs() < 1e-12);
-        let fixed = detect_outliers(
-            &values,
-            &identity(4),
-            OutlierRule {
-                count: Some(1),
-                ..Default::default()
-            },
-        );
+        let fixed = detect_outliers(&values, &identity(4), OutlierRule { count: Some(1), ..Default::default() });
         assert_eq!(fixed.n, 1);
     }
 

@@ -85,19 +85,12 @@ pub fn newton_refine<M: Model + ?Sized>(model: &M, theta: &[f64], tol: f64) -> R
     if gnorm <= tol * 1e3 {
         Ok(x)
     } else {
-        Err(Error::Numerical(format!(
-            "Newton refinement did not converge: |∇L| = {gnorm:.3e} at θ = {x:?}"
-        )))
+        Err(Error::Numerical(format!("Newton refinement did not converge: |∇L| = {gnorm:.3e} at θ = {x:?}")))
     }
 }
 
 /// Classifies a refined critical point; errors unless it has exactly one negative eigenvalue.
-fn classify<M: Model + ?Sized>(
-    model: &M,
-    theta: Vec<f64>,
-    method: &str,
-    iterations: usize,
-) -> Result<Saddle> {
+fn classify<M: Model + ?Sized>(model: &M, theta: Vec<f64>, method: &str, iterations: usize) -> Result<Saddle> {
     let p = model.dim();
     let mut g = vec![0.0; p];
     let loss = model.loss_and_gradient(&theta, &mut g);
@@ -139,13 +132,7 @@ pub struct SaddleOptions {
 
 impl Default for SaddleOptions {
     fn default() -> Self {
-        SaddleOptions {
-            force_tol: 1e-5,
-            gradient_tol: 1e-10,
-            max_iterations: 200_000,
-            images: 17,
-            spring: 1.0,
-        }
+        SaddleOptions { force_tol: 1e-5, gradient_tol: 1e-10, max_iterations: 200_000, images: 17, spring: 1.0 }
     }
 }
 
@@ -159,38 +146,22 @@ impl Default for SaddleOptions {
 /// minimum.
 /// Steps are `dt · F` with `dt = 0.5 / max|λ|`, capped at 5% of |θ*| + 0.05. Newton refinement
 /// finishes once |F| ≤ `force_tol` with λ < 0.
-pub fn dimer<M: Model + ?Sized>(
-    model: &M,
-    minimum: &[f64],
-    direction: Option<&[f64]>,
-    options: SaddleOptions,
-) -> Result<Saddle> {
+pub fn dimer<M: Model + ?Sized>(model: &M, minimum: &[f64], direction: Option<&[f64]>, options: SaddleOptions) -> Result<Saddle> {
     let p = model.dim();
     let (values0, vectors0) = eigen_at(model, minimum);
     let mut v = match direction {
         Some(d) => {
             let n = linalg::norm(d);
             if n == 0.0 || d.len() != p {
-                return Err(Error::invalid(
-                    "landscape.direction",
-                    format!("{d:?}"),
-                    format!("must be a nonzero vector of {p} entries"),
-                ));
+                return Err(Error::invalid("landscape.direction", format!("{d:?}"), format!("must be a nonzero vector of {p} entries")));
             }
             d.iter().map(|x| x / n).collect()
         }
         None => column(&vectors0, p, 0),
     };
-    let scale = values0
-        .iter()
-        .fold(0.0_f64, |m, x| m.max(x.abs()))
-        .max(1e-12);
+    let scale = values0.iter().fold(0.0_f64, |m, x| m.max(x.abs())).max(1e-12);
     let max_step = 0.05 * (linalg::norm(minimum) + 1.0);
-    let mut x: Vec<f64> = minimum
-        .iter()
-        .zip(&v)
-        .map(|(a, b)| a + 0.01 * max_step * b)
-        .collect();
+    let mut x: Vec<f64> = minimum.iter().zip(&v).map(|(a, b)| a + 0.01 * max_step * b).collect();
     let mut g = vec![0.0; p];
     for iteration in 0..options.max_iterations {
         model.loss_and_gradient(&x, &mut g);
@@ -201,11 +172,7 @@ pub fn dimer<M: Model + ?Sized>(
             0
         } else {
             (0..p)
-                .max_by(|&i, &j| {
-                    linalg::dot(&column(&vectors, p, i), &v)
-                        .abs()
-                        .total_cmp(&linalg::dot(&column(&vectors, p, j), &v).abs())
-                })
+                .max_by(|&i, &j| linalg::dot(&column(&vectors, p, i), &v).abs().total_cmp(&linalg::dot(&column(&vectors, p, j), &v).abs()))
                 .expect("P ≥ 1")
         };
         let mut mode = column(&vectors, p, k);
@@ -219,43 +186,26 @@ pub fn dimer<M: Model + ?Sized>(
             // Convex region: climb along ±v, whichever is uphill (the parallel force inverted,
             // F† = (∇L·v) v, floored so the walker leaves the minimum), no perpendicular part.
             let uphill = if gv < 0.0 { -1.0 } else { 1.0 };
-            v.iter()
-                .map(|vi| uphill * gv.abs().max(1e-3 * scale * max_step) * vi)
-                .collect()
+            v.iter().map(|vi| uphill * gv.abs().max(1e-3 * scale * max_step) * vi).collect()
         } else {
-            g.iter()
-                .zip(&v)
-                .map(|(gi, vi)| -gi + 2.0 * gv * vi)
-                .collect()
+            g.iter().zip(&v).map(|(gi, vi)| -gi + 2.0 * gv * vi).collect()
         };
         let fnorm = linalg::norm(&force);
         if lambda < 0.0 && fnorm <= options.force_tol {
             let refined = newton_refine(model, &x, options.gradient_tol)?;
             return classify(model, refined, "dimer", iteration);
         }
-        let dt = 0.5
-            / values
-                .iter()
-                .fold(0.0_f64, |m, l| m.max(l.abs()))
-                .max(1e-300);
+        let dt = 0.5 / values.iter().fold(0.0_f64, |m, l| m.max(l.abs())).max(1e-300);
         let step = (dt * fnorm).min(max_step);
         linalg::axpy(step / fnorm.max(1e-300), &force, &mut x);
-        let distance: f64 = x
-            .iter()
-            .zip(minimum)
-            .map(|(a, b)| (a - b).powi(2))
-            .sum::<f64>()
-            .sqrt();
+        let distance: f64 = x.iter().zip(minimum).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
         if !linalg::all_finite(&x) || distance > 1e3 * (linalg::norm(minimum) + 1.0) {
             return Err(Error::Numerical(format!(
                 "dimer: after {iteration} iterations the walker is {distance:.3e} away from the minimum without reaching negative curvature: no saddle along this direction"
             )));
         }
     }
-    Err(Error::Numerical(format!(
-        "dimer: no convergence in {} iterations; last point θ = {x:?}",
-        options.max_iterations
-    )))
+    Err(Error::Numerical(format!("dimer: no convergence in {} iterations; last point θ = {x:?}", options.max_iterations)))
 }
 
 /// Climbing-image nudged elastic band between minima `a` and `b` (Henkelman, Uberuaga and
@@ -263,29 +213,18 @@ pub fn dimer<M: Model + ?Sized>(
 /// energy-weighted rule of Henkelman and Jónsson; springs act along the tangent only; after
 /// 50 iterations the highest image climbs (force `−∇L + 2(∇L·τ)τ`, no spring). Converged when
 /// the largest image force is at most `force_tol`; the climbing image is then Newton-refined.
-pub fn nudged_elastic_band<M: Model + ?Sized>(
-    model: &M,
-    a: &[f64],
-    b: &[f64],
-    options: SaddleOptions,
-) -> Result<Saddle> {
+pub fn nudged_elastic_band<M: Model + ?Sized>(model: &M, a: &[f64], b: &[f64], options: SaddleOptions) -> Result<Saddle> {
     let p = model.dim();
     let m = options.images.max(3);
     let mut images: Vec<Vec<f64>> = (0..m)
         .map(|i| {
             let t = i as f64 / (m - 1) as f64;
-            a.iter()
-                .zip(b)
-                .map(|(x, y)| (1.0 - t) * x + t * y)
-                .collect()
+            a.iter().zip(b).map(|(x, y)| (1.0 - t) * x + t * y).collect()
         })
         .collect();
     let mut velocity = vec![vec![0.0; p]; m];
     let (va, _) = eigen_at(model, a);
-    let stiffest = va
-        .iter()
-        .fold(0.0_f64, |s, l| s.max(l.abs()))
-        .max(4.0 * options.spring * (m as f64).powi(2) / 100.0);
+    let stiffest = va.iter().fold(0.0_f64, |s, l| s.max(l.abs())).max(4.0 * options.spring * (m as f64).powi(2) / 100.0);
     let dt_max = 0.5 / stiffest.sqrt();
     let mut dt = 0.2 * dt_max;
     let mut alpha = 0.1;
@@ -296,22 +235,12 @@ pub fn nudged_elastic_band<M: Model + ?Sized>(
         for i in 0..m {
             losses[i] = model.loss_and_gradient(&images[i], &mut grads[i]);
         }
-        let climber = (1..m - 1)
-            .max_by(|&i, &j| losses[i].total_cmp(&losses[j]))
-            .expect("three or more images");
+        let climber = (1..m - 1).max_by(|&i, &j| losses[i].total_cmp(&losses[j])).expect("three or more images");
         let mut forces = vec![vec![0.0; p]; m];
         let mut max_force: f64 = 0.0;
         for i in 1..m - 1 {
-            let ahead: Vec<f64> = images[i + 1]
-                .iter()
-                .zip(&images[i])
-                .map(|(x, y)| x - y)
-                .collect();
-            let behind: Vec<f64> = images[i]
-                .iter()
-                .zip(&images[i - 1])
-                .map(|(x, y)| x - y)
-                .collect();
+            let ahead: Vec<f64> = images[i + 1].iter().zip(&images[i]).map(|(x, y)| x - y).collect();
+            let behind: Vec<f64> = images[i].iter().zip(&images[i - 1]).map(|(x, y)| x - y).collect();
             let (up, down) = (losses[i + 1] - losses[i], losses[i] - losses[i - 1]);
             let mut tau: Vec<f64> = if up > 0.0 && down > 0.0 {
                 ahead.clone()
@@ -320,17 +249,9 @@ pub fn nudged_elastic_band<M: Model + ?Sized>(
             } else {
                 let (dmax, dmin) = (up.abs().max(down.abs()), up.abs().min(down.abs()));
                 if losses[i + 1] > losses[i - 1] {
-                    ahead
-                        .iter()
-                        .zip(&behind)
-                        .map(|(f, r)| f * dmax + r * dmin)
-                        .collect()
+                    ahead.iter().zip(&behind).map(|(f, r)| f * dmax + r * dmin).collect()
                 } else {
-                    ahead
-                        .iter()
-                        .zip(&behind)
-                        .map(|(f, r)| f * dmin + r * dmax)
-                        .collect()
+                    ahead.iter().zip(&behind).map(|(f, r)| f * dmin + r * dmax).collect()
                 }
             };
             let tn = linalg::norm(&tau).max(1e-300);
@@ -354,23 +275,13 @@ pub fn nudged_elastic_band<M: Model + ?Sized>(
             return classify(model, refined, "neb", iteration);
         }
         // FIRE.
-        let power: f64 = (1..m - 1)
-            .map(|i| linalg::dot(&forces[i], &velocity[i]))
-            .sum();
-        let vnorm = (1..m - 1)
-            .map(|i| linalg::dot(&velocity[i], &velocity[i]))
-            .sum::<f64>()
-            .sqrt();
-        let fnorm = (1..m - 1)
-            .map(|i| linalg::dot(&forces[i], &forces[i]))
-            .sum::<f64>()
-            .sqrt()
-            .max(1e-300);
+        let power: f64 = (1..m - 1).map(|i| linalg::dot(&forces[i], &velocity[i])).sum();
+        let vnorm = (1..m - 1).map(|i| linalg::dot(&velocity[i], &velocity[i])).sum::<f64>().sqrt();
+        let fnorm = (1..m - 1).map(|i| linalg::dot(&forces[i], &forces[i])).sum::<f64>().sqrt().max(1e-300);
         if power > 0.0 {
             for i in 1..m - 1 {
                 for k in 0..p {
-                    velocity[i][k] =
-                        (1.0 - alpha) * velocity[i][k] + alpha * vnorm * forces[i][k] / fnorm;
+                    velocity[i][k] = (1.0 - alpha) * velocity[i][k] + alpha * vnorm * forces[i][k] / fnorm;
                 }
             }
             since_negative += 1;
@@ -391,13 +302,8 @@ pub fn nudged_elastic_band<M: Model + ?Sized>(
             }
         }
         if !images.iter().all(|x| linalg::all_finite(x)) {
-            return Err(Error::Numerical(format!(
-                "neb: the band diverged after {iteration} iterations"
-            )));
+            return Err(Error::Numerical(format!("neb: the band diverged after {iteration} iterations")));
         }
     }
-    Err(Error::Numerical(format!(
-        "neb: no convergence in {} iterations",
-        options.max_iterations
-    )))
+    Err(Error::Numerical(format!("neb: no convergence in {} iterations", options.max_iterations)))
 }

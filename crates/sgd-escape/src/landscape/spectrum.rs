@@ -81,11 +81,7 @@ pub fn lanczos_extreme(op: &dyn Operator, k: usize, largest: bool, seed: u64) ->
     let (basis, alpha, beta) = lanczos(op, &q0, (3 * k).max(k + 40));
     let m = alpha.len();
     let (ritz, s) = tridiagonal_eigen(&alpha, &beta[..m - 1]);
-    let order: Vec<usize> = if largest {
-        (0..m).rev().take(k).collect()
-    } else {
-        (0..m).take(k).collect()
-    };
+    let order: Vec<usize> = if largest { (0..m).rev().take(k).collect() } else { (0..m).take(k).collect() };
     let mut values = Vec::new();
     let mut vectors = Vec::new();
     for j in order {
@@ -112,25 +108,14 @@ pub struct SpectralDensity {
 impl SpectralDensity {
     /// Fraction of the spectrum at or below `x` (the estimated eigenvalue CDF).
     pub fn cdf(&self, x: f64) -> f64 {
-        self.nodes
-            .iter()
-            .zip(&self.weights)
-            .filter(|(n, _)| **n <= x)
-            .map(|(_, w)| w)
-            .sum()
+        self.nodes.iter().zip(&self.weights).filter(|(n, _)| **n <= x).map(|(_, w)| w).sum()
     }
 
     /// The density smoothed with a Gaussian kernel of width `sigma`, on `grid`.
     pub fn smoothed(&self, grid: &[f64], sigma: f64) -> Vec<f64> {
         let norm = 1.0 / (sigma * (2.0 * std::f64::consts::PI).sqrt());
         grid.iter()
-            .map(|x| {
-                self.nodes
-                    .iter()
-                    .zip(&self.weights)
-                    .map(|(n, w)| w * norm * (-0.5 * ((x - n) / sigma).powi(2)).exp())
-                    .sum()
-            })
+            .map(|x| self.nodes.iter().zip(&self.weights).map(|(n, w)| w * norm * (-0.5 * ((x - n) / sigma).powi(2)).exp()).sum())
             .collect()
     }
 }
@@ -139,20 +124,13 @@ impl SpectralDensity {
 /// For probe z, the Gauss quadrature of `zᵀ f(A) z / P` has nodes at the Ritz values and weights
 /// the squared first components of T's eigenvectors; averaging probes estimates
 /// `(1/P) Σ_i δ(x − λ_i)`.
-pub fn stochastic_lanczos_quadrature(
-    op: &dyn Operator,
-    probes: usize,
-    steps: usize,
-    seed: u64,
-) -> SpectralDensity {
+pub fn stochastic_lanczos_quadrature(op: &dyn Operator, probes: usize, steps: usize, seed: u64) -> SpectralDensity {
     let p = op.dim();
     let mut nodes = Vec::new();
     let mut weights = Vec::new();
     for probe in 0..probes {
         let mut rng = replica_rng(seed, probe as u64);
-        let z: Vec<f64> = (0..p)
-            .map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 })
-            .collect();
+        let z: Vec<f64> = (0..p).map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 }).collect();
         let (_, alpha, beta) = lanczos(op, &z, steps);
         let m = alpha.len();
         let (ritz, s) = tridiagonal_eigen(&alpha, &beta[..m - 1]);

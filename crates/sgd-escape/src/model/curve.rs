@@ -54,14 +54,7 @@ impl FeatureMap for CurveMap {
         }
     }
     #[inline]
-    fn add_feature_hessian_vector(
-        &self,
-        _theta: &[f64],
-        a: usize,
-        scale: f64,
-        v: &[f64],
-        out: &mut [f64],
-    ) {
+    fn add_feature_hessian_vector(&self, _theta: &[f64], a: usize, scale: f64, v: &[f64], out: &mut [f64]) {
         if a == 1 {
             out[0] += scale * 2.0 * self.kappa * v[0];
         }

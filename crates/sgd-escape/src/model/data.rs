@@ -37,12 +37,7 @@ impl Dataset {
     /// `N` samples with i.i.d. standard normal inputs `x ∈ R^m`; each target is
     /// `y = label(x, ξ)` with an independent standard normal `ξ`. Draw order per sample:
     /// the m entries of x, then ξ; the stream is a xoshiro256++ seeded by `seed`.
-    pub fn gaussian(
-        samples: usize,
-        features: usize,
-        seed: u64,
-        label: impl Fn(&[f64], f64) -> f64,
-    ) -> Self {
+    pub fn gaussian(samples: usize, features: usize, seed: u64, label: impl Fn(&[f64], f64) -> f64) -> Self {
         let mut rng = ReplicaRng::seed_from_u64(seed);
         let mut x = Vec::with_capacity(samples * features);
         let mut y = Vec::with_capacity(samples);
@@ -61,34 +56,16 @@ impl Dataset {
     /// the target. Empty files, ragged rows and non-finite or non-numeric entries are errors
     /// naming the row (1-based, header = row 1) and the column.
     pub fn from_csv(path: &Path) -> Result<Self> {
-        let data_err = |message: String| Error::Data {
-            path: path.to_path_buf(),
-            message,
-        };
-        let file = std::fs::File::open(path).map_err(|source| Error::Io {
-            action: "cannot read data file",
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(file);
-        let header = reader
-            .headers()
-            .map_err(|e| data_err(format!("cannot read the header row: {e}")))?
-            .clone();
+        let data_err = |message: String| Error::Data { path: path.to_path_buf(), message };
+        let file =
+            std::fs::File::open(path).map_err(|source| Error::Io { action: "cannot read data file", path: path.to_path_buf(), source })?;
+        let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).from_reader(file);
+        let header = reader.headers().map_err(|e| data_err(format!("cannot read the header row: {e}")))?.clone();
         if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
-            return Err(data_err(
-                "the file is empty (a header row and at least one data row are needed)".into(),
-            ));
+            return Err(data_err("the file is empty (a header row and at least one data row are needed)".into()));
         }
         if header.len() < 2 {
-            return Err(data_err(format!(
-                "the header has {} column; at least 2 are needed (inputs, then the target last)",
-                header.len()
-            )));
+            return Err(data_err(format!("the header has {} column; at least 2 are needed (inputs, then the target last)", header.len())));
         }
         let columns = header.len();
         let mut x = Vec::new();
@@ -97,25 +74,14 @@ impl Dataset {
             let row = i + 2;
             let record = record.map_err(|e| data_err(format!("row {row}: {e}")))?;
             if record.len() != columns {
-                return Err(data_err(format!(
-                    "row {row} has {} fields, but the header has {columns}",
-                    record.len()
-                )));
+                return Err(data_err(format!("row {row} has {} fields, but the header has {columns}", record.len())));
             }
             for (c, field) in record.iter().enumerate() {
-                let value: f64 = field.parse().map_err(|_| {
-                    data_err(format!(
-                        "row {row}, column {} (`{}`): `{field}` is not a number",
-                        c + 1,
-                        &header[c]
-                    ))
-                })?;
+                let value: f64 = field
+                    .parse()
+                    .map_err(|_| data_err(format!("row {row}, column {} (`{}`): `{field}` is not a number", c + 1, &header[c])))?;
                 if !value.is_finite() {
-                    return Err(data_err(format!(
-                        "row {row}, column {} (`{}`): value `{field}` is not finite",
-                        c + 1,
-                        &header[c]
-                    )));
+                    return Err(data_err(format!("row {row}, column {} (`{}`): value `{field}` is not finite", c + 1, &header[c])));
                 }
                 if c + 1 == columns {
                     y.push(value);
@@ -127,10 +93,6 @@ impl Dataset {
         if y.is_empty() {
             return Err(data_err("the file has a header but no data rows".into()));
         }
-        Ok(Dataset {
-            features: columns - 1,
-            x,
-            y,
-        })
+        Ok(Dataset { features: columns - 1, x, y })
     }
 }

@@ -23,14 +23,7 @@ pub trait FeatureMap: Send + Sync {
     /// `∇φ_a(θ) · v`.
     fn feature_derivative(&self, theta: &[f64], a: usize, v: &[f64]) -> f64;
     /// `out += scale · ∇²φ_a(θ) v`.
-    fn add_feature_hessian_vector(
-        &self,
-        theta: &[f64],
-        a: usize,
-        scale: f64,
-        v: &[f64],
-        out: &mut [f64],
-    );
+    fn add_feature_hessian_vector(&self, theta: &[f64], a: usize, scale: f64, v: &[f64], out: &mut [f64]);
 }
 
 /// `v = 0` by a plain loop: for the few parameters of these models a call to `memset` costs
@@ -62,10 +55,7 @@ impl<F: FeatureMap> FeatureModel<F> {
     /// Builds the model; the data's input dimension must equal the map's feature dimension.
     pub fn new(map: F, data: Dataset) -> Self {
         let m = map.feature_dim();
-        assert_eq!(
-            data.features, m,
-            "data input dimension must equal the feature dimension"
-        );
+        assert_eq!(data.features, m, "data input dimension must equal the feature dimension");
         let n = data.len();
         let inv_n = 1.0 / n as f64;
         let mut sxx = vec![0.0; m * m];
@@ -82,9 +72,7 @@ impl<F: FeatureMap> FeatureModel<F> {
             }
             syy += y * y;
         }
-        sxx.iter_mut()
-            .chain(sxy.iter_mut())
-            .for_each(|v| *v *= inv_n);
+        sxx.iter_mut().chain(sxy.iter_mut()).for_each(|v| *v *= inv_n);
         syy *= inv_n;
         let entries = (m + 1) * (m + 1) * m * m;
         let fourth = (entries <= MAX_FOURTH_MOMENT_ENTRIES && entries <= 4 * n * m).then(|| {
@@ -110,14 +98,7 @@ impl<F: FeatureMap> FeatureModel<F> {
             t.iter_mut().for_each(|v| *v *= inv_n);
             t
         });
-        FeatureModel {
-            map,
-            data,
-            sxx,
-            sxy,
-            syy,
-            fourth,
-        }
+        FeatureModel { map, data, sxx, sxy, syy, fourth }
     }
 
     /// The feature map.
@@ -140,14 +121,7 @@ impl<F: FeatureMap> FeatureModel<F> {
     /// `M_ij = (1/N) Σ_μ r_μ² x_i x_j = Σ_ab φ̃_a φ̃_b T_abij` (`φ̃ = (φ, −1)`) and
     /// `w = Sxx φ − sxy`, written into `cov` (m × m); `phi` (m + 1) and `w` (m) are outputs too.
     /// Then `C(θ) = Jᵀ C_φ J`.
-    fn feature_noise_covariance(
-        &self,
-        t: &[f64],
-        theta: &[f64],
-        phi: &mut [f64],
-        w: &mut [f64],
-        cov: &mut [f64],
-    ) {
+    fn feature_noise_covariance(&self, t: &[f64], theta: &[f64], phi: &mut [f64], w: &mut [f64], cov: &mut [f64]) {
         let m = self.map.feature_dim();
         let mm = m * m;
         for (a, p) in phi.iter_mut().enumerate().take(m) {
@@ -223,9 +197,7 @@ impl<F: FeatureMap> Model for FeatureModel<F> {
     /// `H v = Jᵀ Sxx J v + Σ_a (Sxx φ − sxy)_a ∇²φ_a v` (Gauss–Newton part plus residual part).
     fn hvp(&self, theta: &[f64], v: &[f64], out: &mut [f64]) {
         let m = self.map.feature_dim();
-        let jv: Vec<f64> = (0..m)
-            .map(|a| self.map.feature_derivative(theta, a, v))
-            .collect();
+        let jv: Vec<f64> = (0..m).map(|a| self.map.feature_derivative(theta, a, v)).collect();
         out.fill(0.0);
         for a in 0..m {
             let u = linalg::dot(&self.sxx[a * m..(a + 1) * m], &jv);
@@ -277,9 +249,7 @@ impl<F: FeatureMap> DataModel for FeatureModel<F> {
     /// `G v = Jᵀ Sxx J v`, O(m² + mP).
     fn gauss_newton_vector_product(&self, theta: &[f64], v: &[f64], out: &mut [f64]) {
         let m = self.map.feature_dim();
-        let jv: Vec<f64> = (0..m)
-            .map(|a| self.map.feature_derivative(theta, a, v))
-            .collect();
+        let jv: Vec<f64> = (0..m).map(|a| self.map.feature_derivative(theta, a, v)).collect();
         out.fill(0.0);
         for a in 0..m {
             let u = linalg::dot(&self.sxx[a * m..(a + 1) * m], &jv);
@@ -301,8 +271,7 @@ impl<F: FeatureMap> DataModel for FeatureModel<F> {
         // J (m × P), row a = ∇φ_a.
         let mut jac = vec![0.0; m * p];
         for a in 0..m {
-            self.map
-                .add_feature_gradient(theta, a, 1.0, &mut jac[a * p..(a + 1) * p]);
+            self.map.add_feature_gradient(theta, a, 1.0, &mut jac[a * p..(a + 1) * p]);
         }
         let mut c = vec![0.0; p * p];
         for a in 0..m {
@@ -325,13 +294,7 @@ impl<F: FeatureMap> DataModel for FeatureModel<F> {
     /// With fourth moments: `C(θ) = Jᵀ (M − w wᵀ) J` with `M_ij = (1/N) Σ r² x_i x_j`
     /// `= Σ_ab φ̃_a φ̃_b T_abij` (`φ̃ = (φ, −1)`) and `w = Sxx φ − sxy`; draws
     /// `ζ = Jᵀ chol(M − w wᵀ) z` with m normals, O(m⁴) independent of N.
-    fn sample_gradient_noise(
-        &self,
-        theta: &[f64],
-        rng: &mut ReplicaRng,
-        scratch: &mut Vec<f64>,
-        out: &mut [f64],
-    ) {
+    fn sample_gradient_noise(&self, theta: &[f64], rng: &mut ReplicaRng, scratch: &mut Vec<f64>, out: &mut [f64]) {
         let Some(t) = &self.fourth else {
             return super::per_sample_gradient_noise(self, theta, rng, scratch, out);
         };

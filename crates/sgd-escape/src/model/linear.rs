@@ -30,13 +30,5 @@ impl FeatureMap for LinearMap {
         v[a]
     }
     #[inline]
-    fn add_feature_hessian_vector(
-        &self,
-        _theta: &[f64],
-        _a: usize,
-        _scale: f64,
-        _v: &[f64],
-        _out: &mut [f64],
-    ) {
-    }
+    fn add_feature_hessian_vector(&self, _theta: &[f64], _a: usize, _scale: f64, _v: &[f64], _out: &mut [f64]) {}
 }

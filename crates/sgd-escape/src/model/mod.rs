@@ -82,13 +82,7 @@ pub trait DataModel: Model {
     ///
     /// The default costs O(N·P): `ζ = N^{-1/2} Σ_μ z_μ (∇ℓ_μ − ∇L)` with i.i.d. standard normal
     /// `z_μ`, which has exactly covariance `C`. Models with sufficient statistics override it.
-    fn sample_gradient_noise(
-        &self,
-        theta: &[f64],
-        rng: &mut ReplicaRng,
-        scratch: &mut Vec<f64>,
-        out: &mut [f64],
-    ) {
+    fn sample_gradient_noise(&self, theta: &[f64], rng: &mut ReplicaRng, scratch: &mut Vec<f64>, out: &mut [f64]) {
         per_sample_gradient_noise(self, theta, rng, scratch, out)
     }
 

@@ -19,14 +19,8 @@ const FILE: &str = "replicas.journal";
 pub fn fingerprint(config: &Config) -> u64 {
     let mut c = config.clone();
     c.replicas = None;
-    let text = format!(
-        "{}\n{}",
-        crate::VERSION,
-        serde_json::to_string(&c).expect("config serialises")
-    );
-    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
+    let text = format!("{}\n{}", crate::VERSION, serde_json::to_string(&c).expect("config serialises"));
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// An open journal.
@@ -43,36 +37,16 @@ fn parse_line(line: &str) -> Option<ReplicaOutcome> {
     let time = fields.next()?.parse().ok()?;
     let status = Status::from_name(fields.next()?)?;
     let theta = fields.next()?;
-    let final_theta = if theta.is_empty() {
-        Vec::new()
-    } else {
-        theta
-            .split(';')
-            .map(|v| v.parse().ok())
-            .collect::<Option<Vec<f64>>>()?
-    };
+    let final_theta = if theta.is_empty() { Vec::new() } else { theta.split(';').map(|v| v.parse().ok()).collect::<Option<Vec<f64>>>()? };
     if fields.next().is_some() {
         return None;
     }
-    Some(ReplicaOutcome {
-        replica,
-        steps,
-        time,
-        status,
-        final_theta,
-    })
+    Some(ReplicaOutcome { replica, steps, time, status, final_theta })
 }
 
 fn format_line(o: &ReplicaOutcome) -> String {
     let theta: Vec<String> = o.final_theta.iter().map(|v| v.to_string()).collect();
-    format!(
-        "{},{},{},{},{}\n",
-        o.replica,
-        o.steps,
-        o.time,
-        o.status.name(),
-        theta.join(";")
-    )
+    format!("{},{},{},{},{}\n", o.replica, o.steps, o.time, o.status.name(), theta.join(";"))
 }
 
 impl Journal {
@@ -86,11 +60,7 @@ impl Journal {
             source,
         })?;
         let path = dir.join(FILE);
-        let io = |source| Error::Io {
-            action: "cannot use journal",
-            path: path.clone(),
-            source,
-        };
+        let io = |source| Error::Io { action: "cannot use journal", path: path.clone(), source };
         let tag = format!("{HEADER} fingerprint={fingerprint:016x}");
         let mut completed = Vec::new();
         if path.exists() {
@@ -111,26 +81,14 @@ impl Journal {
             let mut seen = std::collections::HashSet::new();
             completed.retain(|o| seen.insert(o.replica));
         }
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .open(&path)
-            .map_err(io)?;
+        let mut file = std::fs::OpenOptions::new().create(true).truncate(true).write(true).open(&path).map_err(io)?;
         let mut text = format!("{tag}\n");
         for o in &completed {
             text.push_str(&format_line(o));
         }
         file.write_all(text.as_bytes()).map_err(io)?;
         file.flush().map_err(io)?;
-        Ok((
-            Journal {
-                path,
-                file: Mutex::new(file),
-                error: Mutex::new(None),
-            },
-            completed,
-        ))
+        Ok((Journal { path, file: Mutex::new(file), error: Mutex::new(None) }, completed))
     }
 
     /// Appends one outcome (called from worker threads). A write error is kept and reported
@@ -139,21 +97,14 @@ impl Journal {
         let line = format_line(outcome);
         let mut file = self.file.lock().expect("journal lock");
         if let Err(e) = file.write_all(line.as_bytes()).and_then(|_| file.flush()) {
-            self.error
-                .lock()
-                .expect("journal error lock")
-                .get_or_insert(e);
+            self.error.lock().expect("journal error lock").get_or_insert(e);
         }
     }
 
     /// Reports the first write error, if any.
     pub fn check(&self) -> Result<()> {
         match self.error.lock().expect("journal error lock").take() {
-            Some(source) => Err(Error::Io {
-                action: "cannot write journal",
-                path: self.path.clone(),
-                source,
-            }),
+            Some(source) => Err(Error::Io { action: "cannot write journal", path: self.path.clone(), source }),
             None => Ok(()),
         }
     }
@@ -161,11 +112,7 @@ impl Journal {
     /// Deletes the journal once the outputs are written.
     pub fn remove(self) -> Result<()> {
         drop(self.file);
-        std::fs::remove_file(&self.path).map_err(|source| Error::Io {
-            action: "cannot remove journal",
-            path: self.path.clone(),
-            source,
-        })
+        std::fs::remove_file(&self.path).map_err(|source| Error::Io { action: "cannot remove journal", path: self.path.clone(), source })
     }
 }
 

@@ -13,15 +13,8 @@ use std::path::Path;
 /// Writes `contents` to `path` atomically: a temporary file in the same folder, synced, then
 /// renamed over the target, so readers never see a partial file.
 pub fn atomic_write(path: &Path, contents: &[u8]) -> Result<()> {
-    let io = |source| Error::Io {
-        action: "cannot write",
-        path: path.to_path_buf(),
-        source,
-    };
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
+    let io = |source| Error::Io { action: "cannot write", path: path.to_path_buf(), source };
+    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
     let mut f = std::fs::File::create(&tmp).map_err(io)?;
     f.write_all(contents).map_err(io)?;
     f.sync_all().map_err(io)?;
@@ -32,14 +25,7 @@ pub fn atomic_write(path: &Path, contents: &[u8]) -> Result<()> {
 pub fn escape_times_csv(outcomes: &[ReplicaOutcome]) -> String {
     let mut s = String::from("replica,steps,time,status,escaped\n");
     for o in outcomes {
-        s.push_str(&format!(
-            "{},{},{},{},{}\n",
-            o.replica,
-            o.steps,
-            o.time,
-            o.status.name(),
-            o.status == Status::Escaped
-        ));
+        s.push_str(&format!("{},{},{},{},{}\n", o.replica, o.steps, o.time, o.status.name(), o.status == Status::Escaped));
     }
     s
 }
@@ -48,27 +34,17 @@ pub fn escape_times_csv(outcomes: &[ReplicaOutcome]) -> String {
 pub fn survival_csv(outcomes: &[ReplicaOutcome]) -> String {
     let mut s = String::from("time,at_risk,events,survival,stderr\n");
     for p in kaplan_meier(outcomes) {
-        s.push_str(&format!(
-            "{},{},{},{},{}\n",
-            p.time, p.at_risk, p.events, p.survival, p.stderr
-        ));
+        s.push_str(&format!("{},{},{},{},{}\n", p.time, p.at_risk, p.events, p.survival, p.stderr));
     }
     s
 }
 
 /// Writes `summary.json`, `escape_times.csv` and `survival.csv` into `dir` (created if needed).
 pub fn write_run_outputs(dir: &Path, summary: &Summary, outcomes: &[ReplicaOutcome]) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-        action: "cannot create output folder",
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io { action: "cannot create output folder", path: dir.to_path_buf(), source })?;
     let mut json = serde_json::to_string_pretty(summary).expect("summary serialises");
     json.push('\n');
     atomic_write(&dir.join("summary.json"), json.as_bytes())?;
-    atomic_write(
-        &dir.join("escape_times.csv"),
-        escape_times_csv(outcomes).as_bytes(),
-    )?;
+    atomic_write(&dir.join("escape_times.csv"), escape_times_csv(outcomes).as_bytes())?;
     atomic_write(&dir.join("survival.csv"), survival_csv(outcomes).as_bytes())
 }

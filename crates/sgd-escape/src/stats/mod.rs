@@ -52,10 +52,7 @@ pub struct EscapeStatistics {
 impl EscapeStatistics {
     /// Summarises outcomes.
     pub fn from_outcomes(outcomes: &[ReplicaOutcome]) -> Self {
-        let escaped: Vec<&ReplicaOutcome> = outcomes
-            .iter()
-            .filter(|o| o.status == Status::Escaped)
-            .collect();
+        let escaped: Vec<&ReplicaOutcome> = outcomes.iter().filter(|o| o.status == Status::Escaped).collect();
         let times: Vec<f64> = escaped.iter().map(|o| o.time).collect();
         let steps: Vec<f64> = escaped.iter().map(|o| o.steps as f64).collect();
         let (mean_time, mean_time_stderr) = mean_and_stderr(&times);
@@ -65,14 +62,8 @@ impl EscapeStatistics {
         EscapeStatistics {
             replicas: outcomes.len(),
             escaped: escaped.len(),
-            censored: outcomes
-                .iter()
-                .filter(|o| o.status == Status::Censored)
-                .count(),
-            diverged: outcomes
-                .iter()
-                .filter(|o| o.status == Status::Diverged)
-                .count(),
+            censored: outcomes.iter().filter(|o| o.status == Status::Censored).count(),
+            diverged: outcomes.iter().filter(|o| o.status == Status::Diverged).count(),
             mean_time,
             mean_time_stderr,
             mean_steps,

@@ -24,31 +24,17 @@ pub struct RateEstimate {
 pub fn exponential_rate(events: usize, exposure: f64, confidence: f64) -> RateEstimate {
     assert!(confidence > 0.0 && confidence < 1.0);
     if exposure <= 0.0 || !exposure.is_finite() {
-        return RateEstimate {
-            estimate: f64::NAN,
-            ci_low: f64::NAN,
-            ci_high: f64::NAN,
-        };
+        return RateEstimate { estimate: f64::NAN, ci_low: f64::NAN, ci_high: f64::NAN };
     }
     let alpha = 1.0 - confidence;
     let k = events as f64;
     let ci_low = if events == 0 {
         0.0
     } else {
-        ChiSquared::new(2.0 * k)
-            .expect("positive degrees of freedom")
-            .inverse_cdf(alpha / 2.0)
-            / (2.0 * exposure)
+        ChiSquared::new(2.0 * k).expect("positive degrees of freedom").inverse_cdf(alpha / 2.0) / (2.0 * exposure)
     };
-    let ci_high = ChiSquared::new(2.0 * k + 2.0)
-        .expect("positive degrees of freedom")
-        .inverse_cdf(1.0 - alpha / 2.0)
-        / (2.0 * exposure);
-    RateEstimate {
-        estimate: k / exposure,
-        ci_low,
-        ci_high,
-    }
+    let ci_high = ChiSquared::new(2.0 * k + 2.0).expect("positive degrees of freedom").inverse_cdf(1.0 - alpha / 2.0) / (2.0 * exposure);
+    RateEstimate { estimate: k / exposure, ci_low, ci_high }
 }
 
 #[cfg(test)]

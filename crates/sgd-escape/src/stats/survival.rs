@@ -20,10 +20,7 @@ pub struct SurvivalPoint {
 /// Kaplan–Meier curve from outcomes: escaped replicas are events, censored and diverged ones
 /// are right-censored at their time. One point per distinct event time, in increasing time.
 pub fn kaplan_meier(outcomes: &[ReplicaOutcome]) -> Vec<SurvivalPoint> {
-    let mut times: Vec<(f64, bool)> = outcomes
-        .iter()
-        .map(|o| (o.time, o.status == Status::Escaped))
-        .collect();
+    let mut times: Vec<(f64, bool)> = outcomes.iter().map(|o| (o.time, o.status == Status::Escaped)).collect();
     // Events before censorings at equal times (the usual convention).
     times.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
     let mut at_risk = times.len();
@@ -47,13 +44,7 @@ pub fn kaplan_meier(outcomes: &[ReplicaOutcome]) -> Vec<SurvivalPoint> {
             if at_risk > events {
                 greenwood += d / (n * (n - d));
             }
-            curve.push(SurvivalPoint {
-                time: t,
-                at_risk,
-                events,
-                survival,
-                stderr: survival * greenwood.sqrt(),
-            });
+            curve.push(SurvivalPoint { time: t, at_risk, events, survival, stderr: survival * greenwood.sqrt() });
         }
         at_risk -= removed;
     }
@@ -65,13 +56,7 @@ mod tests {
     use super::*;
 
     fn outcome(time: f64, status: Status) -> ReplicaOutcome {
-        ReplicaOutcome {
-            replica: 0,
-            steps: 0,
-            time,
-            status,
-            final_theta: vec![],
-        }
+        ReplicaOutcome { replica: 0, steps: 0, time, status, final_theta: vec![] }
     }
 
     #[test]

@@ -53,10 +53,7 @@ fn mfpt_trapezoid(
         log_f_prev = log_f;
         let log_g_outer = psi + log_inner;
         if i > left {
-            log_outer = log_add_exp(
-                log_outer,
-                log_half_h + log_add_exp(log_g_outer_prev, log_g_outer),
-            );
+            log_outer = log_add_exp(log_outer, log_half_h + log_add_exp(log_g_outer_prev, log_g_outer));
         }
         log_g_outer_prev = log_g_outer;
     }
@@ -81,6 +78,42 @@ pub fn mean_first_passage_time(
     let coarse = mfpt_trapezoid(&drift, &diffusion, start, target, lower, intervals);
     let fine = mfpt_trapezoid(&drift, &diffusion, start, target, lower, 2 * intervals);
     (4.0 * fine - coarse) / 3.0
+}
+
+/// [`mean_first_passage_time`] with the integration range chosen automatically, in either
+/// direction: from `start` to `target` (either side), the inner integral extends away from the
+/// target until `Ψ` has risen by 60 (a factor e⁻⁶⁰ in the integrand's weight), searched in
+/// steps of |target − start|/1000 up to 10⁶ steps. `intervals` as in the fixed-range form.
+pub fn mean_first_passage_time_auto(
+    drift: impl Fn(f64) -> f64,
+    diffusion: impl Fn(f64) -> f64,
+    start: f64,
+    target: f64,
+    intervals: usize,
+) -> f64 {
+    let sign = if target >= start { 1.0 } else { -1.0 };
+    // Orient so that the target lies to the right: y = sign·θ, dy = sign·a dt + ….
+    let a = |y: f64| sign * drift(sign * y);
+    let d = |y: f64| diffusion(sign * y);
+    let (y0, yb) = (sign * start, sign * target);
+    let h = (yb - y0) / 1000.0;
+    let mut psi = 0.0;
+    let mut y = y0;
+    let mut g_prev = -a(y) / d(y);
+    let mut lowest_log_weight = -psi - d(y).ln();
+    let start_log_weight = lowest_log_weight;
+    for _ in 0..1_000_000 {
+        let next = y - h;
+        let g = -a(next) / d(next);
+        psi -= 0.5 * h * (g + g_prev);
+        g_prev = g;
+        y = next;
+        lowest_log_weight = -psi - d(y).ln();
+        if lowest_log_weight < start_log_weight - 60.0 {
+            break;
+        }
+    }
+    mean_first_passage_time(a, d, y0, yb, y, intervals)
 }
 
 #[cfg(test)]
@@ -111,18 +144,13 @@ mod tests {
         let b = 1.5;
         let n = 200_000;
         let h = b / n as f64;
-        let f = |y: f64| {
-            (y * y / 2.0).exp() * (2.0 * std::f64::consts::PI).sqrt() * 0.5 * erfc(-y / 2f64.sqrt())
-        };
+        let f = |y: f64| (y * y / 2.0).exp() * (2.0 * std::f64::consts::PI).sqrt() * 0.5 * erfc(-y / 2f64.sqrt());
         let mut simpson = f(0.0) + f(b);
         for i in 1..n {
             simpson += f(i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 };
         }
         let reference = simpson * h / 3.0;
         let t = mean_first_passage_time(|x| -x, |_| 1.0, 0.0, b, -12.0, 4000);
-        assert!(
-            (t - reference).abs() / reference < 1e-9,
-            "{t} vs {reference}"
-        );
+        assert!((t - reference).abs() / reference < 1e-9, "{t} vs {reference}");
     }
 }

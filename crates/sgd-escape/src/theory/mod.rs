@@ -1,7 +1,8 @@
-//! Theory: predictions the measurements are compared with. [`mfpt`] holds the exact
-//! one-dimensional mean first-passage time quadrature (THEORY.md §4), the ground truth for
-//! 1-D tests under any noise model.
+//! Theory: predictions the measurements are compared with. [`rates`] holds the closed-form
+//! escape rates of each competing theory; [`mfpt`] the exact one-dimensional mean first-passage
+//! time quadrature (THEORY.md §4), the ground truth for 1-D tests under any noise model.
 
 pub mod mfpt;
+pub mod rates;
 
-pub use mfpt::mean_first_passage_time;
+pub use mfpt::{mean_first_passage_time, mean_first_passage_time_auto};

@@ -1,0 +1,163 @@
+//! Escape-rate formulas of the competing theories (THEORY.md §4). All rates are per unit time
+//! t (t = η·steps for SGD); multiply by the time per step for a rate per step.
+//!
+//! Notation: c = L(θˢ)/L(θ*) (log barrier log c), ΔL = L(θˢ) − L(θ*) (linear barrier),
+//! h* the typical outlier eigenvalue of H(θ*), n the number of outliers, h_eˢ < 0 the negative
+//! eigenvalue of H(θˢ), Ĥ the Hessian restricted to the outlier subspace, β = B/(η h*).
+
+use serde::Serialize;
+use std::f64::consts::PI;
+
+/// Curvature and loss inputs shared by the formulas.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct BarrierGeometry {
+    /// L(θ*).
+    pub loss_minimum: f64,
+    /// L(θˢ) (or the loss threshold playing the saddle's role).
+    pub loss_saddle: f64,
+    /// h*.
+    pub h_star: f64,
+    /// n.
+    pub outliers: usize,
+    /// h_eˢ < 0, when a saddle is known.
+    pub escape_eigenvalue: Option<f64>,
+    /// det Ĥ(θ*) over the outlier subspace.
+    pub det_minimum_restricted: f64,
+    /// det Ĥ(θˢ) over the same subspace, when a saddle is known.
+    pub det_saddle_restricted: Option<f64>,
+    /// det H(θ*) (all directions).
+    pub det_minimum: f64,
+    /// det H(θˢ) (all directions), when a saddle is known.
+    pub det_saddle: Option<f64>,
+    /// h_e*: the curvature of H(θ*) along the escape direction (Xie et al.).
+    pub escape_curvature_at_minimum: Option<f64>,
+}
+
+impl BarrierGeometry {
+    /// c = L(θˢ)/L(θ*).
+    pub fn ratio(&self) -> f64 {
+        self.loss_saddle / self.loss_minimum
+    }
+    /// ΔL = L(θˢ) − L(θ*).
+    pub fn linear(&self) -> f64 {
+        self.loss_saddle - self.loss_minimum
+    }
+}
+
+/// β = B/(η h*), the inverse temperature of the time-changed dynamics (THEORY.md §3–4).
+pub fn beta(lr: f64, batch_size: usize, h_star: f64) -> f64 {
+    batch_size as f64 / (lr * h_star)
+}
+
+/// Exponent of the paper's power law, `κ ∝ c^{−(β + 1 − n/2)}`.
+pub fn log_barrier_exponent(beta: f64, n: usize) -> f64 {
+    beta + 1.0 - n as f64 / 2.0
+}
+
+/// Eyring–Kramers prefactor over the outlier subspace, `(|h_eˢ|/2π) sqrt(det Ĥ*/|det Ĥˢ|)`.
+fn restricted_prefactor(g: &BarrierGeometry) -> Option<f64> {
+    Some(g.escape_eigenvalue?.abs() / (2.0 * PI) * (g.det_minimum_restricted / g.det_saddle_restricted?.abs()).sqrt())
+}
+
+/// Prefactor over all directions, `(|h_eˢ|/2π) sqrt(det H*/|det Hˢ|)`.
+fn full_prefactor(g: &BarrierGeometry) -> Option<f64> {
+    Some(g.escape_eigenvalue?.abs() / (2.0 * PI) * (g.det_minimum / g.det_saddle?.abs()).sqrt())
+}
+
+/// The paper's log-barrier rate (Mori et al. 2022, the main escape-rate result):
+/// `κ = (|h_eˢ|/2π) sqrt(det Ĥ(θ*)/|det Ĥ(θˢ)|) · c^{−(β + 1 − n/2)}`; in one dimension
+/// `κ = (1/2π) sqrt(h*|hˢ|) c^{−(β + 1/2)}`. Per unit t.
+///
+/// Derived by Eyring–Kramers in τ-time on U = log L at temperature ηh*/B, then κ = L* κ_τ.
+/// Valid for a high log barrier (β log c ≫ 1), small η, noise ≈ 2LH*/B; needs n < 2(β + 1).
+/// `None` without a saddle.
+pub fn log_barrier_rate(g: &BarrierGeometry, lr: f64, batch_size: usize) -> Option<f64> {
+    let b = beta(lr, batch_size, g.h_star);
+    Some(restricted_prefactor(g)? * g.ratio().powf(-log_barrier_exponent(b, g.outliers)))
+}
+
+/// Linear-barrier rate with the noise frozen at the minimum, Σ = 2L*H*/B:
+/// `κ_lin = (|h_eˢ|/2π) sqrt(det Ĥ*/|det Ĥˢ|) exp(−B ΔL/(η h* L*))`. Per unit t. Agrees with
+/// the log-barrier rate when ΔL ≪ L*; exponential rather than power law in c otherwise.
+pub fn linear_barrier_rate(g: &BarrierGeometry, lr: f64, batch_size: usize) -> Option<f64> {
+    let b = batch_size as f64;
+    Some(restricted_prefactor(g)? * (-b * g.linear() / (lr * g.h_star * g.loss_minimum)).exp())
+}
+
+/// Xie, Sato and Sugiyama (ICLR 2021), noise Σ = H/B without the loss factor:
+/// `κ = (|h_eˢ|/2π) sqrt(det H*/|det Hˢ|) exp(−(2BΔL/η) (s/h_e* + (1 − s)/|h_eˢ|))`, with the
+/// path factor s ∈ [0, 1] interpolating between the curvature at the minimum (s = 1, their
+/// leading order `exp(−2BΔL/(η h_e*))`) and at the saddle. h_e* is the curvature of H(θ*)
+/// along the escape direction. Per unit t. The prefactor follows THEORY.md; check it against
+/// the paper before relying on it.
+pub fn xie_rate(g: &BarrierGeometry, lr: f64, batch_size: usize, path_factor: f64) -> Option<f64> {
+    let he_min = g.escape_curvature_at_minimum?;
+    let he_saddle = g.escape_eigenvalue?.abs();
+    let b = batch_size as f64;
+    let exponent = 2.0 * b * g.linear() / lr * (path_factor / he_min + (1.0 - path_factor) / he_saddle);
+    Some(full_prefactor(g)? * (-exponent).exp())
+}
+
+/// Isotropic Langevin (Arrhenius / Kramers) with constant diffusion D:
+/// `κ_GLD = (|h_eˢ|/2π) sqrt(det H*/|det Hˢ|) exp(−ΔL/D)`. Per unit t.
+pub fn kramers_isotropic_rate(g: &BarrierGeometry, diffusion: f64) -> Option<f64> {
+    Some(full_prefactor(g)? * (-g.linear() / diffusion).exp())
+}
+
+/// Critical effective dimension `n_c = 2(β + 1)`: a minimum is stable only if n < n_c.
+pub fn critical_dimension(beta: f64) -> f64 {
+    2.0 * (beta + 1.0)
+}
+
+/// Exponent φ = 1 + β of the stationary law P(θ) ∝ L(θ)^(−φ) in t; β in τ-time.
+pub fn stationary_exponent(beta: f64) -> f64 {
+    1.0 + beta
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_d(c: f64) -> BarrierGeometry {
+        // Double well with ε: L* = ε, L(θˢ) = ε + 1/4, h* = 2, hˢ = −1.
+        let eps = 0.25 / (c - 1.0);
+        BarrierGeometry {
+            loss_minimum: eps,
+            loss_saddle: eps + 0.25,
+            h_star: 2.0,
+            outliers: 1,
+            escape_eigenvalue: Some(-1.0),
+            det_minimum_restricted: 2.0,
+            det_saddle_restricted: Some(-1.0),
+            det_minimum: 2.0,
+            det_saddle: Some(-1.0),
+            escape_curvature_at_minimum: Some(2.0),
+        }
+    }
+
+    #[test]
+    fn one_dimensional_forms() {
+        let g = one_d(2.0);
+        let (lr, b) = (0.1, 1);
+        let beta = 5.0;
+        let expected = (2.0_f64).sqrt() / (2.0 * PI) * 2.0_f64.powf(-(beta + 0.5));
+        assert!((log_barrier_rate(&g, lr, b).unwrap() - expected).abs() < 1e-15);
+        // Frozen noise: exp(−B ΔL/(η h* L*)) = exp(−0.25/(0.1·2·0.25)) = e^{−5}.
+        let lin = (2.0_f64).sqrt() / (2.0 * PI) * (-5.0_f64).exp();
+        assert!((linear_barrier_rate(&g, lr, b).unwrap() - lin).abs() < 1e-15);
+        // Xie, s = 1: exp(−2·0.25/(0.1·2)) = e^{−2.5}.
+        assert!((xie_rate(&g, lr, b, 1.0).unwrap() - (2.0_f64).sqrt() / (2.0 * PI) * (-2.5_f64).exp()).abs() < 1e-15);
+        assert!((critical_dimension(beta) - 12.0).abs() < 1e-15);
+        assert!((stationary_exponent(beta) - 6.0).abs() < 1e-15);
+    }
+
+    /// Log and linear barriers agree when ΔL ≪ L* (c → 1): log c ≈ ΔL/L*.
+    #[test]
+    fn log_and_linear_agree_for_small_barriers() {
+        let g = one_d(1.0 + 1e-4);
+        let (lr, b) = (1e-5, 1);
+        let ratio = log_barrier_rate(&g, lr, b).unwrap() / linear_barrier_rate(&g, lr, b).unwrap();
+        // Exponents: −(β + 1/2) log c vs −β (c − 1): differ by O(β (c−1)²) + (1/2) log c.
+        assert!((ratio - 1.0).abs() < 0.3, "{ratio}");
+    }
+}
