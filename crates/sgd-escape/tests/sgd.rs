@@ -54,6 +54,10 @@ fn stationary_variance_of_linear_regression() {
 ///
 /// Measured with these seeds: SGD 338.2 ± 5.9, exact-noise SDE 324.9 ± 5.9 (t units).
 ///
+/// The SDE is integrated by Euler–Maruyama with dt = η. With noise that varies strongly along
+/// the escape path, Euler–Maruyama converges slowly in dt (docs/user-guide.md, "Findings"), so
+/// this compares SGD with the discretised SDE at the same step, not with its dt → 0 limit.
+///
 /// Tolerance: 4 joint standard errors plus 3% for the finite-η correction.
 #[test]
 fn sgd_without_replacement_matches_exact_noise_sde() {

@@ -1,9 +1,9 @@
 //! Theory predictions: the quadrature against the closed-form rates, the run-level cross-test,
 //! and the linear-regression exponent with h* and n found by the tool.
 
+use sgd_escape::experiment::Config;
 use sgd_escape::experiment::landscape::analyze;
 use sgd_escape::experiment::run::{prepare, run_in_dir};
-use sgd_escape::experiment::Config;
 use sgd_escape::theory::mean_first_passage_time;
 use sgd_escape::theory::rates::{BarrierGeometry, log_barrier_rate};
 use std::path::Path;
@@ -29,7 +29,8 @@ fn quadrature_approaches_log_barrier_formula() {
     let mut previous = f64::INFINITY;
     for beta in [5.0, 10.0, 20.0, 40.0, 80.0] {
         let lr = 1.0 / (2.0 * beta);
-        let t = mean_first_passage_time(|x| -x * (x * x - 1.0), |x| lr * (eps + 0.25 * (x * x - 1.0).powi(2)) * 2.0, -1.0, 1.0, -3.0, 40_000);
+        let t =
+            mean_first_passage_time(|x| -x * (x * x - 1.0), |x| lr * (eps + 0.25 * (x * x - 1.0).powi(2)) * 2.0, -1.0, 1.0, -3.0, 40_000);
         let product = t * log_barrier_rate(&geometry, lr, 1).unwrap();
         let error = (product - 1.0).abs();
         println!("β = {beta}: T·κ = {product:.5}");
@@ -51,7 +52,12 @@ fn run_summary_carries_predictions_that_match_the_measurement() {
     let q = summary.predictions.quadrature.as_ref().unwrap().mean_time.unwrap();
     let (m, se) = (summary.escape.mean_time, summary.escape.mean_time_stderr);
     assert!((m - q).abs() < 4.0 * se + 0.02 * q, "measured {m} ± {se}, quadrature {q}");
-    for p in [&summary.predictions.log_barrier, &summary.predictions.linear_barrier, &summary.predictions.xie, &summary.predictions.kramers_isotropic] {
+    for p in [
+        &summary.predictions.log_barrier,
+        &summary.predictions.linear_barrier,
+        &summary.predictions.xie,
+        &summary.predictions.kramers_isotropic,
+    ] {
         assert!(p.rate_per_time.unwrap() > 0.0);
         assert!((p.rate_per_step.unwrap() - p.rate_per_time.unwrap() * 0.01).abs() < 1e-15);
     }
