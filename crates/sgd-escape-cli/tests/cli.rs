@@ -209,11 +209,7 @@ fn divergence_is_reported_per_replica() {
 #[test]
 fn landscape_writes_json_with_every_theory() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write(
-        dir.path(),
-        "dw.toml",
-        &DOUBLE_WELL_SDE.replace("dim", "dim").replace("kind = \"double-well\"", "kind = \"double-well\"\ndim = 2"),
-    );
+    let cfg = write(dir.path(), "dw.toml", &DOUBLE_WELL_SDE.replace("kind = \"double-well\"", "kind = \"double-well\"\ndim = 2"));
     let out = dir.path().join("o");
     let output = Command::new(env!("CARGO_BIN_EXE_sgd-escape")).args(["landscape", &cfg, "--out", out.to_str().unwrap()]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
