@@ -61,6 +61,10 @@ pub struct LandscapeSection {
     pub outliers: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub xie_path_factor: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spring: Option<f64>,
 }
 
 /// Saddle search method.
@@ -84,6 +88,8 @@ pub struct LandscapeSpec {
     pub outlier_gap: f64,
     pub outliers: Option<usize>,
     pub xie_path_factor: f64,
+    pub images: usize,
+    pub spring: f64,
 }
 
 /// `[model]`.
@@ -351,6 +357,8 @@ impl Config {
             outlier_gap: Some(landscape.outlier_gap),
             outliers: landscape.outliers,
             xie_path_factor: Some(landscape.xie_path_factor),
+            images: (landscape.saddle == SaddleMethod::Neb).then_some(landscape.images),
+            spring: (landscape.saddle == SaddleMethod::Neb).then_some(landscape.spring),
         };
         Ok((canon, Spec { seed, replicas, max_steps, model, dynamics, start_point, minimize, exit, landscape }))
     }
@@ -621,7 +629,24 @@ impl Config {
         if !(0.0..=1.0).contains(&xie_path_factor) {
             return Err(Error::invalid("landscape.xie_path_factor", xie_path_factor, "must be in [0, 1]"));
         }
-        Ok(LandscapeSpec { saddle, direction: l.direction.clone(), target, outlier_gap, outliers: l.outliers, xie_path_factor })
+        let images = l.images.unwrap_or(17);
+        if images < 3 {
+            return Err(Error::invalid("landscape.images", images, "must be ≥ 3 (two ends and at least one moving image)"));
+        }
+        let spring = l.spring.unwrap_or(1.0);
+        if !(spring.is_finite() && spring > 0.0) {
+            return Err(Error::invalid("landscape.spring", spring, "must be a finite number > 0"));
+        }
+        Ok(LandscapeSpec {
+            saddle,
+            direction: l.direction.clone(),
+            target,
+            outlier_gap,
+            outliers: l.outliers,
+            xie_path_factor,
+            images,
+            spring,
+        })
     }
 
     fn resolve_exit(e: &ExitSection, p: usize) -> Result<ExitSpec> {

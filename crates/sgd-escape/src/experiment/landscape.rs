@@ -110,6 +110,9 @@ pub struct LandscapeReport {
     pub barrier: Option<Barrier>,
     /// β = B/(η h*), when the dynamics has η and B.
     pub beta: Option<f64>,
+    /// Every input of the rate formulas: L*, L(θˢ), h*, n, h_eˢ, det Ĥ(θ*), det Ĥ(θˢ) over
+    /// the outlier subspace, the full determinants, and h_e* (Xie et al.).
+    pub geometry: Option<BarrierGeometry>,
     /// Predictions of every theory.
     pub predictions: Predictions,
     /// n_c = 2(β + 1).
@@ -202,6 +205,7 @@ pub fn analyze(prepared: &Prepared) -> LandscapeReport {
         saddle_error,
         barrier,
         beta,
+        geometry,
         predictions,
         critical_dimension: beta.map(rates::critical_dimension),
         stationary_exponent: beta.map(rates::stationary_exponent),
@@ -244,7 +248,8 @@ fn find_saddle(prepared: &Prepared) -> crate::Result<Option<Saddle>> {
                     "neb: minimising from landscape.target = {target:?} returned to θ* itself; give a target in another basin"
                 )));
             }
-            nudged_elastic_band(model, theta_star, &other.theta, SaddleOptions::default()).map(Some)
+            let options = SaddleOptions { images: spec.images, spring: spec.spring, ..Default::default() };
+            nudged_elastic_band(model, theta_star, &other.theta, options).map(Some)
         }
     }
 }

@@ -246,6 +246,8 @@ pub struct LandscapeSummary {
     pub barrier: Option<super::landscape::Barrier>,
     /// β = B/(η h*).
     pub beta: Option<f64>,
+    /// The inputs of the rate formulas.
+    pub geometry: Option<crate::theory::rates::BarrierGeometry>,
     /// n_c = 2(β + 1).
     pub critical_dimension: Option<f64>,
     /// φ = 1 + β.
@@ -287,6 +289,7 @@ pub fn summarize(prepared: &Prepared, outcomes: &[ReplicaOutcome]) -> Summary {
             saddle: report.saddle,
             barrier: report.barrier,
             beta: report.beta,
+            geometry: report.geometry,
             critical_dimension: report.critical_dimension,
             stationary_exponent: report.stationary_exponent,
         },
