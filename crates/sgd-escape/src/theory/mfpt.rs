@@ -82,8 +82,11 @@ pub fn mean_first_passage_time(
 
 /// [`mean_first_passage_time`] with the integration range chosen automatically, in either
 /// direction: from `start` to `target` (either side), the inner integral extends away from the
-/// target until `Ψ` has risen by 60 (a factor e⁻⁶⁰ in the integrand's weight), searched in
-/// steps of |target − start|/1000 up to 10⁶ steps. `intervals` as in the fixed-range form.
+/// target until the tail beyond is negligible: the integrand's weight `e^{−Ψ}/D` has fallen by
+/// e⁻⁶⁰, or weight × distance travelled is below 10⁻¹² of the integral accumulated so far (for
+/// noise that grows fast away from the well, Ψ stays bounded and the tail decays as a power).
+/// The search starts with steps of |target − start|/1000 and doubles them every 1000 steps.
+/// `intervals` as in the fixed-range form.
 pub fn mean_first_passage_time_auto(
     drift: impl Fn(f64) -> f64,
     diffusion: impl Fn(f64) -> f64,
@@ -96,20 +99,27 @@ pub fn mean_first_passage_time_auto(
     let a = |y: f64| sign * drift(sign * y);
     let d = |y: f64| diffusion(sign * y);
     let (y0, yb) = (sign * start, sign * target);
-    let h = (yb - y0) / 1000.0;
+    let mut h = (yb - y0) / 1000.0;
     let mut psi = 0.0;
     let mut y = y0;
     let mut g_prev = -a(y) / d(y);
-    let mut lowest_log_weight = -psi - d(y).ln();
-    let start_log_weight = lowest_log_weight;
-    for _ in 0..1_000_000 {
+    let start_log_weight = -d(y).ln();
+    let mut weight_prev = 1.0;
+    let mut integral = 0.0;
+    for step in 1..=60_000 {
+        if step % 1000 == 0 {
+            h *= 2.0;
+        }
         let next = y - h;
         let g = -a(next) / d(next);
         psi -= 0.5 * h * (g + g_prev);
         g_prev = g;
         y = next;
-        lowest_log_weight = -psi - d(y).ln();
-        if lowest_log_weight < start_log_weight - 60.0 {
+        let log_weight = -psi - d(y).ln() - start_log_weight;
+        let weight = log_weight.exp();
+        integral += 0.5 * h * (weight + weight_prev);
+        weight_prev = weight;
+        if log_weight < -60.0 || weight * (y0 - y) < 1e-12 * integral {
             break;
         }
     }
@@ -152,5 +162,20 @@ mod tests {
         let reference = simpson * h / 3.0;
         let t = mean_first_passage_time(|x| -x, |_| 1.0, 0.0, b, -12.0, 4000);
         assert!((t - reference).abs() / reference < 1e-9, "{t} vs {reference}");
+    }
+
+    /// The automatic range agrees with a fixed far-left range for an exponential tail (OU)
+    /// and for a power-law tail (noise growing like θ⁴, so Ψ stays bounded), in both
+    /// directions.
+    #[test]
+    fn automatic_range_matches_fixed_range() {
+        let ou = mean_first_passage_time(|x| -x, |_| 0.5, 0.0, 1.5, -12.0, 4000);
+        assert!((mean_first_passage_time_auto(|x| -x, |_| 0.5, 0.0, 1.5, 4000) / ou - 1.0).abs() < 1e-9);
+        let grow = |x: f64| 0.2 * (1.0 + x.powi(4));
+        let fixed = mean_first_passage_time(|x| -x, grow, 0.0, 1.0, -2000.0, 2000);
+        let auto = mean_first_passage_time_auto(|x| -x, grow, 0.0, 1.0, 2000);
+        assert!((auto / fixed - 1.0).abs() < 1e-6, "{auto} vs {fixed}");
+        let mirrored = mean_first_passage_time_auto(|x| -x, grow, 0.0, -1.0, 2000);
+        assert!((mirrored / fixed - 1.0).abs() < 1e-6, "{mirrored} vs {fixed}");
     }
 }
