@@ -38,6 +38,30 @@ pub fn all_finite(a: &[f64]) -> bool {
     a.iter().all(|x| x.is_finite())
 }
 
+/// Materialises a symmetric linear map on R^p, given by `apply(v, out)`, as a dense row-major
+/// matrix (p applications to unit vectors), symmetrised to remove rounding asymmetry.
+pub fn materialize_symmetric(p: usize, mut apply: impl FnMut(&[f64], &mut [f64])) -> Vec<f64> {
+    let mut a = vec![0.0; p * p];
+    let mut e = vec![0.0; p];
+    let mut col = vec![0.0; p];
+    for j in 0..p {
+        e[j] = 1.0;
+        apply(&e, &mut col);
+        e[j] = 0.0;
+        for i in 0..p {
+            a[i * p + j] = col[i];
+        }
+    }
+    for i in 0..p {
+        for j in 0..i {
+            let s = 0.5 * (a[i * p + j] + a[j * p + i]);
+            a[i * p + j] = s;
+            a[j * p + i] = s;
+        }
+    }
+    a
+}
+
 /// Eigendecomposition of a symmetric row-major `n × n` matrix: eigenvalues in nondecreasing
 /// order and the eigenvectors as the columns of a row-major matrix.
 pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {

@@ -112,22 +112,32 @@ where
     M: Model + ?Sized,
     S: Stepper,
 {
-    let mut done = vec![false; spec.replicas];
-    for o in &completed {
-        if o.replica < spec.replicas {
-            done[o.replica] = true;
-        }
-    }
-    let fresh: Vec<ReplicaOutcome> = (0..spec.replicas)
+    let pending = pending_replicas(spec, &completed);
+    let fresh: Vec<ReplicaOutcome> = pending
         .into_par_iter()
         .with_max_len(1)
-        .filter(|&i| !done[i])
         .map(|i| {
             let outcome = run_replica(model, stepper, exit, start, spec.seed, i, spec.max_steps);
             on_done(&outcome);
             outcome
         })
         .collect();
+    merge_outcomes(spec, completed, fresh)
+}
+
+/// The replicas of `spec` that `completed` does not hold, in increasing order.
+pub(crate) fn pending_replicas(spec: EnsembleSpec, completed: &[ReplicaOutcome]) -> Vec<usize> {
+    let mut done = vec![false; spec.replicas];
+    for o in completed {
+        if o.replica < spec.replicas {
+            done[o.replica] = true;
+        }
+    }
+    (0..spec.replicas).filter(|&i| !done[i]).collect()
+}
+
+/// Completed and fresh outcomes of the replicas of `spec`, sorted by replica index.
+pub(crate) fn merge_outcomes(spec: EnsembleSpec, completed: Vec<ReplicaOutcome>, fresh: Vec<ReplicaOutcome>) -> Vec<ReplicaOutcome> {
     let mut all: Vec<ReplicaOutcome> = completed.into_iter().filter(|o| o.replica < spec.replicas).chain(fresh).collect();
     all.sort_by_key(|o| o.replica);
     all

@@ -13,6 +13,7 @@
 // Loops over lanes index several arrays by lane on purpose: that is the form that vectorises.
 #![allow(clippy::needless_range_loop)]
 
+use super::ensemble::{merge_outcomes, pending_replicas};
 use super::{EnsembleSpec, Exit, ReplicaOutcome, Status};
 use crate::dynamics::rng::replica_seed;
 use crate::linalg;
@@ -203,21 +204,13 @@ pub fn run_linear_regression_sgd(
 ) -> Vec<ReplicaOutcome> {
     assert!(lr > 0.0 && batch_size >= 1 && batch_size <= model.samples());
     assert!(model.samples() < 1 << 32, "lane kernel indexes data sets of fewer than 2³² samples");
-    let mut done = vec![false; spec.replicas];
-    for o in &completed {
-        if o.replica < spec.replicas {
-            done[o.replica] = true;
-        }
-    }
-    let pending: Vec<usize> = (0..spec.replicas).filter(|&i| !done[i]).collect();
+    let pending = pending_replicas(spec, &completed);
     let fresh: Vec<ReplicaOutcome> = pending
         .par_chunks(REPLICAS_PER_TASK)
         .with_max_len(1)
         .flat_map_iter(|chunk| run_task(model, lr, batch_size, exit, start, spec, chunk, on_done))
         .collect();
-    let mut all: Vec<ReplicaOutcome> = completed.into_iter().filter(|o| o.replica < spec.replicas).chain(fresh).collect();
-    all.sort_by_key(|o| o.replica);
-    all
+    merge_outcomes(spec, completed, fresh)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -123,24 +123,5 @@ impl Operator for DenseOperator {
 
 /// Materialises an operator as a dense symmetric row-major matrix (P applications).
 pub fn to_dense(op: &dyn Operator) -> Vec<f64> {
-    let p = op.dim();
-    let mut a = vec![0.0; p * p];
-    let mut e = vec![0.0; p];
-    let mut col = vec![0.0; p];
-    for j in 0..p {
-        e[j] = 1.0;
-        op.apply(&e, &mut col);
-        e[j] = 0.0;
-        for i in 0..p {
-            a[i * p + j] = col[i];
-        }
-    }
-    for i in 0..p {
-        for j in 0..i {
-            let s = 0.5 * (a[i * p + j] + a[j * p + i]);
-            a[i * p + j] = s;
-            a[j * p + i] = s;
-        }
-    }
-    a
+    crate::linalg::materialize_symmetric(op.dim(), |v, out| op.apply(v, out))
 }

@@ -196,12 +196,8 @@ impl<F: FeatureMap> Model for FeatureModel<F> {
 
     /// `H v = Jᵀ Sxx J v + Σ_a (Sxx φ − sxy)_a ∇²φ_a v` (Gauss–Newton part plus residual part).
     fn hvp(&self, theta: &[f64], v: &[f64], out: &mut [f64]) {
-        let m = self.map.feature_dim();
-        let jv: Vec<f64> = (0..m).map(|a| self.map.feature_derivative(theta, a, v)).collect();
-        out.fill(0.0);
-        for a in 0..m {
-            let u = linalg::dot(&self.sxx[a * m..(a + 1) * m], &jv);
-            self.map.add_feature_gradient(theta, a, u, out);
+        self.gauss_newton_vector_product(theta, v, out);
+        for a in 0..self.map.feature_dim() {
             let w = self.feature_residual(theta, a);
             self.map.add_feature_hessian_vector(theta, a, w, v, out);
         }

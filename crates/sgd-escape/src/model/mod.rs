@@ -41,26 +41,7 @@ pub trait Model: Send + Sync {
     /// Dense Hessian, row-major `P × P`, assembled from P Hessian-vector products and
     /// symmetrised.
     fn hessian(&self, theta: &[f64]) -> Vec<f64> {
-        let p = self.dim();
-        let mut h = vec![0.0; p * p];
-        let mut e = vec![0.0; p];
-        let mut col = vec![0.0; p];
-        for j in 0..p {
-            e[j] = 1.0;
-            self.hvp(theta, &e, &mut col);
-            e[j] = 0.0;
-            for i in 0..p {
-                h[i * p + j] = col[i];
-            }
-        }
-        for i in 0..p {
-            for j in 0..i {
-                let s = 0.5 * (h[i * p + j] + h[j * p + i]);
-                h[i * p + j] = s;
-                h[j * p + i] = s;
-            }
-        }
-        h
+        crate::linalg::materialize_symmetric(self.dim(), |v, out| self.hvp(theta, v, out))
     }
 }
 
