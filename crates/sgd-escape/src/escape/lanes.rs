@@ -22,10 +22,10 @@ use multiversion::multiversion;
 use rayon::prelude::*;
 
 /// Replicas stepped together.
-pub const LANES: usize = 8;
+pub const LANES: usize = 16;
 
 /// Replicas handed to one task (refilling its lanes as replicas exit).
-const REPLICAS_PER_TASK: usize = 256;
+const REPLICAS_PER_TASK: usize = 1024;
 
 /// Lane states of one task.
 struct Lanes {
