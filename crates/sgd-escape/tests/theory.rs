@@ -14,18 +14,7 @@ use std::path::Path;
 #[test]
 fn quadrature_approaches_log_barrier_formula() {
     let eps = 0.25;
-    let geometry = BarrierGeometry {
-        loss_minimum: eps,
-        loss_saddle: eps + 0.25,
-        h_star: 2.0,
-        outliers: 1,
-        escape_eigenvalue: Some(-1.0),
-        det_minimum_restricted: 2.0,
-        det_saddle_restricted: Some(-1.0),
-        det_minimum: 2.0,
-        det_saddle: Some(-1.0),
-        escape_curvature_at_minimum: Some(2.0),
-    };
+    let geometry = BarrierGeometry::one_dimensional(eps, eps + 0.25, 2.0, -1.0);
     let mut previous = f64::INFINITY;
     for beta in [5.0, 10.0, 20.0, 40.0, 80.0] {
         let lr = 1.0 / (2.0 * beta);

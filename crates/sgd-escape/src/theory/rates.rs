@@ -34,6 +34,23 @@ pub struct BarrierGeometry {
 }
 
 impl BarrierGeometry {
+    /// A one-dimensional barrier: curvature `h_star` > 0 at the minimum and `h_saddle` < 0 at
+    /// the saddle (n = 1; restricted and full determinants coincide; h_e* = h*).
+    pub fn one_dimensional(loss_minimum: f64, loss_saddle: f64, h_star: f64, h_saddle: f64) -> Self {
+        BarrierGeometry {
+            loss_minimum,
+            loss_saddle,
+            h_star,
+            outliers: 1,
+            escape_eigenvalue: Some(h_saddle),
+            det_minimum_restricted: h_star,
+            det_saddle_restricted: Some(h_saddle),
+            det_minimum: h_star,
+            det_saddle: Some(h_saddle),
+            escape_curvature_at_minimum: Some(h_star),
+        }
+    }
+
     /// c = L(θˢ)/L(θ*).
     pub fn ratio(&self) -> f64 {
         self.loss_saddle / self.loss_minimum
@@ -121,18 +138,8 @@ mod tests {
     fn one_d(c: f64) -> BarrierGeometry {
         // Double well with ε: L* = ε, L(θˢ) = ε + 1/4, h* = 2, hˢ = −1.
         let eps = 0.25 / (c - 1.0);
-        BarrierGeometry {
-            loss_minimum: eps,
-            loss_saddle: eps + 0.25,
-            h_star: 2.0,
-            outliers: 1,
-            escape_eigenvalue: Some(-1.0),
-            det_minimum_restricted: 2.0,
-            det_saddle_restricted: Some(-1.0),
-            det_minimum: 2.0,
-            det_saddle: Some(-1.0),
-            escape_curvature_at_minimum: Some(2.0),
-        }
+        BarrierGeometry::one_dimensional(eps, eps + 0.25, 2.0, -1.0)
+    }
     }
 
     #[test]
