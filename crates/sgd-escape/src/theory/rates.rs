@@ -140,7 +140,6 @@ mod tests {
         let eps = 0.25 / (c - 1.0);
         BarrierGeometry::one_dimensional(eps, eps + 0.25, 2.0, -1.0)
     }
-    }
 
     #[test]
     fn one_dimensional_forms() {
