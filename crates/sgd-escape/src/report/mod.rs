@@ -2,6 +2,7 @@
 //! runs resumable.
 
 pub mod journal;
+pub mod plot;
 
 use crate::error::{Error, Result};
 use crate::escape::{ReplicaOutcome, Status};

@@ -1,0 +1,246 @@
+//! Figures as values, rendered to PNG and SVG with plotters and a bundled font (DejaVu Sans,
+//! `assets/fonts/`, Bitstream Vera licence), so no system font library is needed.
+
+use crate::error::{Error, Result};
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::Once;
+
+const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+fn register_font() {
+    REGISTER.call_once(|| {
+        // The bundled file is a valid TrueType font; failure here is a build defect.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// How a series is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// Markers only (measurements), with error bars when given.
+    Points,
+    /// A solid line (exact references).
+    Line,
+    /// A dashed line (approximate theories).
+    Dashed,
+}
+
+/// One labelled series.
+#[derive(Clone, Debug)]
+pub struct Series {
+    /// Legend entry.
+    pub label: String,
+    /// (x, y) points.
+    pub points: Vec<(f64, f64)>,
+    /// Symmetric y error bars (half-widths), one per point.
+    pub errors: Option<Vec<f64>>,
+    /// Drawing style.
+    pub style: Style,
+}
+
+/// A 2-D figure.
+#[derive(Clone, Debug)]
+pub struct Figure {
+    /// Caption.
+    pub title: String,
+    /// x-axis label, with units.
+    pub x_label: String,
+    /// y-axis label, with units.
+    pub y_label: String,
+    /// Logarithmic x axis.
+    pub log_x: bool,
+    /// Logarithmic y axis.
+    pub log_y: bool,
+    /// The series, drawn in order with colours from a fixed palette.
+    pub series: Vec<Series>,
+}
+
+const COLOURS: [RGBColor; 6] = [
+    RGBColor(0, 90, 181),
+    RGBColor(220, 50, 32),
+    RGBColor(0, 140, 60),
+    RGBColor(150, 60, 170),
+    RGBColor(230, 140, 0),
+    RGBColor(60, 60, 60),
+];
+
+/// A compact tick label: plain decimals between 10⁻³ and 10⁵, scientific otherwise.
+fn tick(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 {
+        "0".into()
+    } else if (1e-3..1e5).contains(&a) {
+        let s = format!("{v:.4}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.to_string()
+    } else {
+        format!("{v:.1e}")
+    }
+}
+
+fn bounds(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
+    let (lo, hi) =
+        values.filter(|v| v.is_finite() && (!log || *v > 0.0)).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    if !lo.is_finite() {
+        return if log { (0.1, 10.0) } else { (0.0, 1.0) };
+    }
+    if log {
+        let (l, h) = (lo.log10(), hi.log10());
+        if h - l < 1.0 {
+            // Log ticks sit at powers of ten: a sub-decade axis spans its enclosing decades.
+            return (10f64.powf(l.floor()), 10f64.powf(h.ceil().max(l.floor() + 1.0)));
+        }
+        let pad = ((h - l) * 0.05).max(0.05);
+        (10f64.powf(l - pad), 10f64.powf(h + pad))
+    } else {
+        let pad = ((hi - lo) * 0.05).max(1e-12 * hi.abs().max(1.0));
+        (lo - pad, hi + pad)
+    }
+}
+
+fn draw<DB, X, Y>(root: &DrawingArea<DB, Shift>, figure: &Figure, x: X, y: Y) -> std::result::Result<(), String>
+where
+    DB: DrawingBackend,
+    X: AsRangedCoord<Value = f64>,
+    Y: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(&figure.title, ("sans-serif", 26))
+        .margin(16)
+        .x_label_area_size(56)
+        .y_label_area_size(84)
+        .build_cartesian_2d(x, y)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc(&figure.x_label)
+        .y_desc(&figure.y_label)
+        .axis_desc_style(("sans-serif", 20))
+        .label_style(("sans-serif", 16))
+        .x_labels(10)
+        .y_labels(10)
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (k, s) in figure.series.iter().enumerate() {
+        let colour = COLOURS[k % COLOURS.len()];
+        let points: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .copied()
+            .filter(|(a, b)| a.is_finite() && b.is_finite() && (!figure.log_x || *a > 0.0) && (!figure.log_y || *b > 0.0))
+            .collect();
+        let anno = match s.style {
+            Style::Points => {
+                if let Some(errors) = &s.errors {
+                    chart
+                        .draw_series(
+                            s.points
+                                .iter()
+                                .zip(errors)
+                                .filter(|((_, b), e)| b.is_finite() && e.is_finite() && (!figure.log_y || *b - **e > 0.0))
+                                .map(|((a, b), e)| ErrorBar::new_vertical(*a, b - e, *b, b + e, colour.stroke_width(2), 8)),
+                        )
+                        .map_err(|e| e.to_string())?;
+                }
+                chart.draw_series(points.iter().map(|p| Circle::new(*p, 5, colour.filled()))).map_err(|e| e.to_string())?
+            }
+            Style::Line => chart.draw_series(LineSeries::new(points, colour.stroke_width(3))).map_err(|e| e.to_string())?,
+            Style::Dashed => chart.draw_series(DashedLineSeries::new(points, 10, 6, colour.stroke_width(3))).map_err(|e| e.to_string())?,
+        };
+        anno.label(&s.label).legend(move |(a, b)| PathElement::new(vec![(a, b), (a + 24, b)], colour.stroke_width(3)));
+    }
+    chart
+        .configure_series_labels()
+        .label_font(("sans-serif", 16))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}
+
+impl Figure {
+    fn render<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> std::result::Result<(), String> {
+        let xs = self.series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
+        let ys = self.series.iter().flat_map(|s| {
+            let errors = s.errors.clone().unwrap_or_default();
+            s.points.iter().enumerate().flat_map(move |(i, p)| {
+                let e = errors.get(i).copied().unwrap_or(0.0);
+                [p.1 - e, p.1 + e]
+            })
+        });
+        let (x0, x1) = bounds(xs, self.log_x);
+        let (y0, y1) = bounds(ys, self.log_y);
+        match (self.log_x, self.log_y) {
+            (false, false) => draw(&root, self, x0..x1, y0..y1),
+            (true, false) => draw(&root, self, (x0..x1).log_scale(), y0..y1),
+            (false, true) => draw(&root, self, x0..x1, (y0..y1).log_scale()),
+            (true, true) => draw(&root, self, (x0..x1).log_scale(), (y0..y1).log_scale()),
+        }
+    }
+
+    /// Writes `stem.png` (1000 × 700) and `stem.svg`.
+    pub fn save(&self, stem: &Path) -> Result<()> {
+        register_font();
+        let fail =
+            |what: &str, e: String| Error::Io { action: "cannot draw", path: stem.with_extension(what), source: std::io::Error::other(e) };
+        let png = stem.with_extension("png");
+        self.render(BitMapBackend::new(&png, (1000, 700)).into_drawing_area()).map_err(|e| fail("png", e))?;
+        let svg = stem.with_extension("svg");
+        self.render(SVGBackend::new(&svg, (1000, 700)).into_drawing_area()).map_err(|e| fail("svg", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_png_and_svg_with_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let figure = Figure {
+            title: "power law against exponential".into(),
+            x_label: "barrier ratio c = L(θˢ)/L*".into(),
+            y_label: "mean escape time t".into(),
+            log_x: true,
+            log_y: true,
+            series: vec![
+                Series {
+                    label: "measured".into(),
+                    points: vec![(1.5, 10.0), (2.0, 40.0), (3.0, 300.0)],
+                    errors: Some(vec![1.0, 3.0, 20.0]),
+                    style: Style::Points,
+                },
+                Series {
+                    label: "c^5.5".into(),
+                    points: (0..20).map(|i| 1.4 + 0.1 * i as f64).map(|c| (c, 2.0 * c.powf(5.5))).collect(),
+                    errors: None,
+                    style: Style::Dashed,
+                },
+                Series {
+                    label: "quadrature".into(),
+                    points: vec![(1.5, 11.0), (2.0, 38.0), (3.0, 310.0)],
+                    errors: None,
+                    style: Style::Line,
+                },
+            ],
+        };
+        figure.save(&dir.path().join("fig")).unwrap();
+        let png = std::fs::read(dir.path().join("fig.png")).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        let svg = std::fs::read_to_string(dir.path().join("fig.svg")).unwrap();
+        for text in ["mean escape time t", "measured", "quadrature", "power law against exponential"] {
+            assert!(svg.contains(text), "svg lacks {text}");
+        }
+    }
+}
