@@ -35,6 +35,21 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Reproduce an experiment (or `all`): numbers, figures and a Markdown page. Finished
+    /// points are cached in OUT/points, so an interrupted reproduction resumes.
+    Reproduce {
+        /// Experiment name (barrier-1d) or `all`.
+        name: String,
+        /// Small grids and ensembles: about two minutes per experiment on 2 cores.
+        #[arg(long)]
+        quick: bool,
+        /// Output folder.
+        #[arg(long, default_value = "out/reproduce")]
+        out: PathBuf,
+        /// Base seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Analyse the landscape: minimum, Hessian outliers, saddle, barrier, and the escape-rate
     /// predictions of every theory. Writes DIR/landscape.json and prints a table.
     Landscape {
@@ -44,6 +59,23 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+fn reproduce(name: &str, quick: bool, out: &Path, seed: u64) -> Result<(), sgd_escape::Error> {
+    use sgd_escape::experiment::reproduce::{EXPERIMENTS, ReproduceOptions, reproduce};
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let options = ReproduceOptions { quick, out: out.to_path_buf(), seed, command };
+    let names: Vec<&str> = if name == "all" { EXPERIMENTS.to_vec() } else { vec![name] };
+    for n in names {
+        let started = std::time::Instant::now();
+        let report = reproduce(n, &options, &|line| eprintln!("{line}"))?;
+        println!("{} ({:.1} s)", report.name, started.elapsed().as_secs_f64());
+        for line in &report.summary {
+            println!("  {line}");
+        }
+        println!("  page: {}", out.join(format!("{}.md", report.name)).display());
+    }
+    Ok(())
 }
 
 fn fmt_opt(v: Option<f64>) -> String {
@@ -163,6 +195,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run { config, out, seed, replicas, threads } => run(config, out, *seed, *replicas, *threads).map(|()| true),
         Command::Landscape { config, out } => landscape(config, out),
+        Command::Reproduce { name, quick, out, seed } => reproduce(name, *quick, out, *seed).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

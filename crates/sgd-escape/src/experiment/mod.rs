@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod landscape;
+pub mod reproduce;
 pub mod run;
 
 pub use config::{Config, Spec};

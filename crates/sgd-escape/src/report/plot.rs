@@ -59,13 +59,14 @@ pub struct Figure {
     pub series: Vec<Series>,
 }
 
-const COLOURS: [RGBColor; 6] = [
+const COLOURS: [RGBColor; 7] = [
     RGBColor(0, 90, 181),
     RGBColor(220, 50, 32),
     RGBColor(0, 140, 60),
     RGBColor(150, 60, 170),
     RGBColor(230, 140, 0),
     RGBColor(60, 60, 60),
+    RGBColor(140, 86, 40),
 ];
 
 /// A compact tick label: plain decimals between 10⁻³ and 10⁵, scientific otherwise.
@@ -156,7 +157,12 @@ where
             Style::Line => chart.draw_series(LineSeries::new(points, colour.stroke_width(3))).map_err(|e| e.to_string())?,
             Style::Dashed => chart.draw_series(DashedLineSeries::new(points, 10, 6, colour.stroke_width(3))).map_err(|e| e.to_string())?,
         };
-        anno.label(&s.label).legend(move |(a, b)| PathElement::new(vec![(a, b), (a + 24, b)], colour.stroke_width(3)));
+        let anno = anno.label(&s.label);
+        if s.style == Style::Points {
+            anno.legend(move |(a, b)| Circle::new((a + 12, b), 5, colour.filled()));
+        } else {
+            anno.legend(move |(a, b)| PathElement::new(vec![(a, b), (a + 24, b)], colour.stroke_width(3)));
+        }
     }
     chart
         .configure_series_labels()
