@@ -7,10 +7,8 @@ use super::config::{Config, DynamicsSpec, ExitSpec, NoiseKind, SaddleMethod};
 use super::run::Prepared;
 use crate::dynamics::Sampling;
 use crate::escape::Exit;
-use crate::landscape::curvature::Hessian;
 use crate::landscape::outliers::{OutlierRule, Outliers, detect_outliers, restricted_determinant};
 use crate::landscape::saddle::{Saddle, SaddleOptions, dimer, nudged_elastic_band};
-use crate::landscape::spectrum::dense_eigen;
 use crate::landscape::{MinimizeOptions, minimize};
 use crate::linalg;
 use crate::stats::EscapeStatistics;
@@ -128,9 +126,9 @@ pub fn analyze(prepared: &Prepared) -> LandscapeReport {
     let theta_star = &prepared.start.theta;
     let loss_star = prepared.start.loss;
     let landscape = &prepared.spec.landscape;
-    let (values, vectors) = dense_eigen(&Hessian { model, theta: theta_star });
-    let outliers = detect_outliers(&values, &vectors, OutlierRule { min_gap_ratio: landscape.outlier_gap, count: landscape.outliers });
     let hessian_star = model.hessian(theta_star);
+    let (values, vectors) = linalg::symmetric_eigen(&hessian_star, p);
+    let outliers = detect_outliers(&values, &vectors, OutlierRule { min_gap_ratio: landscape.outlier_gap, count: landscape.outliers });
     let det_restricted = outliers.eigenvalues.iter().product();
 
     // Saddle.

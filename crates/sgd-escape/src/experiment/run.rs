@@ -147,10 +147,6 @@ pub fn prepare(config: &Config, base_dir: &std::path::Path) -> Result<Prepared> 
                     ),
                 ));
             }
-            let sqrt_hessian = || {
-                let (s, clipped) = linalg::psd_sqrt(&hessian, p);
-                (s, clipped)
-            };
             Some(match noise {
                 NoiseKind::Exact => {
                     let n = m.as_data_model().map(|d| d.samples()).unwrap_or(1);
@@ -163,7 +159,7 @@ pub fn prepare(config: &Config, base_dir: &std::path::Path) -> Result<Prepared> 
                 }
                 NoiseKind::Isotropic => Noise::Isotropic { temperature: *temperature },
                 kind => {
-                    let (sqrt_hessian, clipped) = sqrt_hessian();
+                    let (sqrt_hessian, clipped) = linalg::psd_sqrt(&hessian, p);
                     if clipped > 0 {
                         warnings
                             .push(format!("H(θ*) has {clipped} negative eigenvalue(s) at the start point; they were set to 0 in H*^(1/2)"));
