@@ -1,9 +1,12 @@
 //! Escape runs: exit criteria ([`Exit`]) and replica ensembles ([`run_ensemble`]) that own the
-//! loop, the RNG streams, censoring at `max_steps` and divergence detection.
+//! loop, the RNG streams, censoring at `max_steps` and divergence detection; and stationary
+//! sampling without an exit ([`sample_stationary`]).
 
 mod ensemble;
 mod exit;
 pub mod lanes;
+mod stationary;
 
 pub use ensemble::{EnsembleSpec, ReplicaOutcome, Status, run_ensemble, run_replica};
 pub use exit::Exit;
+pub use stationary::{StationarySpec, sample_stationary};

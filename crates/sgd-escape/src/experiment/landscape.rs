@@ -206,7 +206,7 @@ pub fn analyze(prepared: &Prepared) -> LandscapeReport {
         geometry,
         predictions,
         critical_dimension: beta.map(rates::critical_dimension),
-        stationary_exponent: beta.map(rates::stationary_exponent),
+        stationary_exponent: beta.map(crate::theory::stationary::stationary_exponent),
     }
 }
 

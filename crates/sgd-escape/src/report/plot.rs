@@ -40,6 +40,31 @@ pub struct Series {
     pub errors: Option<Vec<f64>>,
     /// Drawing style.
     pub style: Style,
+    /// Palette index; `None` takes the series' position in the figure.
+    pub colour: Option<usize>,
+}
+
+impl Series {
+    /// Measurements: markers with optional error bars.
+    pub fn points(label: impl Into<String>, points: Vec<(f64, f64)>, errors: Option<Vec<f64>>) -> Self {
+        Series { label: label.into(), points, errors, style: Style::Points, colour: None }
+    }
+
+    /// An exact reference: a solid line.
+    pub fn line(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series { label: label.into(), points, errors: None, style: Style::Line, colour: None }
+    }
+
+    /// An approximate theory: a dashed line.
+    pub fn dashed(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series { label: label.into(), points, errors: None, style: Style::Dashed, colour: None }
+    }
+
+    /// Draws in palette colour `index` (series that belong together share a colour).
+    pub fn colour(mut self, index: usize) -> Self {
+        self.colour = Some(index);
+        self
+    }
 }
 
 /// A 2-D figure.
@@ -132,7 +157,7 @@ where
         .draw()
         .map_err(|e| e.to_string())?;
     for (k, s) in figure.series.iter().enumerate() {
-        let colour = COLOURS[k % COLOURS.len()];
+        let colour = COLOURS[s.colour.unwrap_or(k) % COLOURS.len()];
         let points: Vec<(f64, f64)> = s
             .points
             .iter()
@@ -158,11 +183,12 @@ where
             Style::Dashed => chart.draw_series(DashedLineSeries::new(points, 10, 6, colour.stroke_width(3))).map_err(|e| e.to_string())?,
         };
         let anno = anno.label(&s.label);
-        if s.style == Style::Points {
-            anno.legend(move |(a, b)| Circle::new((a + 12, b), 5, colour.filled()));
-        } else {
-            anno.legend(move |(a, b)| PathElement::new(vec![(a, b), (a + 24, b)], colour.stroke_width(3)));
-        }
+        match s.style {
+            Style::Points => anno.legend(move |(a, b)| Circle::new((a + 12, b), 5, colour.filled())),
+            Style::Line => anno.legend(move |(a, b)| PathElement::new(vec![(a, b), (a + 28, b)], colour.stroke_width(3))),
+            Style::Dashed => anno
+                .legend(move |(a, b)| plotters::element::DashedPathElement::new(vec![(a, b), (a + 28, b)], 7, 4, colour.stroke_width(3))),
+        };
     }
     chart
         .configure_series_labels()
@@ -226,18 +252,21 @@ mod tests {
                     points: vec![(1.5, 10.0), (2.0, 40.0), (3.0, 300.0)],
                     errors: Some(vec![1.0, 3.0, 20.0]),
                     style: Style::Points,
+                    colour: None,
                 },
                 Series {
                     label: "c^5.5".into(),
                     points: (0..20).map(|i| 1.4 + 0.1 * i as f64).map(|c| (c, 2.0 * c.powf(5.5))).collect(),
                     errors: None,
                     style: Style::Dashed,
+                    colour: None,
                 },
                 Series {
                     label: "quadrature".into(),
                     points: vec![(1.5, 11.0), (2.0, 38.0), (3.0, 310.0)],
                     errors: None,
                     style: Style::Line,
+                    colour: None,
                 },
             ],
         };

@@ -1,11 +1,13 @@
 //! Statistics of escape times: censored exponential rate fits with exact χ² intervals
-//! ([`rate`]), Kaplan–Meier survival curves ([`survival`]) and the summary of an ensemble
-//! ([`EscapeStatistics`]).
+//! ([`rate`]), Kaplan–Meier survival curves ([`survival`]), the summary of an ensemble
+//! ([`EscapeStatistics`]), and the exponent of a stationary law P ∝ L^(−φ) ([`stationary`]).
 
 pub mod rate;
+pub mod stationary;
 pub mod survival;
 
 pub use rate::{RateEstimate, exponential_rate};
+pub use stationary::fit_loss_power;
 pub use survival::{SurvivalPoint, kaplan_meier};
 
 use crate::escape::{ReplicaOutcome, Status};

@@ -1,8 +1,10 @@
 //! Theory: predictions the measurements are compared with. [`rates`] holds the closed-form
 //! escape rates of each competing theory; [`mfpt`] the exact one-dimensional mean first-passage
-//! time quadrature (THEORY.md §4), the ground truth for 1-D tests under any noise model.
+//! time quadrature (THEORY.md §4), the ground truth for 1-D tests under any noise model;
+//! [`stationary`] the stationary exponent and the exact discrete-time SGD variance.
 
 pub mod mfpt;
 pub mod rates;
+pub mod stationary;
 
 pub use mfpt::{mean_first_passage_time, mean_first_passage_time_auto};

@@ -126,11 +126,6 @@ pub fn critical_dimension(beta: f64) -> f64 {
     2.0 * (beta + 1.0)
 }
 
-/// Exponent φ = 1 + β of the stationary law P(θ) ∝ L(θ)^(−φ) in t; β in τ-time.
-pub fn stationary_exponent(beta: f64) -> f64 {
-    1.0 + beta
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,7 +149,7 @@ mod tests {
         // Xie, s = 1: exp(−2·0.25/(0.1·2)) = e^{−2.5}.
         assert!((xie_rate(&g, lr, b, 1.0).unwrap() - (2.0_f64).sqrt() / (2.0 * PI) * (-2.5_f64).exp()).abs() < 1e-15);
         assert!((critical_dimension(beta) - 12.0).abs() < 1e-15);
-        assert!((stationary_exponent(beta) - 6.0).abs() < 1e-15);
+        assert!((crate::theory::stationary::stationary_exponent(beta) - 6.0).abs() < 1e-15);
     }
 
     /// Log and linear barriers agree when ΔL ≪ L* (c → 1): log c ≈ ΔL/L*.

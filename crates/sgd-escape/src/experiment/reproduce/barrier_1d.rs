@@ -185,6 +185,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
                 points: measured.iter().map(|p| (p.c, p.measured.expect("filtered").0)).collect(),
                 errors: Some(measured.iter().map(|p| p.measured.expect("filtered").1).collect()),
                 style: Style::Points,
+                colour: None,
             });
         }
         series.push(Series {
@@ -192,24 +193,28 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             points: of("paper").map(|p| (p.c, p.quadrature)).collect(),
             errors: None,
             style: Style::Line,
+            colour: None,
         });
         series.push(Series {
             label: "frozen noise: exact quadrature".into(),
             points: of("frozen").map(|p| (p.c, p.quadrature)).collect(),
             errors: None,
             style: Style::Line,
+            colour: None,
         });
         series.push(Series {
             label: format!("log barrier (paper): ∝ c^{:.1}", beta + 0.5),
             points: of("paper").map(|p| (p.c, p.theory)).collect(),
             errors: None,
             style: Style::Dashed,
+            colour: None,
         });
         series.push(Series {
             label: "linear barrier: ∝ exp(β(c − 1))".into(),
             points: of("frozen").map(|p| (p.c, p.theory)).collect(),
             errors: None,
             style: Style::Dashed,
+            colour: None,
         });
         let figure = Figure {
             title: format!("1-D double well, β = B/(ηh*) = {beta}: escape time against the loss ratio c"),

@@ -7,6 +7,7 @@
 //! minutes on 2 cores; full mode uses the sizes of the committed pages in `docs/results/`.
 
 mod barrier_1d;
+mod fig3a;
 
 use crate::error::{Error, Result};
 use serde::Serialize;
@@ -14,7 +15,7 @@ use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 
 /// The experiments, by name.
-pub const EXPERIMENTS: &[&str] = &["barrier-1d"];
+pub const EXPERIMENTS: &[&str] = &["fig3a", "barrier-1d"];
 
 /// How to run a reproduction.
 #[derive(Clone, Debug)]
@@ -48,6 +49,7 @@ pub fn reproduce(name: &str, options: &ReproduceOptions, progress: &(dyn Fn(&str
         source,
     })?;
     match name {
+        "fig3a" => fig3a::run(options, progress),
         "barrier-1d" => barrier_1d::run(options, progress),
         other => Err(Error::invalid("NAME", other, format!("must be one of {} or \"all\"", EXPERIMENTS.join(", ")))),
     }
@@ -79,4 +81,24 @@ pub(crate) fn write_text(files: &mut Vec<PathBuf>, path: &Path, text: &str) -> R
     crate::report::atomic_write(path, text.as_bytes())?;
     files.push(path.to_path_buf());
     Ok(())
+}
+
+/// `value ± stderr` with the standard error to two significant digits and the value to the
+/// same decimal place.
+pub(crate) fn plus_minus(value: f64, stderr: f64) -> String {
+    if !(stderr.is_finite() && stderr > 0.0) {
+        return format!("{value:.4}");
+    }
+    let decimals = (1 - stderr.log10().floor() as i32).clamp(0, 12) as usize;
+    format!("{value:.decimals$} ± {stderr:.decimals$}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn plus_minus_rounds_to_the_error() {
+        assert_eq!(super::plus_minus(1.034_000_7, 0.000_373), "1.03400 ± 0.00037");
+        assert_eq!(super::plus_minus(7615.3, 440.2), "7615 ± 440");
+        assert_eq!(super::plus_minus(2.5, f64::NAN), "2.5000");
+    }
 }
