@@ -110,3 +110,52 @@ fn fig3a_quick() {
         }
     }
 }
+
+/// fig3b quick mode (100 runs per point, as in the paper).
+#[test]
+fn fig3b_quick() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = ReproduceOptions { quick: true, out: dir.path().to_path_buf(), seed: 1, command: "test".into() };
+    reproduce("fig3b", &options, &|_| {}).unwrap();
+    for file in ["fig3b.json", "fig3b.csv", "fig3b.md", "fig3b.png", "fig3b.svg"] {
+        assert!(dir.path().join(file).exists(), "{file} missing");
+    }
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("fig3b.json")).unwrap()).unwrap();
+    let landscapes = json["landscapes"].as_array().unwrap();
+    let slopes = json["slopes"].as_array().unwrap();
+    let find = |dim: u64, samples: u64| {
+        let l = landscapes.iter().find(|l| l["dim"] == dim && l["samples"] == samples).unwrap();
+        let s = slopes.iter().find(|s| s["dim"] == dim && s["samples"] == samples).unwrap();
+        (l.clone(), s.clone())
+    };
+    for dim in [1, 2, 4, 8] {
+        let (l, s) = find(dim, 10_000);
+        // The landscape analysis finds n = d outliers with h* ≈ 1 (|h* − 1| ≲ 3 sqrt(d/N)).
+        assert_eq!(l["n"], dim, "{l}");
+        assert!((l["h_star"].as_f64().unwrap() - 1.0).abs() < 0.1, "{l}");
+        // Over c ∈ [1.5, 3] the exact slope of the paper's SDE lies below its asymptote
+        // β + 1 − n/2 (the threshold is not yet a rare event), more so at larger d.
+        let predicted = l["predicted_slope"].as_f64().unwrap();
+        let paper = s["paper_sde"].as_f64().unwrap();
+        assert!(paper < predicted && paper > predicted - 0.6 * dim as f64 - 0.5, "{s}");
+    }
+    // d = 1, N = 10⁴ (the paper's setting): SGD's slope exceeds the prediction by more than
+    // 4 SE (15.8 ± 0.5 against 10.4 here) ...
+    let (l, s) = find(1, 10_000);
+    let (slope, se) = (s["sgd"][0].as_f64().unwrap(), s["sgd"][1].as_f64().unwrap());
+    assert!(slope - l["predicted_slope"].as_f64().unwrap() > 4.0 * se, "{s}");
+    // ... because the finite data set truncates SGD's heavy tail: with N = 10⁶ samples of the
+    // same law, t_p at c = 2 is shorter by more than 4 joint SE.
+    let t = |samples: u64, c: f64| {
+        let p = json["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["point"]["dim"] == 1 && p["point"]["samples"] == samples && p["point"]["c"].as_f64() == Some(c))
+            .unwrap();
+        assert_eq!(p["point"]["censored"], 0, "{p}");
+        (p["point"]["measured"][0].as_f64().unwrap(), p["point"]["measured"][1].as_f64().unwrap())
+    };
+    let ((small, small_se), (large, large_se)) = (t(10_000, 2.0), t(1_000_000, 2.0));
+    assert!(small - large > 4.0 * (small_se * small_se + large_se * large_se).sqrt(), "{small} ± {small_se} vs {large} ± {large_se}");
+}

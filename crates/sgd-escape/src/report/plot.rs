@@ -117,8 +117,12 @@ fn bounds(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
     if log {
         let (l, h) = (lo.log10(), hi.log10());
         if h - l < 1.0 {
-            // Log ticks sit at powers of ten: a sub-decade axis spans its enclosing decades.
-            return (10f64.powf(l.floor()), 10f64.powf(h.ceil().max(l.floor() + 1.0)));
+            // Sub-decade axis: widen to one significant digit on each side (1.25–3 becomes
+            // 1–3), where the log axis has labelled ticks, without the empty rest of the decade.
+            let down = 10f64.powf(l.floor());
+            let up = 10f64.powf(h.floor());
+            let (a, b) = ((lo / down).floor() * down, (hi / up).ceil() * up);
+            return if b > a * 1.5 { (a, b) } else { (10f64.powf(l.floor()), 10f64.powf(h.ceil().max(l.floor() + 1.0))) };
         }
         let pad = ((h - l) * 0.05).max(0.05);
         (10f64.powf(l - pad), 10f64.powf(h + pad))

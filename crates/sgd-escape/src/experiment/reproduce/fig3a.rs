@@ -206,7 +206,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         let deviations: Vec<f64> = points.iter().filter(|p| p.lr == lr).filter_map(|p| Some(p.phi?.0 / p.phi_continuum - 1.0)).collect();
         let (lo, hi) = deviations.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), d| (a.min(*d), b.max(*d)));
         summary.push(format!(
-            "η = {lr}: fitted φ / (1 + B/(ηh*)) − 1 ranges from {:+.1}% to {:+.1}% over B (the continuum's first-order finite-η error is −η/2 = {:+.1}% at large B)",
+            "η = {lr}: fitted φ / (1 + B/(ηh*)) − 1 ranges from {:+.1}% to {:+.1}% over B (with Gaussian data the exact-variance φ is 1/2 + B/(ηh*) − B/2, a relative error → −η/2 = {:+.1}% at large B)",
             100.0 * lo,
             100.0 * hi,
             -50.0 * lr

@@ -8,6 +8,7 @@
 
 mod barrier_1d;
 mod fig3a;
+mod fig3b;
 
 use crate::error::{Error, Result};
 use serde::Serialize;
@@ -15,7 +16,7 @@ use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 
 /// The experiments, by name.
-pub const EXPERIMENTS: &[&str] = &["fig3a", "barrier-1d"];
+pub const EXPERIMENTS: &[&str] = &["fig3a", "fig3b", "barrier-1d"];
 
 /// How to run a reproduction.
 #[derive(Clone, Debug)]
@@ -50,6 +51,7 @@ pub fn reproduce(name: &str, options: &ReproduceOptions, progress: &(dyn Fn(&str
     })?;
     match name {
         "fig3a" => fig3a::run(options, progress),
+        "fig3b" => fig3b::run(options, progress),
         "barrier-1d" => barrier_1d::run(options, progress),
         other => Err(Error::invalid("NAME", other, format!("must be one of {} or \"all\"", EXPERIMENTS.join(", ")))),
     }
