@@ -159,3 +159,45 @@ fn fig3b_quick() {
     let ((small, small_se), (large, large_se)) = (t(10_000, 2.0), t(1_000_000, 2.0));
     assert!(small - large > 4.0 * (small_se * small_se + large_se * large_se).sqrt(), "{small} ± {small_se} vs {large} ± {large_se}");
 }
+
+/// effective-dimension quick mode (1000 replicas per point).
+#[test]
+fn effective_dimension_quick() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = ReproduceOptions { quick: true, out: dir.path().to_path_buf(), seed: 1, command: "test".into() };
+    reproduce("effective-dimension", &options, &|_| {}).unwrap();
+    for file in ["effective-dimension.json", "effective-dimension.csv", "effective-dimension.md", "effective-dimension.png"] {
+        assert!(dir.path().join(file).exists(), "{file} missing");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("effective-dimension.json")).unwrap()).unwrap();
+    let points = json["points"].as_array().unwrap();
+    let c = json["c"].as_f64().unwrap();
+    let point = |beta: f64, n: u64| points.iter().find(|p| p["beta"].as_f64() == Some(beta) && p["n"] == n).unwrap();
+    let time = |beta: f64, n: u64| {
+        let p = point(beta, n);
+        assert_eq!(p["censored"].as_u64().unwrap() + p["diverged"].as_u64().unwrap(), 0, "{p}");
+        (p["measured"][0].as_f64().unwrap(), p["measured"][1].as_f64().unwrap())
+    };
+    // n = 1 against the exact quadrature: 4 SE + the 2% Euler–Maruyama allowance.
+    for (beta, quadrature) in json["quadrature_n1"].as_array().unwrap().iter().map(|q| (q[0].as_f64().unwrap(), q[1].as_f64().unwrap())) {
+        let (t, se) = time(beta, 1);
+        assert!((t - quadrature).abs() < 4.0 * se + 0.02 * quadrature, "β = {beta}: {t} ± {se} vs {quadrature}");
+    }
+    for beta in [2.0, 4.0] {
+        let n_c = 2.0 * (beta + 1.0);
+        for n in 1..8u64 {
+            let ((a, sa), (b, sb)) = (time(beta, n), time(beta, n + 1));
+            let ratio = a / b;
+            let se = ratio * ((sa / a).powi(2) + (sb / b).powi(2)).sqrt();
+            if ((n + 1) as f64) < n_c {
+                // Below the critical dimension each direction speeds escape by c^(1/2), within
+                // 4 SE + 5% (the log-barrier formula's asymptotic error at β log c ≥ 2.8).
+                assert!((ratio - c.sqrt()).abs() < 4.0 * se + 0.05 * c.sqrt(), "β = {beta}, n = {n}: {ratio} ± {se}");
+            } else if n as f64 >= n_c {
+                // Beyond it the minimum is not stable and the speed-up collapses.
+                assert!(c.sqrt() - ratio > 4.0 * se, "β = {beta}, n = {n}: {ratio} ± {se}");
+            }
+        }
+    }
+}

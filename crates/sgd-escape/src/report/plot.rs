@@ -82,6 +82,21 @@ pub struct Figure {
     pub log_y: bool,
     /// The series, drawn in order with colours from a fixed palette.
     pub series: Vec<Series>,
+    /// Where the legend goes (choose the corner the data leave empty).
+    pub legend: Legend,
+}
+
+/// Legend corner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Legend {
+    /// Upper left.
+    UpperLeft,
+    /// Upper right.
+    UpperRight,
+    /// Lower left.
+    LowerLeft,
+    /// Lower right.
+    LowerRight,
 }
 
 const COLOURS: [RGBColor; 7] = [
@@ -199,7 +214,12 @@ where
         .label_font(("sans-serif", 16))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(match figure.legend {
+            Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
+            Legend::UpperRight => SeriesLabelPosition::UpperRight,
+            Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
+            Legend::LowerRight => SeriesLabelPosition::LowerRight,
+        })
         .draw()
         .map_err(|e| e.to_string())?;
     root.present().map_err(|e| e.to_string())
@@ -273,6 +293,7 @@ mod tests {
                     colour: None,
                 },
             ],
+            legend: Legend::UpperLeft,
         };
         figure.save(&dir.path().join("fig")).unwrap();
         let png = std::fs::read(dir.path().join("fig.png")).unwrap();

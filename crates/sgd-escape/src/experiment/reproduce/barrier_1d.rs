@@ -10,7 +10,7 @@ use crate::dynamics::{Noise, Sde};
 use crate::error::Result;
 use crate::escape::{EnsembleSpec, Exit, run_ensemble};
 use crate::model::DoubleWell;
-use crate::report::plot::{Figure, Series, Style};
+use crate::report::plot::{Figure, Legend, Series, Style};
 use crate::stats::EscapeStatistics;
 use crate::theory::mean_first_passage_time_auto;
 use crate::theory::rates::{BarrierGeometry, kramers_isotropic_rate, linear_barrier_rate, log_barrier_rate};
@@ -223,6 +223,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             log_x: true,
             log_y: true,
             series,
+            legend: Legend::UpperLeft,
         };
         let stem = out.join(format!("{NAME}-beta{beta}"));
         figure.save(&stem)?;

@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::escape::{StationarySpec, sample_stationary};
 use crate::landscape::minimize;
 use crate::model::{Dataset, FeatureModel, LinearMap, Model};
-use crate::report::plot::{Figure, Series};
+use crate::report::plot::{Figure, Legend, Series};
 use crate::stats::{fit_loss_power, mean_and_stderr};
 use crate::theory::stationary::{
     LinearRegressionMoments, exponent_from_variance, kesten_tail_exponent, sgd_stationary_variance, stationary_exponent,
@@ -196,6 +196,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         log_x: true,
         log_y: true,
         series,
+        legend: Legend::UpperLeft,
     };
     let stem = out.join(NAME);
     figure.save(&stem)?;

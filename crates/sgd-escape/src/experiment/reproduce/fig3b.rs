@@ -19,7 +19,7 @@ use crate::landscape::minimize;
 use crate::landscape::outliers::{OutlierRule, detect_outliers};
 use crate::landscape::spectrum::dense_eigen;
 use crate::model::{Dataset, FeatureModel, LinearMap, Model};
-use crate::report::plot::{Figure, Series};
+use crate::report::plot::{Figure, Legend, Series};
 use crate::stats::EscapeStatistics;
 use crate::theory::mfpt::radial_mean_first_passage_time;
 use crate::theory::rates::{beta, log_barrier_exponent};
@@ -232,6 +232,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         log_x: true,
         log_y: true,
         series,
+        legend: Legend::UpperLeft,
     };
     let stem = out.join(NAME);
     figure.save(&stem)?;

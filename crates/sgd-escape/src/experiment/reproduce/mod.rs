@@ -7,6 +7,7 @@
 //! minutes on 2 cores; full mode uses the sizes of the committed pages in `docs/results/`.
 
 mod barrier_1d;
+mod effective_dimension;
 mod fig3a;
 mod fig3b;
 
@@ -16,7 +17,7 @@ use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 
 /// The experiments, by name.
-pub const EXPERIMENTS: &[&str] = &["fig3a", "fig3b", "barrier-1d"];
+pub const EXPERIMENTS: &[&str] = &["fig3a", "fig3b", "barrier-1d", "effective-dimension"];
 
 /// How to run a reproduction.
 #[derive(Clone, Debug)]
@@ -53,6 +54,7 @@ pub fn reproduce(name: &str, options: &ReproduceOptions, progress: &(dyn Fn(&str
         "fig3a" => fig3a::run(options, progress),
         "fig3b" => fig3b::run(options, progress),
         "barrier-1d" => barrier_1d::run(options, progress),
+        "effective-dimension" => effective_dimension::run(options, progress),
         other => Err(Error::invalid("NAME", other, format!("must be one of {} or \"all\"", EXPERIMENTS.join(", ")))),
     }
 }

@@ -1,0 +1,244 @@
+//! `effective-dimension`: the double well `L = ε + (θ₁² − 1)²/4 + (k/2) Σ_{i≥2} θ_i²` with
+//! k = 2, so H* = 2·I has n = dim equal outliers (h* = 2), under the SDE with the paper's
+//! noise Σ = 2L(θ)H*/B. The log-barrier rate (THEORY.md §4) is
+//! κ = (|hˢ|/2π) sqrt(det Ĥ*/|det Ĥˢ|) c^−(β + 1 − n/2) = (√2/2π) c^−(β + 1 − n/2): every extra
+//! outlier direction multiplies the rate by c^{1/2}, until n reaches the critical dimension
+//! n_c = 2(β + 1), where the exponent vanishes and the minimum stops being stable (THEORY.md §3:
+//! P ∝ L^−(β+1) is normalisable in n dimensions only if n < 2(β + 1)).
+
+use super::{ReproduceOptions, ReproduceReport, cached_point, plus_minus, write_text};
+use crate::dynamics::{Noise, Sde};
+use crate::error::Result;
+use crate::escape::{EnsembleSpec, Exit, run_ensemble};
+use crate::model::DoubleWell;
+use crate::report::plot::{Figure, Legend, Series};
+use crate::stats::EscapeStatistics;
+use crate::theory::mean_first_passage_time_auto;
+use crate::theory::rates::{BarrierGeometry, critical_dimension, log_barrier_exponent, log_barrier_rate};
+use serde::{Deserialize, Serialize};
+
+const NAME: &str = "effective-dimension";
+const H_STAR: f64 = 2.0;
+const DT: f64 = 0.01;
+const C: f64 = 4.0;
+const BETAS: [f64; 2] = [2.0, 4.0];
+const MAX_DIM: usize = 8;
+
+/// One (β, n) point.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Point {
+    beta: f64,
+    n: usize,
+    lr: f64,
+    replicas: usize,
+    seed: u64,
+    max_steps: u64,
+    /// Mean escape time ± SE over escaped replicas, and the censored exponential rate (per t)
+    /// with its 95% interval.
+    measured: (f64, f64),
+    rate: (f64, f64, f64),
+    escaped: usize,
+    censored: usize,
+    diverged: usize,
+}
+
+fn geometry(n: usize) -> BarrierGeometry {
+    let epsilon = 0.25 / (C - 1.0);
+    let det_min = H_STAR.powi(n as i32);
+    let det_saddle = -H_STAR.powi(n as i32 - 1);
+    BarrierGeometry {
+        loss_minimum: epsilon,
+        loss_saddle: epsilon + 0.25,
+        h_star: H_STAR,
+        outliers: n,
+        escape_eigenvalue: Some(-1.0),
+        det_minimum_restricted: det_min,
+        det_saddle_restricted: Some(det_saddle),
+        det_minimum: det_min,
+        det_saddle: Some(det_saddle),
+        escape_curvature_at_minimum: Some(H_STAR),
+    }
+}
+
+/// The log-barrier mean time 1/κ, or `None` at or beyond the critical dimension.
+fn theory_time(beta: f64, n: usize) -> Option<f64> {
+    (log_barrier_exponent(beta, n) > 0.0).then(|| 1.0 / log_barrier_rate(&geometry(n), 1.0 / (H_STAR * beta), 1).expect("saddle known"))
+}
+
+/// The exact 1-D quadrature (n = 1 only).
+fn quadrature(beta: f64) -> f64 {
+    let epsilon = 0.25 / (C - 1.0);
+    let lr = 1.0 / (H_STAR * beta);
+    mean_first_passage_time_auto(|x| -x * (x * x - 1.0), |x| lr * (epsilon + 0.25 * (x * x - 1.0).powi(2)) * H_STAR, -1.0, 1.0, 20_000)
+}
+
+fn compute_point(beta: f64, n: usize, replicas: usize, seed: u64, max_steps: u64) -> Point {
+    let lr = 1.0 / (H_STAR * beta);
+    let model = DoubleWell { epsilon: 0.25 / (C - 1.0), dim: n, stiffness: H_STAR };
+    let mut sqrt_hessian = vec![0.0; n * n];
+    for i in 0..n {
+        sqrt_hessian[i * n + i] = H_STAR.sqrt();
+    }
+    let sde = Sde::new(&model, DT, Noise::Paper { lr, batch_size: 1, sqrt_hessian }).expect("analytic noise");
+    let mut start = vec![0.0; n];
+    start[0] = -1.0;
+    let spec = EnsembleSpec { seed, replicas, max_steps };
+    let outcomes = run_ensemble(&model, &sde, &Exit::Coordinate { axis: 0, threshold: 1.0 }, &start, spec, Vec::new(), &|_| {});
+    let stats = EscapeStatistics::from_outcomes(&outcomes);
+    Point {
+        beta,
+        n,
+        lr,
+        replicas,
+        seed,
+        max_steps,
+        measured: (stats.mean_time, stats.mean_time_stderr),
+        rate: (stats.rate_per_time.estimate, stats.rate_per_time.ci_low, stats.rate_per_time.ci_high),
+        escaped: stats.escaped,
+        censored: stats.censored,
+        diverged: stats.diverged,
+    }
+}
+
+pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) -> Result<ReproduceReport> {
+    let replicas = if options.quick { 1000 } else { 10_000 };
+    let mut points = Vec::new();
+    let mut index = 0u64;
+    for &beta in &BETAS {
+        // Censor at 50 × the n = 1 quadrature: far beyond every stable point's mean time.
+        let max_steps = (50.0 * quadrature(beta) / DT) as u64;
+        for n in 1..=MAX_DIM {
+            index += 1;
+            let key = format!("beta{beta}-n{n}-r{replicas}");
+            let seed = options.seed.wrapping_add(index);
+            let (point, cached) = cached_point(options, NAME, &key, || compute_point(beta, n, replicas, seed, max_steps))?;
+            progress(&format!("{NAME}: {key} {}", if cached { "(cached)" } else { "done" }));
+            points.push(point);
+        }
+    }
+    let mut files = Vec::new();
+    let mut summary = Vec::new();
+    let out = &options.out;
+
+    let mut series = Vec::new();
+    for (k, &beta) in BETAS.iter().enumerate() {
+        let of = || points.iter().filter(move |p| p.beta == beta);
+        let measured: Vec<&Point> = of().filter(|p| p.censored + p.diverged == 0).collect();
+        series.push(
+            Series::points(
+                format!("β = {beta}: simulated (paper noise)"),
+                measured.iter().map(|p| (p.n as f64, p.measured.0)).collect(),
+                Some(measured.iter().map(|p| p.measured.1).collect()),
+            )
+            .colour(k),
+        );
+        series.push(
+            Series::dashed(
+                format!("β = {beta}: log barrier ∝ c^−(β+1−n/2), n_c = {}", critical_dimension(beta)),
+                (1..=MAX_DIM).filter_map(|n| Some((n as f64, theory_time(beta, n)?))).collect(),
+            )
+            .colour(k),
+        );
+        // Successive ratios against c^{1/2}.
+        let ratios: Vec<String> = of()
+            .zip(of().skip(1))
+            .filter(|(a, b)| a.censored + a.diverged == 0 && b.censored + b.diverged == 0)
+            .map(|(a, b)| {
+                let r = a.measured.0 / b.measured.0;
+                let se = r * ((a.measured.1 / a.measured.0).powi(2) + (b.measured.1 / b.measured.0).powi(2)).sqrt();
+                format!("t({})/t({}) = {}", a.n, b.n, plus_minus(r, se))
+            })
+            .collect();
+        summary.push(format!("β = {beta} (n_c = {}): {} (theory c^(1/2) = {})", critical_dimension(beta), ratios.join(", "), C.sqrt()));
+        let p1 = of().find(|p| p.n == 1).expect("n = 1 point");
+        summary.push(format!(
+            "β = {beta}, n = 1: simulated {} against the exact quadrature {:.4} (log-barrier formula {:.4})",
+            plus_minus(p1.measured.0, p1.measured.1),
+            quadrature(beta),
+            theory_time(beta, 1).expect("n = 1 < n_c")
+        ));
+    }
+    let figure = Figure {
+        title: format!("Double well, c = {C}, H* = 2·I: escape time against the number of outliers n"),
+        x_label: "number of outlier directions n".into(),
+        y_label: "mean escape time t (θ₁: −1 → +1)".into(),
+        log_x: false,
+        log_y: true,
+        series,
+        legend: Legend::UpperRight,
+    };
+    let stem = out.join(NAME);
+    figure.save(&stem)?;
+    files.push(stem.with_extension("png"));
+    files.push(stem.with_extension("svg"));
+
+    let json = serde_json::json!({
+        "experiment": NAME, "version": crate::VERSION, "seed": options.seed, "quick": options.quick,
+        "command": options.command, "c": C, "h_star": H_STAR, "dt": DT, "points": points,
+        "theory": points.iter().map(|p| serde_json::json!({"beta": p.beta, "n": p.n, "log_barrier_time": theory_time(p.beta, p.n), "critical_dimension": critical_dimension(p.beta)})).collect::<Vec<_>>(),
+        "quadrature_n1": BETAS.iter().map(|&b| (b, quadrature(b))).collect::<Vec<_>>(),
+    });
+    write_text(&mut files, &out.join(format!("{NAME}.json")), &serde_json::to_string_pretty(&json).expect("serialises"))?;
+    let mut csv = String::from(
+        "beta,n,lr,replicas,mean_time,mean_time_stderr,rate,rate_lower,rate_upper,escaped,censored,diverged,log_barrier_time,critical_dimension\n",
+    );
+    for p in &points {
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            p.beta,
+            p.n,
+            p.lr,
+            p.replicas,
+            p.measured.0,
+            p.measured.1,
+            p.rate.0,
+            p.rate.1,
+            p.rate.2,
+            p.escaped,
+            p.censored,
+            p.diverged,
+            theory_time(p.beta, p.n).map(|t| t.to_string()).unwrap_or_else(|| "none".into()),
+            critical_dimension(p.beta)
+        ));
+    }
+    write_text(&mut files, &out.join(format!("{NAME}.csv")), &csv)?;
+
+    let mut md = format!(
+        "# effective-dimension: each outlier direction speeds escape by c^(1/2)\n\n\
+         Command: `{}`{}\n\n\
+         The double well L = ε + (θ₁² − 1)²/4 + (k/2)Σ_{{i≥2}} θ_i² with k = h* = 2, so H(θ*) = 2·I has n = dim outliers, and \
+         c = L(θˢ)/L(θ*) = {C}. The SDE with the paper's noise Σ = 2L(θ)H*/B (B = 1, η = 1/(2β)) is integrated by \
+         Euler–Maruyama (dt = {DT}) from θ* = (−1, 0, …) until θ₁ = +1, {replicas} replicas a point, censored at 50 times the \
+         n = 1 quadrature. The log-barrier formula gives 1/κ = (2π/√2) c^(β + 1 − n/2): the ratio t(n)/t(n + 1) is c^(1/2) = \
+         {} for every n, until the critical dimension n_c = 2(β + 1), where the exponent vanishes and the formula no \
+         longer applies (the quasi-stationary law L^−(β+1) is not normalisable for n ≥ n_c).\n\n\
+         ![{NAME}]({NAME}.png)\n\n## Findings\n\n",
+        options.command,
+        if options.quick { " (quick mode)" } else { "" },
+        C.sqrt()
+    );
+    for line in &summary {
+        md.push_str(&format!("- {line}\n"));
+    }
+    md.push_str("\n## All points\n\n| β | n | n_c | simulated mean t | rate (95% CI) | escaped / censored / diverged | log barrier 1/κ | simulated / log barrier |\n|---|---|---|---|---|---|---|---|\n");
+    for p in &points {
+        let theory = theory_time(p.beta, p.n);
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {:.3e} ({:.3e} – {:.3e}) | {} / {} / {} | {} | {} |\n",
+            p.beta,
+            p.n,
+            critical_dimension(p.beta),
+            plus_minus(p.measured.0, p.measured.1),
+            p.rate.0,
+            p.rate.1,
+            p.rate.2,
+            p.escaped,
+            p.censored,
+            p.diverged,
+            theory.map(|t| format!("{t:.4}")).unwrap_or_else(|| "— (n ≥ n_c)".into()),
+            theory.map(|t| format!("{:.3}", p.measured.0 / t)).unwrap_or_else(|| "—".into())
+        ));
+    }
+    write_text(&mut files, &out.join(format!("{NAME}.md")), &md)?;
+    Ok(ReproduceReport { name: NAME.into(), files, summary })
+}
