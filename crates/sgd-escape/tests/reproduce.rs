@@ -201,3 +201,48 @@ fn effective_dimension_quick() {
         }
     }
 }
+
+/// sgd-barrier quick mode (300 replicas per point).
+#[test]
+fn sgd_barrier_quick() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = ReproduceOptions { quick: true, out: dir.path().to_path_buf(), seed: 1, command: "test".into() };
+    reproduce("sgd-barrier", &options, &|_| {}).unwrap();
+    for file in ["sgd-barrier.json", "sgd-barrier.csv", "sgd-barrier.md", "sgd-barrier-beta.png", "sgd-barrier-c.png"] {
+        assert!(dir.path().join(file).exists(), "{file} missing");
+    }
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("sgd-barrier.json")).unwrap()).unwrap();
+    let points = json["points"].as_array().unwrap();
+    assert_eq!(points.len(), 13);
+    // 1/κ̂ and its 95% interval (Garwood: the interval of 1/κ is [1/κ_hi, 1/κ_lo]).
+    let time = |m: &serde_json::Value| {
+        assert_eq!(m["censored"], 0, "{m}");
+        let r = m["rate"].as_array().unwrap();
+        (1.0 / r[0].as_f64().unwrap(), 1.0 / r[2].as_f64().unwrap(), 1.0 / r[1].as_f64().unwrap())
+    };
+    for p in points {
+        let (_, sgd_lo, sgd_hi) = time(&p["sgd"]);
+        let (_, em_lo, em_hi) = time(&p["sde_exact_em"]);
+        // SGD against its Gaussian-noise twin at the same step: the intervals lie within a
+        // factor 1.5 of each other (measured EM/SGD 0.72 – 1.21).
+        assert!(em_lo < 1.5 * sgd_hi && sgd_lo < 1.5 * em_hi, "{p}");
+        // The continuum limit of the same SDE is slower than both, beyond their intervals
+        // (by 2.4× at c = 1.18, up to 5000× at β = 5.7).
+        let exact = p["quadrature_exact"].as_f64().unwrap();
+        assert!(exact > sgd_hi.max(em_hi), "{p}");
+        // The paper-noise quadrature tends to the log-barrier formula: within 25% once
+        // β log c ≥ 1 (measured 0.93 – 1.06 there).
+        let (beta, c) = (p["beta"].as_f64().unwrap(), p["c"].as_f64().unwrap());
+        if beta * c.ln() >= 1.0 {
+            let ratio = p["log_barrier"].as_f64().unwrap() / p["quadrature_paper"].as_f64().unwrap();
+            assert!((ratio - 1.0).abs() < 0.25, "{p}");
+        }
+    }
+    // β = B/(ηh*) alone does not set SGD's escape time: at β = 5.74 the run with η = 0.05 is
+    // slower than the one with η = 0.2, with disjoint 95% intervals.
+    let at = |b: u64, lr: f64| {
+        time(&points.iter().find(|p| p["batch_size"] == b && p["lr"].as_f64() == Some(lr) && p["sweep"] == "batch-lr").unwrap()["sgd"])
+    };
+    let (slow, fast) = (at(1, 0.05), at(4, 0.2));
+    assert!(slow.1 > fast.2, "{slow:?} vs {fast:?}");
+}

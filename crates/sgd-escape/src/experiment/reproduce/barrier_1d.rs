@@ -131,7 +131,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
                 index += 1;
                 let key = format!("{noise}-beta{beta}-c{c}-n{replicas}");
                 let seed = options.seed.wrapping_add(index);
-                let (point, cached) = cached_point(options, NAME, &key, || compute_point(noise, beta, c, replicas, seed, budget))?;
+                let (point, cached) = cached_point(options, NAME, &key, || Ok(compute_point(noise, beta, c, replicas, seed, budget)))?;
                 progress(&format!("{NAME}: {key} {}", if cached { "(cached)" } else { "done" }));
                 points.push(point);
             }

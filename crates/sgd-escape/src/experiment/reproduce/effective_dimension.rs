@@ -111,7 +111,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             index += 1;
             let key = format!("beta{beta}-n{n}-r{replicas}");
             let seed = options.seed.wrapping_add(index);
-            let (point, cached) = cached_point(options, NAME, &key, || compute_point(beta, n, replicas, seed, max_steps))?;
+            let (point, cached) = cached_point(options, NAME, &key, || Ok(compute_point(beta, n, replicas, seed, max_steps)))?;
             progress(&format!("{NAME}: {key} {}", if cached { "(cached)" } else { "done" }));
             points.push(point);
         }

@@ -125,7 +125,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             index += 1;
             let key = format!("lr{lr}-B{batch_size}-r{replicas}-s{samples}");
             let seed = options.seed.wrapping_add(index);
-            let (point, cached) = cached_point(options, NAME, &key, || compute_point(&s, lr, batch_size, replicas, samples, seed))?;
+            let (point, cached) = cached_point(options, NAME, &key, || Ok(compute_point(&s, lr, batch_size, replicas, samples, seed)))?;
             progress(&format!("{NAME}: {key} {}", if cached { "(cached)" } else { "done" }));
             points.push(point);
         }

@@ -169,7 +169,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
                     let max_steps = (budget / replicas as f64) as u64;
                     (point.measured, point.censored) = measure(&p, c, replicas, seed, max_steps);
                 }
-                point
+                Ok(point)
             })?;
             progress(&format!("{NAME}: {key} {}", if cached { "(cached)" } else { "done" }));
             if let (Some((t, _)), 0) = (point.measured, point.censored) {

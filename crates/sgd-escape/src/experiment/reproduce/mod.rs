@@ -10,6 +10,7 @@ mod barrier_1d;
 mod effective_dimension;
 mod fig3a;
 mod fig3b;
+mod sgd_barrier;
 
 use crate::error::{Error, Result};
 use serde::Serialize;
@@ -17,7 +18,7 @@ use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 
 /// The experiments, by name.
-pub const EXPERIMENTS: &[&str] = &["fig3a", "fig3b", "barrier-1d", "effective-dimension"];
+pub const EXPERIMENTS: &[&str] = &["fig3a", "fig3b", "barrier-1d", "effective-dimension", "sgd-barrier"];
 
 /// How to run a reproduction.
 #[derive(Clone, Debug)]
@@ -55,17 +56,18 @@ pub fn reproduce(name: &str, options: &ReproduceOptions, progress: &(dyn Fn(&str
         "fig3b" => fig3b::run(options, progress),
         "barrier-1d" => barrier_1d::run(options, progress),
         "effective-dimension" => effective_dimension::run(options, progress),
+        "sgd-barrier" => sgd_barrier::run(options, progress),
         other => Err(Error::invalid("NAME", other, format!("must be one of {} or \"all\"", EXPERIMENTS.join(", ")))),
     }
 }
 
 /// A cached grid point: loads `points/<experiment>/<key>.json` if present, else computes and
-/// stores it atomically.
+/// stores it atomically. A failing `compute` stores nothing.
 pub(crate) fn cached_point<T: Serialize + DeserializeOwned>(
     options: &ReproduceOptions,
     experiment: &str,
     key: &str,
-    compute: impl FnOnce() -> T,
+    compute: impl FnOnce() -> Result<T>,
 ) -> Result<(T, bool)> {
     let dir = options.out.join("points").join(experiment);
     std::fs::create_dir_all(&dir).map_err(|source| Error::Io { action: "cannot create folder", path: dir.clone(), source })?;
@@ -75,7 +77,7 @@ pub(crate) fn cached_point<T: Serialize + DeserializeOwned>(
     {
         return Ok((value, true));
     }
-    let value = compute();
+    let value = compute()?;
     crate::report::atomic_write(&path, serde_json::to_string_pretty(&value).expect("point serialises").as_bytes())?;
     Ok((value, false))
 }
