@@ -38,7 +38,7 @@ enum Command {
     /// Reproduce an experiment (or `all`): numbers, figures and a Markdown page. Finished
     /// points are cached in OUT/points, so an interrupted reproduction resumes.
     Reproduce {
-        /// Experiment name (barrier-1d) or `all`.
+        /// Experiment name (fig3a, fig3b, barrier-1d, effective-dimension, sgd-barrier) or `all`.
         name: String,
         /// Small grids and ensembles: about two minutes per experiment on 2 cores.
         #[arg(long)]
@@ -66,6 +66,7 @@ fn reproduce(name: &str, quick: bool, out: &Path, seed: u64) -> Result<(), sgd_e
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let options = ReproduceOptions { quick, out: out.to_path_buf(), seed, command };
     let names: Vec<&str> = if name == "all" { EXPERIMENTS.to_vec() } else { vec![name] };
+    let mut table = Vec::new();
     for n in names {
         let started = std::time::Instant::now();
         let report = reproduce(n, &options, &|line| eprintln!("{line}"))?;
@@ -74,7 +75,18 @@ fn reproduce(name: &str, quick: bool, out: &Path, seed: u64) -> Result<(), sgd_e
             println!("  {line}");
         }
         println!("  page: {}", out.join(format!("{}.md", report.name)).display());
+        table.extend(report.checks.into_iter().map(|c| (report.name.clone(), c)));
     }
+    // The summary table: every quantitative claim and whether it held in this run.
+    let width = table.iter().map(|(_, c)| c.claim.chars().count()).max().unwrap_or(5).min(100);
+    println!("\n{:<20} {:<width$} {:<28} holds", "experiment", "claim", "result");
+    for (name, c) in &table {
+        let claim: String =
+            if c.claim.chars().count() > width { c.claim.chars().take(width - 1).chain(['…']).collect() } else { c.claim.clone() };
+        println!("{name:<20} {claim:<width$} {:<28} {}", c.result, if c.holds { "yes" } else { "NO" });
+    }
+    let held = table.iter().filter(|(_, c)| c.holds).count();
+    println!("{held} of {} checks hold{}", table.len(), if quick { " (quick mode: small ensembles)" } else { "" });
     Ok(())
 }
 

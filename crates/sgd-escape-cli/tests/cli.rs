@@ -242,3 +242,25 @@ fn landscape_writes_json_with_every_theory() {
     assert_eq!(code, 2);
     assert!(err.contains("landscape.saddle") && err.contains("simplex"), "{err}");
 }
+
+/// `reproduce NAME --quick` (the README's main command runs `all`): the page and figures are
+/// written, and stdout ends with the checks table and its tally; an unknown name is an input
+/// error (status 2).
+#[test]
+fn reproduce_prints_the_checks_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sgd-escape"))
+        .args(["reproduce", "fig3a", "--quick", "--out", dir.path().to_str().unwrap()])
+        .output()
+        .expect("binary runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("experiment") && stdout.contains("holds"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("3 of 3 checks hold (quick mode: small ensembles)"), "{stdout}");
+    for file in ["fig3a.md", "fig3a.png", "fig3a.svg", "fig3a.csv", "fig3a.json"] {
+        assert!(dir.path().join(file).exists(), "{file}");
+    }
+    let (code, stderr) = sgd_escape(&["reproduce", "fig9", "--quick", "--out", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("fig9"), "{stderr}");
+}

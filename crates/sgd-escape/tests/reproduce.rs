@@ -9,6 +9,7 @@ fn barrier_1d_quick() {
     let dir = tempfile::tempdir().unwrap();
     let options = ReproduceOptions { quick: true, out: dir.path().to_path_buf(), seed: 1, command: "test".into() };
     let report = reproduce("barrier-1d", &options, &|_| {}).unwrap();
+    assert!(report.checks.iter().all(|c| c.holds), "{:#?}", report.checks);
     for file in
         ["barrier-1d.json", "barrier-1d.csv", "barrier-1d.md", "barrier-1d-beta2.png", "barrier-1d-beta2.svg", "barrier-1d-beta4.png"]
     {
@@ -66,7 +67,8 @@ fn unknown_experiment_is_an_input_error() {
 fn fig3a_quick() {
     let dir = tempfile::tempdir().unwrap();
     let options = ReproduceOptions { quick: true, out: dir.path().to_path_buf(), seed: 1, command: "test".into() };
-    reproduce("fig3a", &options, &|_| {}).unwrap();
+    let report = reproduce("fig3a", &options, &|_| {}).unwrap();
+    assert!(report.checks.iter().all(|c| c.holds), "{:#?}", report.checks);
     for file in ["fig3a.json", "fig3a.csv", "fig3a.md", "fig3a.png", "fig3a.svg"] {
         assert!(dir.path().join(file).exists(), "{file} missing");
     }
@@ -116,7 +118,8 @@ fn fig3a_quick() {
 fn fig3b_quick() {
     let dir = tempfile::tempdir().unwrap();
     let options = ReproduceOptions { quick: true, out: dir.path().to_path_buf(), seed: 1, command: "test".into() };
-    reproduce("fig3b", &options, &|_| {}).unwrap();
+    let report = reproduce("fig3b", &options, &|_| {}).unwrap();
+    assert!(report.checks.iter().all(|c| c.holds), "{:#?}", report.checks);
     for file in ["fig3b.json", "fig3b.csv", "fig3b.md", "fig3b.png", "fig3b.svg"] {
         assert!(dir.path().join(file).exists(), "{file} missing");
     }
@@ -165,7 +168,8 @@ fn fig3b_quick() {
 fn effective_dimension_quick() {
     let dir = tempfile::tempdir().unwrap();
     let options = ReproduceOptions { quick: true, out: dir.path().to_path_buf(), seed: 1, command: "test".into() };
-    reproduce("effective-dimension", &options, &|_| {}).unwrap();
+    let report = reproduce("effective-dimension", &options, &|_| {}).unwrap();
+    assert!(report.checks.iter().all(|c| c.holds), "{:#?}", report.checks);
     for file in ["effective-dimension.json", "effective-dimension.csv", "effective-dimension.md", "effective-dimension.png"] {
         assert!(dir.path().join(file).exists(), "{file} missing");
     }
@@ -207,7 +211,8 @@ fn effective_dimension_quick() {
 fn sgd_barrier_quick() {
     let dir = tempfile::tempdir().unwrap();
     let options = ReproduceOptions { quick: true, out: dir.path().to_path_buf(), seed: 1, command: "test".into() };
-    reproduce("sgd-barrier", &options, &|_| {}).unwrap();
+    let report = reproduce("sgd-barrier", &options, &|_| {}).unwrap();
+    assert!(report.checks.iter().all(|c| c.holds), "{:#?}", report.checks);
     for file in ["sgd-barrier.json", "sgd-barrier.csv", "sgd-barrier.md", "sgd-barrier-beta.png", "sgd-barrier-c.png"] {
         assert!(dir.path().join(file).exists(), "{file} missing");
     }

@@ -5,7 +5,7 @@
 //! the log-barrier power law c^{−(β+1/2)} for paper noise, the linear-barrier exponential
 //! exp(−βΔL/L*) for frozen noise, Kramers exp(−ΔL/D) for isotropic noise (D fixed across c).
 
-use super::{ReproduceOptions, ReproduceReport, cached_point, write_text};
+use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, write_text};
 use crate::dynamics::{Noise, Sde};
 use crate::error::Result;
 use crate::escape::{EnsembleSpec, Exit, run_ensemble};
@@ -250,6 +250,25 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         .count();
     summary.push(format!("simulation within 4 SE + 2% of its exact quadrature at {agree} of {} simulated points", simulated.len()));
 
+    let quad =
+        |noise: &str, beta: f64, c: f64| points.iter().find(|p| p.noise == noise && p.beta == beta && p.c == c).map(|p| p.quadrature);
+    let (c_lo, c_hi) = (cs[0], cs[cs.len() - 1]);
+    let checks = vec![
+        Check::new(
+            "each simulation within 4 SE + 2% (Euler–Maruyama allowance) of its exact quadrature",
+            format!("{agree} of {}", simulated.len()),
+            agree == simulated.len() && !simulated.is_empty(),
+        ),
+        Check::count(
+            format!("power law against exponential: from c = {c_lo} to {c_hi} the frozen-noise time grows more than the paper-noise time"),
+            betas.iter().map(|&b| {
+                match (quad("frozen", b, c_hi), quad("frozen", b, c_lo), quad("paper", b, c_hi), quad("paper", b, c_lo)) {
+                    (Some(f1), Some(f0), Some(p1), Some(p0)) => f1 / f0 > p1 / p0,
+                    _ => false,
+                }
+            }),
+        ),
+    ];
     // Page.
     let mut md = format!(
         "# barrier-1d: power law against exponential over a real barrier\n\n\
@@ -274,6 +293,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
     for line in &summary {
         md.push_str(&format!("- {line}\n"));
     }
+    md.push_str(&checks_table(&checks));
     md.push_str(
         "\n## All points against every theory\n\nMean escape times t (measured ± standard error). The theory columns are the closed forms at \
          the same β and c: log barrier (1/2π)√(h*|hˢ|) c^−(β+1/2), linear barrier with frozen noise, and Kramers with the isotropic D; \
@@ -304,5 +324,5 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         ));
     }
     write_text(&mut files, &out.join(format!("{NAME}.md")), &md)?;
-    Ok(ReproduceReport { name: NAME.into(), files, summary })
+    Ok(ReproduceReport { name: NAME.into(), files, summary, checks })
 }

@@ -6,7 +6,7 @@
 //! n_c = 2(β + 1), where the exponent vanishes and the minimum stops being stable (THEORY.md §3:
 //! P ∝ L^−(β+1) is normalisable in n dimensions only if n < 2(β + 1)).
 
-use super::{ReproduceOptions, ReproduceReport, cached_point, plus_minus, write_text};
+use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, write_text};
 use crate::dynamics::{Noise, Sde};
 use crate::error::Result;
 use crate::escape::{EnsembleSpec, Exit, run_ensemble};
@@ -203,6 +203,40 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
     }
     write_text(&mut files, &out.join(format!("{NAME}.csv")), &csv)?;
 
+    let ratio = |beta: f64, n: usize| {
+        let a = points.iter().find(|p| p.beta == beta && p.n == n)?;
+        let b = points.iter().find(|p| p.beta == beta && p.n == n + 1)?;
+        if a.censored + a.diverged + b.censored + b.diverged > 0 {
+            return None;
+        }
+        let r = a.measured.0 / b.measured.0;
+        Some((r, r * ((a.measured.1 / a.measured.0).powi(2) + (b.measured.1 / b.measured.0).powi(2)).sqrt()))
+    };
+    let pairs = |below: bool| {
+        BETAS.iter().flat_map(move |&beta| {
+            (1..MAX_DIM)
+                .filter(move |&n| if below { ((n + 1) as f64) < critical_dimension(beta) } else { n as f64 >= critical_dimension(beta) })
+                .map(move |n| (beta, n))
+        })
+    };
+    let checks = vec![
+        Check::count(
+            "below n_c: t(n)/t(n + 1) within 4 SE + 5% of c^(1/2)",
+            pairs(true).map(|(beta, n)| ratio(beta, n).is_some_and(|(r, se)| (r - C.sqrt()).abs() < 4.0 * se + 0.05 * C.sqrt())),
+        ),
+        Check::count(
+            "at and beyond n_c: the speed-up t(n)/t(n + 1) falls below c^(1/2) by more than 4 SE",
+            pairs(false).map(|(beta, n)| ratio(beta, n).is_some_and(|(r, se)| C.sqrt() - r > 4.0 * se)),
+        ),
+        Check::count(
+            "n = 1: simulation within 4 SE + 2% of the exact quadrature",
+            BETAS.iter().map(|&beta| {
+                let p = points.iter().find(|p| p.beta == beta && p.n == 1).expect("n = 1 point");
+                let q = quadrature(beta);
+                (p.measured.0 - q).abs() < 4.0 * p.measured.1 + 0.02 * q
+            }),
+        ),
+    ];
     let mut md = format!(
         "# effective-dimension: each outlier direction speeds escape by c^(1/2)\n\n\
          Command: `{}`{}\n\n\
@@ -220,6 +254,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
     for line in &summary {
         md.push_str(&format!("- {line}\n"));
     }
+    md.push_str(&checks_table(&checks));
     md.push_str("\n## All points\n\n| β | n | n_c | simulated mean t | rate (95% CI) | escaped / censored / diverged | log barrier 1/κ | simulated / log barrier |\n|---|---|---|---|---|---|---|---|\n");
     for p in &points {
         let theory = theory_time(p.beta, p.n);
@@ -240,5 +275,5 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         ));
     }
     write_text(&mut files, &out.join(format!("{NAME}.md")), &md)?;
-    Ok(ReproduceReport { name: NAME.into(), files, summary })
+    Ok(ReproduceReport { name: NAME.into(), files, summary, checks })
 }

@@ -6,7 +6,7 @@
 //! variance of SGD ([`crate::theory::stationary::sgd_stationary_variance`]), which carries the
 //! finite-η correction.
 
-use super::{ReproduceOptions, ReproduceReport, cached_point, plus_minus, write_text};
+use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, write_text};
 use crate::dynamics::rng::{replica_rng, uniform_index};
 use crate::dynamics::{Sampling, Sgd};
 use crate::error::Result;
@@ -231,6 +231,26 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         ));
     }
 
+    let fitted: Vec<(&Point, f64, f64)> = points.iter().filter_map(|p| Some((p, p.phi?.0, p.phi?.1))).collect();
+    let checks = vec![
+        Check::count(
+            "fitted φ within 4 SE + 3.5% of the φ implied by the exact discrete-time SGD variance (where finite)",
+            fitted
+                .iter()
+                .filter_map(|(p, phi, se)| Some((phi - p.phi_from_exact_variance?).abs() < 4.0 * se + 0.035 * p.phi_from_exact_variance?)),
+        ),
+        Check::count(
+            "η ≥ 0.5: fitted φ below the continuum 1 + B/(ηh*) by more than 20% + 4 SE (finite-η deviation)",
+            fitted.iter().filter(|(p, ..)| p.lr >= 0.5).map(|(p, phi, se)| p.phi_continuum - phi > 0.2 * p.phi_continuum + 4.0 * se),
+        ),
+        Check::count(
+            "infinite exact variance: fitted φ within 4 SE + 3.5% of Kesten's tail exponent",
+            fitted
+                .iter()
+                .filter(|(p, ..)| p.exact_variance.is_none())
+                .map(|(p, phi, se)| p.phi_tail.is_some_and(|t| (phi - t).abs() < 4.0 * se + 0.035 * t)),
+        ),
+    ];
     let mut md = format!(
         "# fig3a: the stationary law P ∝ L^−φ of SGD (paper Fig. 3a)\n\n\
          Command: `{}`{}\n\n\
@@ -263,6 +283,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
     for line in &summary {
         md.push_str(&format!("- {line}\n"));
     }
+    md.push_str(&checks_table(&checks));
     md.push_str(
         "\n## All points\n\n| η | B | fitted φ | 1 + B/(ηh*) | φ from exact variance | Kesten tail φ | measured variance | exact variance | diverged replicas |\n\
          |---|---|---|---|---|---|---|---|---|\n",
@@ -284,5 +305,5 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         ));
     }
     write_text(&mut files, &out.join(format!("{NAME}.md")), &md)?;
-    Ok(ReproduceReport { name: NAME.into(), files, summary })
+    Ok(ReproduceReport { name: NAME.into(), files, summary, checks })
 }

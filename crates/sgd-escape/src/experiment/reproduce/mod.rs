@@ -40,8 +40,44 @@ pub struct ReproduceReport {
     pub name: String,
     /// Files written.
     pub files: Vec<PathBuf>,
-    /// One line per claim checked: what was compared and the result.
+    /// Findings, one line each: what was compared and the numbers.
     pub summary: Vec<String>,
+    /// The experiment's quantitative claims and whether they held in this run.
+    pub checks: Vec<Check>,
+}
+
+/// One quantitative claim of an experiment, evaluated on its own outputs.
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    /// What is claimed, with its tolerance.
+    pub claim: String,
+    /// What was measured.
+    pub result: String,
+    /// Whether the claim held.
+    pub holds: bool,
+}
+
+impl Check {
+    pub(crate) fn new(claim: impl Into<String>, result: impl Into<String>, holds: bool) -> Self {
+        Check { claim: claim.into(), result: result.into(), holds }
+    }
+
+    /// A claim over several cases: holds when every case does.
+    pub(crate) fn count(claim: impl Into<String>, cases: impl IntoIterator<Item = bool>) -> Self {
+        let cases: Vec<bool> = cases.into_iter().collect();
+        let held = cases.iter().filter(|h| **h).count();
+        Check::new(claim, format!("{held} of {}", cases.len()), held == cases.len() && !cases.is_empty())
+    }
+}
+
+/// The Markdown table of checks for a results page.
+pub(crate) fn checks_table(checks: &[Check]) -> String {
+    let mut md = String::from("## Checks\n\n| claim | result | holds |\n|---|---|---|\n");
+    for c in checks {
+        md.push_str(&format!("| {} | {} | {} |\n", c.claim, c.result, if c.holds { "yes" } else { "**no**" }));
+    }
+    md.push('\n');
+    md
 }
 
 /// Runs one experiment (`name` from [`EXPERIMENTS`]). `progress` receives one line per point.

@@ -14,7 +14,7 @@
 //!
 //! Items 3–5 come from the tool's own landscape analysis of each configuration.
 
-use super::{ReproduceOptions, ReproduceReport, cached_point, plus_minus, write_text};
+use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, write_text};
 use crate::error::Result;
 use crate::experiment::config::Config;
 use crate::experiment::landscape::analyze;
@@ -283,6 +283,31 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         ));
     }
 
+    let at_last_beta: Vec<&&Point> = by_beta.iter().filter(|p| (p.beta - by_beta.last().expect("non-empty").beta).abs() < 1e-9).collect();
+    let slowest_lr = at_last_beta.iter().min_by(|a, b| a.lr.total_cmp(&b.lr)).expect("non-empty");
+    let fastest_lr = at_last_beta.iter().max_by(|a, b| a.lr.total_cmp(&b.lr)).expect("non-empty");
+    let checks = vec![
+        Check::count(
+            "SGD and the exact-noise SDE at dt = η (EM): 95% intervals within a factor 1.5 of each other",
+            points.iter().map(|p| p.sde_exact_em.time().1 < 1.5 * p.sgd.time().2 && p.sgd.time().1 < 1.5 * p.sde_exact_em.time().2),
+        ),
+        Check::count(
+            "the continuum exact-noise SDE (exact quadrature) is slower than SGD and EM, beyond their 95% intervals",
+            points.iter().map(|p| p.quadrature_exact > p.sgd.time().2.max(p.sde_exact_em.time().2)),
+        ),
+        Check::new(
+            format!(
+                "β alone does not set SGD's time: at β = {:.2}, η = {} is slower than η = {} (disjoint 95% intervals)",
+                slowest_lr.beta, slowest_lr.lr, fastest_lr.lr
+            ),
+            format!("{:.4e} against {:.4e}", slowest_lr.sgd.time().0, fastest_lr.sgd.time().0),
+            slowest_lr.sgd.time().1 > fastest_lr.sgd.time().2,
+        ),
+        Check::count(
+            "paper-noise quadrature within 25% of the log-barrier formula where β log c ≥ 1",
+            points.iter().filter(|p| p.beta * p.c.ln() >= 1.0).map(|p| (p.log_barrier / p.quadrature_paper - 1.0).abs() < 0.25),
+        ),
+    ];
     let mut md = format!(
         "# sgd-barrier: minibatch SGD over a real barrier, against every theory\n\n\
          Command: `{}`{}\n\n\
@@ -328,6 +353,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             p.sgd.censored
         ));
     }
+    md.push_str(&checks_table(&checks));
     md.push_str("\n## The chain of approximations, as ratios of mean times\n\n");
     let range = |f: &dyn Fn(&Point) -> f64| points.iter().map(f).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     let (a, b) = range(&|p| p.sde_exact_em.time().0 / p.sgd.time().0);
@@ -365,5 +391,5 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         md.push_str(&format!("- {line}\n"));
     }
     write_text(&mut files, &out.join(format!("{NAME}.md")), &md)?;
-    Ok(ReproduceReport { name: NAME.into(), files, summary })
+    Ok(ReproduceReport { name: NAME.into(), files, summary, checks })
 }
