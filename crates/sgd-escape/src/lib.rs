@@ -4,7 +4,7 @@
 //! Implements the theory of T. Mori, L. Ziyin, K. Liu, M. Ueda, "Power-Law Escape Rate of SGD"
 //! (ICML 2022). Data flows one way through the modules:
 //!
-//! config ([`experiment`]) → model ([`model`]) → landscape analysis ([`landscape`]) →
+//! config ([`experiment`]) → data ([`data`]) → model ([`model`]) → landscape analysis ([`landscape`]) →
 //! dynamics ([`dynamics`]) run as replica ensembles with exit detection ([`escape`]) →
 //! statistics ([`stats`]) → report ([`report`]); [`theory`] holds the closed-form and
 //! quadrature predictions the measurements are compared with.
@@ -12,6 +12,7 @@
 //! Units: time `t` is the paper's continuous time, `t = η · steps` for SGD and `t = dt · steps`
 //! for SDEs. Rates are per unit `t` unless a name says `per_step`.
 
+pub mod data;
 pub mod dynamics;
 pub mod error;
 pub mod escape;

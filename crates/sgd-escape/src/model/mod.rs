@@ -8,13 +8,12 @@
 //!   [`CurveMap`] (a double well with a real barrier built from data, THEORY.md §6).
 
 mod curve;
-mod data;
 mod double_well;
 mod feature;
 mod linear;
 
+pub use crate::data::Dataset;
 pub use curve::CurveMap;
-pub use data::Dataset;
 pub use double_well::DoubleWell;
 pub use feature::{FeatureMap, FeatureModel};
 pub use linear::LinearMap;

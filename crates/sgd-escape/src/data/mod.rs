@@ -1,0 +1,132 @@
+//! Data: the [`Dataset`] models train on, raw [`Table`]s read from files (CSV, `.npy`, the IDX
+//! files of Fashion-MNIST) or compiled in ([`vendored`]), and [`build`], which turns a table
+//! into a data set: feature and target columns, first-N subsetting, label maps (regression,
+//! binary ±1 from a class set, one-hot over K classes) and standardisation.
+
+mod dataset;
+mod idx;
+mod table;
+pub mod vendored;
+
+pub use dataset::Dataset;
+pub use idx::read_idx;
+pub use table::Table;
+pub use vendored::{FASHION_MNIST_DIR, VENDORED, load_fashion_mnist, load_vendored};
+
+use crate::error::{Error, Result};
+
+/// How the target column becomes the model's targets.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum LabelMap {
+    /// The target value itself (K = 1).
+    #[default]
+    Regression,
+    /// y = +1 if the (integer) class is in `positive`, −1 otherwise (K = 1; paper Fig. 1).
+    Binary {
+        /// Classes labelled +1.
+        positive: Vec<i64>,
+    },
+    /// One-hot over the classes present, in increasing order (K = number of classes; paper
+    /// Fig. 2).
+    OneHot,
+}
+
+/// How the feature columns are scaled (statistics over the rows used).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scale {
+    /// Zero mean and unit variance per column; a constant column is only centred.
+    #[default]
+    Standardize,
+    /// As read.
+    None,
+}
+
+/// Which columns and rows of a table make the data set, and how.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DataSpec {
+    /// Feature columns (0-based); default every column but the target.
+    pub features: Option<Vec<usize>>,
+    /// Target column (0-based); default the last.
+    pub target: Option<usize>,
+    /// Label map.
+    pub labels: LabelMap,
+    /// Feature scaling.
+    pub scale: Scale,
+    /// Keep only the first N rows.
+    pub first: Option<usize>,
+}
+
+/// Builds a data set from `table` as `spec` says. Errors name the table and the column (or
+/// row) at fault: a column index out of range, the target among the features, a non-integer
+/// class under a classification label map.
+pub fn build(table: &Table, spec: &DataSpec) -> Result<Dataset> {
+    let err = |message: String| Error::Data { path: table.source.clone(), message };
+    let target = spec.target.unwrap_or(table.columns - 1);
+    if target >= table.columns {
+        return Err(err(format!("target column {} does not exist (the table has {} columns)", target + 1, table.columns)));
+    }
+    let features: Vec<usize> = spec.features.clone().unwrap_or_else(|| (0..table.columns).filter(|&c| c != target).collect());
+    if features.is_empty() {
+        return Err(err("no feature columns".into()));
+    }
+    if let Some(&c) = features.iter().find(|&&c| c >= table.columns) {
+        return Err(err(format!("feature column {} does not exist (the table has {} columns)", c + 1, table.columns)));
+    }
+    if features.contains(&target) {
+        return Err(err(format!("column {} (`{}`) is both a feature and the target", target + 1, table.names[target])));
+    }
+    let rows = spec.first.map_or(table.rows, |n| n.min(table.rows));
+    if rows == 0 {
+        return Err(err("no rows selected".into()));
+    }
+    let m = features.len();
+    let mut x = Vec::with_capacity(rows * m);
+    for r in 0..rows {
+        x.extend(features.iter().map(|&c| table.get(r, c)));
+    }
+    let class = |r: usize| -> Result<i64> {
+        let v = table.get(r, target);
+        if v.fract() != 0.0 {
+            return Err(err(format!(
+                "row {}, column {} (`{}`): class label {v} is not an integer (classification label maps need integer classes)",
+                r + 1,
+                target + 1,
+                table.names[target]
+            )));
+        }
+        Ok(v as i64)
+    };
+    let (outputs, y) = match &spec.labels {
+        LabelMap::Regression => (1, (0..rows).map(|r| table.get(r, target)).collect()),
+        LabelMap::Binary { positive } => {
+            let mut y = Vec::with_capacity(rows);
+            for r in 0..rows {
+                y.push(if positive.contains(&class(r)?) { 1.0 } else { -1.0 });
+            }
+            (1, y)
+        }
+        LabelMap::OneHot => {
+            let classes: Vec<i64> = (0..rows).map(class).collect::<Result<_>>()?;
+            let mut distinct = classes.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            let k = distinct.len();
+            let mut y = vec![0.0; rows * k];
+            for (r, c) in classes.iter().enumerate() {
+                y[r * k + distinct.binary_search(c).expect("class present")] = 1.0;
+            }
+            (k, y)
+        }
+    };
+    if spec.scale == Scale::Standardize {
+        for j in 0..m {
+            let mean = (0..rows).map(|r| x[r * m + j]).sum::<f64>() / rows as f64;
+            let var = (0..rows).map(|r| (x[r * m + j] - mean).powi(2)).sum::<f64>() / rows as f64;
+            let inv = if var > 0.0 { 1.0 / var.sqrt() } else { 1.0 };
+            for r in 0..rows {
+                x[r * m + j] = (x[r * m + j] - mean) * inv;
+            }
+        }
+    }
+    Ok(Dataset { features: m, outputs, x, y })
+}
