@@ -178,3 +178,43 @@ mod tests {
         }
     }
 }
+
+/// Row-major matrix product `C = A·B` (or `C += A·B` with `accumulate`), where `A` is `m × k`
+/// (or its transpose is, with `a_transposed`: then the slice holds a `k × m` matrix) and `B` is
+/// `k × n` (or `n × k` with `b_transposed`). Sequential and deterministic: parallelism belongs
+/// to the caller, so results do not depend on the thread count.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(c: &mut [f64], a: &[f64], b: &[f64], m: usize, k: usize, n: usize, a_transposed: bool, b_transposed: bool, accumulate: bool) {
+    use faer::linalg::matmul::matmul;
+    use faer::{Accum, MatMut, MatRef, Par};
+    debug_assert!(c.len() == m * n && a.len() == m * k && b.len() == k * n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    let a = if a_transposed { MatRef::from_row_major_slice(a, k, m).transpose() } else { MatRef::from_row_major_slice(a, m, k) };
+    let b = if b_transposed { MatRef::from_row_major_slice(b, n, k).transpose() } else { MatRef::from_row_major_slice(b, k, n) };
+    let c = MatMut::from_row_major_slice_mut(c, m, n);
+    matmul(c, if accumulate { Accum::Add } else { Accum::Replace }, a, b, 1.0, Par::Seq);
+}
+
+#[cfg(test)]
+mod gemm_tests {
+    #[test]
+    fn gemm_matches_naive_products_in_every_layout() {
+        let (m, k, n) = (3, 4, 2);
+        let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
+        let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.71).cos()).collect();
+        let naive: Vec<f64> = (0..m * n).map(|ij| (0..k).map(|l| a[(ij / n) * k + l] * b[l * n + ij % n]).sum()).collect();
+        let at: Vec<f64> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
+        let bt: Vec<f64> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+        for (aa, ta) in [(&a, false), (&at, true)] {
+            for (bb, tb) in [(&b, false), (&bt, true)] {
+                let mut c = vec![1.0; m * n];
+                super::gemm(&mut c, aa, bb, m, k, n, ta, tb, false);
+                assert!(c.iter().zip(&naive).all(|(x, y)| (x - y).abs() < 1e-14));
+                super::gemm(&mut c, aa, bb, m, k, n, ta, tb, true);
+                assert!(c.iter().zip(&naive).all(|(x, y)| (x - 2.0 * y).abs() < 1e-14));
+            }
+        }
+    }
+}

@@ -119,7 +119,7 @@ fn gauss_newton_operator_matches_per_sample_sum() {
     let mut reference = [0.0; 9];
     let mut g = [0.0; 3];
     for mu in 0..model.samples() {
-        model.residual_and_output_gradient(&theta, mu, &mut g);
+        model.residuals_and_output_gradients(&theta, mu, &mut [0.0], &mut g);
         for i in 0..3 {
             for j in 0..3 {
                 reference[i * 3 + j] += g[i] * g[j] / model.samples() as f64;

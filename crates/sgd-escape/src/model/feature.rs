@@ -231,7 +231,7 @@ impl<F: FeatureMap> DataModel for FeatureModel<F> {
         }
     }
 
-    fn residual_and_output_gradient(&self, theta: &[f64], mu: usize, grad_f: &mut [f64]) -> f64 {
+    fn residuals_and_output_gradients(&self, theta: &[f64], mu: usize, residuals: &mut [f64], grad_f: &mut [f64]) {
         grad_f.fill(0.0);
         let x = self.data.row(mu);
         let mut r = -self.data.y[mu];
@@ -239,7 +239,7 @@ impl<F: FeatureMap> DataModel for FeatureModel<F> {
             r += xa * self.map.feature(theta, a);
             self.map.add_feature_gradient(theta, a, *xa, grad_f);
         }
-        r
+        residuals[0] = r;
     }
 
     /// `G v = Jᵀ Sxx J v`, O(m² + mP).

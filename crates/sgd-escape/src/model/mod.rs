@@ -6,17 +6,20 @@
 //! - [`FeatureModel`]: data-built mean-square models `f(θ, x) = xᵀφ(θ)`, linear in the data
 //!   through a feature map `φ`: [`LinearMap`] (linear regression, paper Fig. 3) and
 //!   [`CurveMap`] (a double well with a real barrier built from data, THEORY.md §6).
+//! - [`Mlp`]: multilayer perceptrons with K linear outputs on real data (THEORY.md §5).
 
 mod curve;
 mod double_well;
 mod feature;
 mod linear;
+mod mlp;
 
 pub use crate::data::Dataset;
 pub use curve::CurveMap;
 pub use double_well::DoubleWell;
 pub use feature::{FeatureMap, FeatureModel};
 pub use linear::LinearMap;
+pub use mlp::{Activation, Mlp, NoiseStrength};
 
 use crate::dynamics::rng::ReplicaRng;
 use rand::RngExt;
@@ -53,8 +56,29 @@ pub trait DataModel: Model {
     /// Minibatch gradient `∇L_B = (1/|B|) Σ_{μ∈B} r_μ ∇f_μ` written into `grad`.
     fn minibatch_gradient(&self, theta: &[f64], batch: &[usize], grad: &mut [f64]);
 
-    /// Residual `r_μ` of sample `mu`, with the output gradient `∇f_μ` written into `grad_f`.
-    fn residual_and_output_gradient(&self, theta: &[f64], mu: usize, grad_f: &mut [f64]) -> f64;
+    /// Number of outputs K of `f(θ, x) ∈ R^K` (the loss sums the squared residuals over them).
+    fn outputs(&self) -> usize {
+        1
+    }
+
+    /// The K residuals `r_μk = f_k(θ, x_μ) − y_μk` of sample `mu` written into `residuals`, and
+    /// the output gradients `∇f_μk` into the rows of `grad_f` (row-major `K × P`).
+    fn residuals_and_output_gradients(&self, theta: &[f64], mu: usize, residuals: &mut [f64], grad_f: &mut [f64]);
+
+    /// The per-sample loss `ℓ_μ = ½ Σ_k r_μk²`, with its gradient `∇ℓ_μ = Σ_k r_μk ∇f_μk`
+    /// written into `grad`. The default goes through
+    /// [`DataModel::residuals_and_output_gradients`].
+    fn sample_loss_gradient(&self, theta: &[f64], mu: usize, grad: &mut [f64]) -> f64 {
+        let (p, k) = (self.dim(), self.outputs());
+        let mut r = vec![0.0; k];
+        let mut jac = vec![0.0; k * p];
+        self.residuals_and_output_gradients(theta, mu, &mut r, &mut jac);
+        grad.fill(0.0);
+        for (rk, row) in r.iter().zip(jac.chunks_exact(p)) {
+            crate::linalg::axpy(*rk, row, grad);
+        }
+        0.5 * crate::linalg::dot(&r, &r)
+    }
 
     /// Draws a vector `ζ` with covariance equal to the per-sample gradient covariance
     /// `C(θ) = (1/N) Σ_μ ∇ℓ_μ ∇ℓ_μᵀ − ∇L ∇Lᵀ` (THEORY.md §2; the minibatch noise covariance with
@@ -69,14 +93,16 @@ pub trait DataModel: Model {
     /// Gauss–Newton matrix-vector product `out = G v`, `G = (1/N) Σ_μ ∇f_μ∇f_μᵀ`
     /// (THEORY.md §1). The default sums over samples, O(N·P).
     fn gauss_newton_vector_product(&self, theta: &[f64], v: &[f64], out: &mut [f64]) {
-        let p = self.dim();
-        let n = self.samples();
-        let mut grad_f = vec![0.0; p];
+        let (p, k, n) = (self.dim(), self.outputs(), self.samples());
+        let mut r = vec![0.0; k];
+        let mut jac = vec![0.0; k * p];
         out.fill(0.0);
         for mu in 0..n {
-            self.residual_and_output_gradient(theta, mu, &mut grad_f);
-            let s = crate::linalg::dot(&grad_f, v) / n as f64;
-            crate::linalg::axpy(s, &grad_f, out);
+            self.residuals_and_output_gradients(theta, mu, &mut r, &mut jac);
+            for row in jac.chunks_exact(p) {
+                let s = crate::linalg::dot(row, v) / n as f64;
+                crate::linalg::axpy(s, row, out);
+            }
         }
     }
 
@@ -101,15 +127,15 @@ pub fn per_sample_gradient_noise<M: DataModel + ?Sized>(
     let n = model.samples();
     scratch.clear();
     scratch.resize(2 * p, 0.0);
-    let (grad, grad_f) = scratch.split_at_mut(p);
+    let (grad, grad_mu) = scratch.split_at_mut(p);
     model.loss_and_gradient(theta, grad);
     out.fill(0.0);
     let mut z_sum = 0.0;
     for mu in 0..n {
         let z: f64 = rng.sample(StandardNormal);
         z_sum += z;
-        let r = model.residual_and_output_gradient(theta, mu, grad_f);
-        crate::linalg::axpy(z * r, grad_f, out);
+        model.sample_loss_gradient(theta, mu, grad_mu);
+        crate::linalg::axpy(z, grad_mu, out);
     }
     crate::linalg::axpy(-z_sum, grad, out);
     let scale = 1.0 / (n as f64).sqrt();
@@ -123,13 +149,13 @@ pub fn per_sample_gradient_covariance<M: DataModel + ?Sized>(model: &M, theta: &
     let n = model.samples();
     let mut grad = vec![0.0; p];
     model.loss_and_gradient(theta, &mut grad);
-    let mut grad_f = vec![0.0; p];
+    let mut g = vec![0.0; p];
     let mut c = vec![0.0; p * p];
     for mu in 0..n {
-        let r = model.residual_and_output_gradient(theta, mu, &mut grad_f);
+        model.sample_loss_gradient(theta, mu, &mut g);
         for i in 0..p {
             for j in 0..p {
-                c[i * p + j] += r * r * grad_f[i] * grad_f[j];
+                c[i * p + j] += g[i] * g[j];
             }
         }
     }

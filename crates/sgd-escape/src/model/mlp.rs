@@ -1,0 +1,496 @@
+//! A multilayer perceptron with mean-square loss summed over its K linear outputs (THEORY.md
+//! §1, §5): `L(θ) = (1/2N) Σ_μ Σ_k (f_k(θ, x_μ) − y_μk)²`.
+//!
+//! Layer i maps `a ↦ σ(W_i a + b_i)` (no σ on the last layer); θ holds, layer after layer, W_i
+//! (row-major, out × in) then b_i. Gradients are hand-written backpropagation, Hessian-vector
+//! products Pearlmutter's R-operator (forward R-pass, then backpropagation of the R-adjoints),
+//! and per-sample gradient norms use |∇_W ℓ_μ|² = |δ_μ|²|a_μ|² layer by layer, so no P × N
+//! matrix is ever formed. Sums over samples run over a fixed partition of the data into
+//! [`GROUPS`] contiguous groups, reduced in order: results do not depend on the thread count.
+
+use super::{DataModel, Dataset, Model};
+use crate::linalg::gemm;
+use rand::{RngExt, SeedableRng};
+use rayon::prelude::*;
+
+/// Samples per matrix-product block.
+const CHUNK: usize = 256;
+/// Fixed number of groups the samples are split into for parallel sums.
+pub const GROUPS: usize = 16;
+
+/// A per-block contribution to a sum over samples: `(x, y, rows, first sample, accumulator)`.
+type BlockSum<'a> = dyn Fn(&[f64], &[f64], usize, usize, &mut [f64]) + Sync + 'a;
+
+/// Hidden-layer nonlinearity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// max(0, z); its second derivative is taken as 0.
+    Relu,
+    /// tanh z.
+    Tanh,
+}
+
+impl Activation {
+    fn apply(self, z: f64) -> f64 {
+        match self {
+            Activation::Relu => z.max(0.0),
+            Activation::Tanh => z.tanh(),
+        }
+    }
+    /// σ'(z), given z and a = σ(z).
+    fn derivative(self, z: f64, a: f64) -> f64 {
+        match self {
+            Activation::Relu => (z > 0.0) as u8 as f64,
+            Activation::Tanh => 1.0 - a * a,
+        }
+    }
+    /// σ''(z), given a = σ(z).
+    fn second_derivative(self, a: f64) -> f64 {
+        match self {
+            Activation::Relu => 0.0,
+            Activation::Tanh => -2.0 * a * (1.0 - a * a),
+        }
+    }
+    /// The name used in configurations.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::Tanh => "tanh",
+        }
+    }
+}
+
+/// An MLP on a data set.
+#[derive(Clone, Debug)]
+pub struct Mlp {
+    sizes: Vec<usize>,
+    activation: Activation,
+    data: Dataset,
+    /// Offset of W_i in θ, per layer (b_i follows W_i).
+    offsets: Vec<usize>,
+    p: usize,
+}
+
+/// Pre-activations and activations of a block of n samples.
+struct Forward {
+    /// z_i, n × sizes[i + 1], per layer.
+    z: Vec<Vec<f64>>,
+    /// a_{i+1} = σ(z_i), per hidden layer (the output is z of the last layer).
+    a: Vec<Vec<f64>>,
+}
+
+/// Loss, gradient noise and their parts at θ (THEORY.md §5, paper Fig. 2).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct NoiseStrength {
+    /// L(θ).
+    pub loss: f64,
+    /// |∇L|².
+    pub gradient_norm_sq: f64,
+    /// (1/N) Σ_μ |∇ℓ_μ|².
+    pub mean_sample_gradient_norm_sq: f64,
+    /// 𝒩 = (1/N) Σ_μ |∇ℓ_μ|² − |∇L|² = B · Tr Σ (with replacement).
+    pub noise: f64,
+}
+
+impl Mlp {
+    /// An MLP with hidden widths `hidden` and K = `data.outputs` linear outputs on `data`.
+    pub fn new(hidden: &[usize], activation: Activation, data: Dataset) -> Self {
+        let mut sizes = vec![data.features];
+        sizes.extend_from_slice(hidden);
+        sizes.push(data.outputs);
+        let mut offsets = Vec::new();
+        let mut p = 0;
+        for w in sizes.windows(2) {
+            offsets.push(p);
+            p += w[0] * w[1] + w[1];
+        }
+        Mlp { sizes, activation, data, offsets, p }
+    }
+
+    /// Layer sizes `[m, h₁, …, K]`.
+    pub fn sizes(&self) -> &[usize] {
+        &self.sizes
+    }
+
+    /// The nonlinearity.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    /// The training data.
+    pub fn data(&self) -> &Dataset {
+        &self.data
+    }
+
+    /// The same network on other data (same input and output sizes), e.g. a test set.
+    pub fn with_data(&self, data: Dataset) -> Self {
+        assert_eq!((data.features, data.outputs), (self.data.features, self.data.outputs));
+        Mlp { data, ..self.clone() }
+    }
+
+    /// Glorot (Xavier) uniform initialisation: W_i entries uniform in ±√(6/(in + out)), biases 0,
+    /// drawn from a xoshiro256++ stream seeded by `seed`, layer by layer, row by row.
+    pub fn glorot(&self, seed: u64) -> Vec<f64> {
+        let mut rng = crate::dynamics::rng::ReplicaRng::seed_from_u64(seed);
+        let mut theta = vec![0.0; self.p];
+        for (i, w) in self.sizes.windows(2).enumerate() {
+            let bound = (6.0 / (w[0] + w[1]) as f64).sqrt();
+            for v in &mut theta[self.offsets[i]..self.offsets[i] + w[0] * w[1]] {
+                *v = bound * (2.0 * rng.random::<f64>() - 1.0);
+            }
+        }
+        theta
+    }
+
+    fn layers(&self) -> usize {
+        self.sizes.len() - 1
+    }
+
+    fn weights<'t>(&self, theta: &'t [f64], i: usize) -> (&'t [f64], &'t [f64]) {
+        let (inp, out) = (self.sizes[i], self.sizes[i + 1]);
+        let o = self.offsets[i];
+        (&theta[o..o + inp * out], &theta[o + inp * out..o + inp * out + out])
+    }
+
+    fn weights_mut<'t>(&self, theta: &'t mut [f64], i: usize) -> (&'t mut [f64], &'t mut [f64]) {
+        let (inp, out) = (self.sizes[i], self.sizes[i + 1]);
+        let o = self.offsets[i];
+        theta[o..o + inp * out + out].split_at_mut(inp * out)
+    }
+
+    /// Forward pass of the n rows `x` (row-major n × m).
+    fn forward(&self, theta: &[f64], x: &[f64], n: usize) -> Forward {
+        let mut z = Vec::with_capacity(self.layers());
+        let mut a: Vec<Vec<f64>> = Vec::with_capacity(self.layers() - 1);
+        for i in 0..self.layers() {
+            let (inp, out) = (self.sizes[i], self.sizes[i + 1]);
+            let (w, b) = self.weights(theta, i);
+            let input = if i == 0 { x } else { &a[i - 1] };
+            let mut zi = vec![0.0; n * out];
+            for row in zi.chunks_exact_mut(out) {
+                row.copy_from_slice(b);
+            }
+            gemm(&mut zi, input, w, n, inp, out, false, true, true);
+            if i + 1 < self.layers() {
+                a.push(zi.iter().map(|&v| self.activation.apply(v)).collect());
+            }
+            z.push(zi);
+        }
+        Forward { z, a }
+    }
+
+    /// Backpropagates the output adjoint `delta` (n × K) through `f`, adding the parameter
+    /// gradient Σ_rows δᵀ ∂f/∂θ into `grad`.
+    fn backward(&self, theta: &[f64], x: &[f64], n: usize, f: &Forward, mut delta: Vec<f64>, grad: &mut [f64]) {
+        for i in (0..self.layers()).rev() {
+            let (inp, out) = (self.sizes[i], self.sizes[i + 1]);
+            let input = if i == 0 { x } else { &f.a[i - 1] };
+            let (gw, gb) = self.weights_mut(grad, i);
+            gemm(gw, &delta, input, out, n, inp, true, false, true);
+            for row in delta.chunks_exact(out) {
+                for (g, d) in gb.iter_mut().zip(row) {
+                    *g += d;
+                }
+            }
+            if i > 0 {
+                let (w, _) = self.weights(theta, i);
+                let mut prev = vec![0.0; n * inp];
+                gemm(&mut prev, &delta, w, n, out, inp, false, false, false);
+                for ((p, z), a) in prev.iter_mut().zip(&f.z[i - 1]).zip(&f.a[i - 1]) {
+                    *p *= self.activation.derivative(*z, *a);
+                }
+                delta = prev;
+            }
+        }
+    }
+
+    /// Forward R-pass: R{z_i} for every layer, for the direction `v`.
+    fn r_forward(&self, theta: &[f64], v: &[f64], x: &[f64], n: usize, f: &Forward) -> Vec<Vec<f64>> {
+        let mut rz: Vec<Vec<f64>> = Vec::with_capacity(self.layers());
+        for i in 0..self.layers() {
+            let (inp, out) = (self.sizes[i], self.sizes[i + 1]);
+            let (w, _) = self.weights(theta, i);
+            let (vw, vb) = self.weights(v, i);
+            let input = if i == 0 { x } else { &f.a[i - 1] };
+            let mut r = vec![0.0; n * out];
+            for row in r.chunks_exact_mut(out) {
+                row.copy_from_slice(vb);
+            }
+            gemm(&mut r, input, vw, n, inp, out, false, true, true);
+            if i > 0 {
+                let ra: Vec<f64> =
+                    rz[i - 1].iter().zip(&f.z[i - 1]).zip(&f.a[i - 1]).map(|((r, z), a)| r * self.activation.derivative(*z, *a)).collect();
+                gemm(&mut r, &ra, w, n, inp, out, false, true, true);
+            }
+            rz.push(r);
+        }
+        rz
+    }
+
+    /// Hessian-vector product contribution of a block: the output adjoint is δ = (f − y)·scale
+    /// and R{δ} = R{f}·scale.
+    #[allow(clippy::too_many_arguments)]
+    fn hvp_block(&self, theta: &[f64], v: &[f64], x: &[f64], y: &[f64], n: usize, scale: f64, out: &mut [f64]) {
+        let f = self.forward(theta, x, n);
+        let rz = self.r_forward(theta, v, x, n, &f);
+        let last = self.layers() - 1;
+        let mut delta: Vec<f64> = f.z[last].iter().zip(y).map(|(fk, yk)| (fk - yk) * scale).collect();
+        let mut rdelta: Vec<f64> = rz[last].iter().map(|r| r * scale).collect();
+        for i in (0..self.layers()).rev() {
+            let (inp, outw) = (self.sizes[i], self.sizes[i + 1]);
+            let input = if i == 0 { x } else { &f.a[i - 1] };
+            let (gw, gb) = self.weights_mut(out, i);
+            gemm(gw, &rdelta, input, outw, n, inp, true, false, true);
+            if i > 0 {
+                let ra: Vec<f64> =
+                    rz[i - 1].iter().zip(&f.z[i - 1]).zip(&f.a[i - 1]).map(|((r, z), a)| r * self.activation.derivative(*z, *a)).collect();
+                gemm(gw, &delta, &ra, outw, n, inp, true, false, true);
+            }
+            for row in rdelta.chunks_exact(outw) {
+                for (g, d) in gb.iter_mut().zip(row) {
+                    *g += d;
+                }
+            }
+            if i > 0 {
+                let (w, _) = self.weights(theta, i);
+                let (vw, _) = self.weights(v, i);
+                let mut p = vec![0.0; n * inp];
+                gemm(&mut p, &delta, w, n, outw, inp, false, false, false);
+                let mut rp = vec![0.0; n * inp];
+                gemm(&mut rp, &rdelta, w, n, outw, inp, false, false, false);
+                gemm(&mut rp, &delta, vw, n, outw, inp, false, false, true);
+                let (z, a, rzp) = (&f.z[i - 1], &f.a[i - 1], &rz[i - 1]);
+                let mut next = vec![0.0; n * inp];
+                let mut rnext = vec![0.0; n * inp];
+                for j in 0..n * inp {
+                    let d1 = self.activation.derivative(z[j], a[j]);
+                    next[j] = p[j] * d1;
+                    rnext[j] = rp[j] * d1 + p[j] * self.activation.second_derivative(a[j]) * rzp[j];
+                }
+                delta = next;
+                rdelta = rnext;
+            }
+        }
+    }
+
+    /// Sums `block(x, y, n, acc)` over the data in [`GROUPS`] contiguous groups of [`CHUNK`]-row
+    /// blocks, each group into its own accumulator of length `len`, then adds the groups in
+    /// order: deterministic for any thread count.
+    fn sum_over_data(&self, len: usize, block: &BlockSum) -> Vec<f64> {
+        let n = self.data.len();
+        let (m, k) = (self.data.features, self.data.outputs);
+        let per_group = n.div_ceil(GROUPS);
+        let parts: Vec<Vec<f64>> = (0..GROUPS)
+            .into_par_iter()
+            .map(|g| {
+                let mut acc = vec![0.0; len];
+                let (start, end) = ((g * per_group).min(n), ((g + 1) * per_group).min(n));
+                let mut s = start;
+                while s < end {
+                    let e = (s + CHUNK).min(end);
+                    block(&self.data.x[s * m..e * m], &self.data.y[s * k..e * k], e - s, s, &mut acc);
+                    s = e;
+                }
+                acc
+            })
+            .collect();
+        let mut total = vec![0.0; len];
+        for part in parts {
+            for (t, p) in total.iter_mut().zip(part) {
+                *t += p;
+            }
+        }
+        total
+    }
+
+    /// The network's outputs f(θ, x_μ) for every sample (row-major N × K).
+    pub fn predict(&self, theta: &[f64]) -> Vec<f64> {
+        let n = self.data.len();
+        let k = self.data.outputs;
+        let last = self.layers() - 1;
+        let mut out = vec![0.0; n * k];
+        for (block, o) in out.chunks_mut(CHUNK * k).enumerate() {
+            let s = block * CHUNK;
+            let rows = o.len() / k;
+            let f = self.forward(theta, &self.data.x[s * self.data.features..(s + rows) * self.data.features], rows);
+            o.copy_from_slice(&f.z[last]);
+        }
+        out
+    }
+
+    /// Classification accuracy: the fraction of samples whose largest output is at the index of
+    /// their largest target (one-hot targets), or whose output has the sign of the target
+    /// (K = 1, ±1 labels).
+    pub fn accuracy(&self, theta: &[f64]) -> f64 {
+        let k = self.data.outputs;
+        let f = self.predict(theta);
+        let argmax = |v: &[f64]| v.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, x)| if *x > b.1 { (i, *x) } else { b }).0;
+        let correct = (0..self.data.len())
+            .filter(|&mu| {
+                let (fo, y) = (&f[mu * k..(mu + 1) * k], self.data.target(mu));
+                if k == 1 { fo[0] * y[0] > 0.0 } else { argmax(fo) == argmax(y) }
+            })
+            .count();
+        correct as f64 / self.data.len() as f64
+    }
+
+    /// Per-sample losses ℓ_μ and squared gradient norms |∇ℓ_μ|², without forming the
+    /// gradients: for layer i, |∇_{W_i} ℓ_μ|² + |∇_{b_i} ℓ_μ|² = |δ_iμ|² (|a_iμ|² + 1), with δ the
+    /// backpropagated residual of sample μ alone. Computed for K = 1 and K > 1 alike.
+    pub fn per_sample_losses_and_gradient_norms(&self, theta: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let n = self.data.len();
+        let both = self.sum_over_data(2 * n, &|x, y, rows, start, acc| {
+            let f = self.forward(theta, x, rows);
+            let last = self.layers() - 1;
+            let mut delta: Vec<f64> = f.z[last].iter().zip(y).map(|(a, b)| a - b).collect();
+            let k = self.sizes[last + 1];
+            for r in 0..rows {
+                acc[start + r] = 0.5 * delta[r * k..(r + 1) * k].iter().map(|d| d * d).sum::<f64>();
+            }
+            for i in (0..self.layers()).rev() {
+                let (inp, out) = (self.sizes[i], self.sizes[i + 1]);
+                let input = if i == 0 { x } else { &f.a[i - 1] };
+                for r in 0..rows {
+                    let d2: f64 = delta[r * out..(r + 1) * out].iter().map(|d| d * d).sum();
+                    let a2: f64 = input[r * inp..(r + 1) * inp].iter().map(|a| a * a).sum();
+                    acc[n + start + r] += d2 * (a2 + 1.0);
+                }
+                if i > 0 {
+                    let (w, _) = self.weights(theta, i);
+                    let mut prev = vec![0.0; rows * inp];
+                    gemm(&mut prev, &delta, w, rows, out, inp, false, false, false);
+                    for ((p, z), a) in prev.iter_mut().zip(&f.z[i - 1]).zip(&f.a[i - 1]) {
+                        *p *= self.activation.derivative(*z, *a);
+                    }
+                    delta = prev;
+                }
+            }
+        });
+        let (losses, norms) = both.split_at(n);
+        (losses.to_vec(), norms.to_vec())
+    }
+
+    /// L, |∇L|², (1/N)Σ|∇ℓ_μ|² and 𝒩 at θ (paper Fig. 2).
+    pub fn noise_strength(&self, theta: &[f64]) -> NoiseStrength {
+        let mut grad = vec![0.0; self.p];
+        let loss = self.loss_and_gradient(theta, &mut grad);
+        let (_, norms) = self.per_sample_losses_and_gradient_norms(theta);
+        let gradient_norm_sq = crate::linalg::dot(&grad, &grad);
+        let mean_sample_gradient_norm_sq = norms.iter().sum::<f64>() / norms.len() as f64;
+        NoiseStrength { loss, gradient_norm_sq, mean_sample_gradient_norm_sq, noise: mean_sample_gradient_norm_sq - gradient_norm_sq }
+    }
+
+    /// `out = (1/N) Σ_μ w_μ J_μᵀ J_μ v`, with J_μ the K × P output Jacobian of sample μ and
+    /// per-sample weights `weights` (1 gives the Gauss–Newton G; ℓ_μ gives the loss-weighted
+    /// matrix of the decoupling check, paper Fig. 1). Matrix-free: an R-pass and a backward pass.
+    pub fn weighted_gauss_newton_vector_product(&self, theta: &[f64], weights: Option<&[f64]>, v: &[f64], out: &mut [f64]) {
+        let n = self.data.len();
+        let inv_n = 1.0 / n as f64;
+        let total = self.sum_over_data(self.p, &|x, _y, rows, start, acc| {
+            let f = self.forward(theta, x, rows);
+            let rz = self.r_forward(theta, v, x, rows, &f);
+            let last = self.layers() - 1;
+            let k = self.sizes[last + 1];
+            let delta: Vec<f64> =
+                rz[last].iter().enumerate().map(|(j, jv)| jv * inv_n * weights.map_or(1.0, |w| w[start + j / k])).collect();
+            self.backward(theta, x, rows, &f, delta, acc);
+        });
+        out.copy_from_slice(&total);
+    }
+}
+
+impl Model for Mlp {
+    fn dim(&self) -> usize {
+        self.p
+    }
+
+    fn loss(&self, theta: &[f64]) -> f64 {
+        let last = self.layers() - 1;
+        let total = self.sum_over_data(1, &|x, y, rows, _, acc| {
+            let f = self.forward(theta, x, rows);
+            acc[0] += f.z[last].iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum::<f64>();
+        });
+        0.5 * total[0] / self.data.len() as f64
+    }
+
+    fn loss_and_gradient(&self, theta: &[f64], grad: &mut [f64]) -> f64 {
+        let n = self.data.len() as f64;
+        let last = self.layers() - 1;
+        let p = self.p;
+        let total = self.sum_over_data(p + 1, &|x, y, rows, _, acc| {
+            let f = self.forward(theta, x, rows);
+            let delta: Vec<f64> = f.z[last].iter().zip(y).map(|(a, b)| (a - b) / n).collect();
+            acc[p] += f.z[last].iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum::<f64>();
+            self.backward(theta, x, rows, &f, delta, &mut acc[..p]);
+        });
+        grad.copy_from_slice(&total[..p]);
+        0.5 * total[p] / n
+    }
+
+    fn hvp(&self, theta: &[f64], v: &[f64], out: &mut [f64]) {
+        let scale = 1.0 / self.data.len() as f64;
+        let total = self.sum_over_data(self.p, &|x, y, rows, _, acc| self.hvp_block(theta, v, x, y, rows, scale, acc));
+        out.copy_from_slice(&total);
+    }
+
+    fn as_data_model(&self) -> Option<&dyn DataModel> {
+        Some(self)
+    }
+}
+
+impl DataModel for Mlp {
+    fn samples(&self) -> usize {
+        self.data.len()
+    }
+
+    fn outputs(&self) -> usize {
+        self.data.outputs
+    }
+
+    fn minibatch_gradient(&self, theta: &[f64], batch: &[usize], grad: &mut [f64]) {
+        let (m, k) = (self.data.features, self.data.outputs);
+        let b = batch.len();
+        let mut x = Vec::with_capacity(b * m);
+        let mut y = Vec::with_capacity(b * k);
+        for &mu in batch {
+            x.extend_from_slice(self.data.row(mu));
+            y.extend_from_slice(self.data.target(mu));
+        }
+        let f = self.forward(theta, &x, b);
+        let last = self.layers() - 1;
+        let delta: Vec<f64> = f.z[last].iter().zip(&y).map(|(a, t)| (a - t) / b as f64).collect();
+        grad.fill(0.0);
+        self.backward(theta, &x, b, &f, delta, grad);
+    }
+
+    fn residuals_and_output_gradients(&self, theta: &[f64], mu: usize, residuals: &mut [f64], grad_f: &mut [f64]) {
+        let x = self.data.row(mu);
+        let f = self.forward(theta, x, 1);
+        let k = self.data.outputs;
+        let last = self.layers() - 1;
+        for (r, (a, t)) in residuals.iter_mut().zip(f.z[last].iter().zip(self.data.target(mu))) {
+            *r = a - t;
+        }
+        grad_f.fill(0.0);
+        for (j, row) in grad_f.chunks_exact_mut(self.p).enumerate() {
+            let mut e = vec![0.0; k];
+            e[j] = 1.0;
+            self.backward(theta, x, 1, &f, e, row);
+        }
+    }
+
+    fn sample_loss_gradient(&self, theta: &[f64], mu: usize, grad: &mut [f64]) -> f64 {
+        let x = self.data.row(mu);
+        let f = self.forward(theta, x, 1);
+        let last = self.layers() - 1;
+        let delta: Vec<f64> = f.z[last].iter().zip(self.data.target(mu)).map(|(a, t)| a - t).collect();
+        let loss = 0.5 * delta.iter().map(|d| d * d).sum::<f64>();
+        grad.fill(0.0);
+        self.backward(theta, x, 1, &f, delta, grad);
+        loss
+    }
+
+    fn gauss_newton_vector_product(&self, theta: &[f64], v: &[f64], out: &mut [f64]) {
+        self.weighted_gauss_newton_vector_product(theta, None, v, out)
+    }
+}
