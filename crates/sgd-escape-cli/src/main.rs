@@ -50,6 +50,19 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Train an MLP with minibatch SGD, logging per epoch the loss, the gradient noise strength
+    /// 𝒩, Tr Σ and test metrics to DIR/log.csv. Rerunning in the same folder resumes from the
+    /// last checkpoint.
+    Train {
+        /// The TOML configuration: [model] (kind = "mlp"), [data], optional [test], [train].
+        config: PathBuf,
+        /// Output folder for log.csv, checkpoint.json, params.json and train.json.
+        #[arg(long)]
+        out: PathBuf,
+        /// Worker threads (default: all cores). Results do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Analyse the landscape: minimum, Hessian outliers, saddle, barrier, and the escape-rate
     /// predictions of every theory. Writes DIR/landscape.json and prints a table.
     Landscape {
@@ -90,6 +103,8 @@ fn reproduce(name: &str, quick: bool, out: &Path, seed: u64) -> Result<(), sgd_e
     Ok(())
 }
 
+use sgd_escape::linalg::brief;
+
 fn fmt_opt(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.6e}")).unwrap_or_else(|| "—".into())
 }
@@ -109,12 +124,17 @@ fn landscape(config_path: &Path, out: &Path) -> Result<bool, sgd_escape::Error> 
     sgd_escape::report::atomic_write(&out.join("landscape.json"), json.as_bytes())?;
     let m = &report.minimum;
     let o = &m.outliers;
-    println!("minimum   θ* = {:?}   L* = {:.6e}", m.theta, m.loss);
-    println!("outliers  n = {}   h* = {:.6e}   ({})   eigenvalues {:?}", o.n, o.h_star, o.h_star_rule, o.eigenvalues);
+    println!("minimum   θ* = {}   L* = {:.6e}", brief(&m.theta), m.loss);
+    println!("outliers  n = {}   h* = {:.6e}   ({})   eigenvalues {}", o.n, o.h_star, o.h_star_rule, brief(&o.eigenvalues));
     match (&report.saddle, &report.saddle_error) {
         (Some(s), _) => println!(
-            "saddle    θˢ = {:?}   L(θˢ) = {:.6e}   index {}   h_eˢ = {:.6e}   ({}, {} iterations)",
-            s.theta, s.loss, s.index, s.escape_eigenvalue, s.method, s.iterations
+            "saddle    θˢ = {}   L(θˢ) = {:.6e}   index {}   h_eˢ = {:.6e}   ({}, {} iterations)",
+            brief(&s.theta),
+            s.loss,
+            s.index,
+            s.escape_eigenvalue,
+            s.method,
+            s.iterations
         ),
         (None, Some(e)) => println!("saddle    search failed: {e}"),
         (None, None) => println!("saddle    not searched"),
@@ -192,7 +212,7 @@ fn run(
         e.diverged,
         started.elapsed().as_secs_f64()
     );
-    eprintln!("L(θ*) = {:.6e} at θ* = {:?}", summary.minimum.loss, summary.minimum.theta);
+    eprintln!("L(θ*) = {:.6e} at θ* = {}", summary.minimum.loss, brief(&summary.minimum.theta));
     eprintln!("mean escape time t = {:.6e} ± {:.2e} ({:.4e} steps)", e.mean_time, e.mean_time_stderr, e.mean_steps);
     eprintln!("escape rate per unit t = {:.6e}  (95% CI {:.6e} – {:.6e})", r.estimate, r.ci_low, r.ci_high);
     for w in &summary.warnings {
@@ -202,12 +222,55 @@ fn run(
     Ok(())
 }
 
+fn train(config_path: &Path, out: &Path, threads: Option<usize>) -> Result<(), sgd_escape::Error> {
+    use sgd_escape::experiment::train::{TrainConfig, train_in_dir};
+    if threads == Some(0) {
+        return Err(sgd_escape::Error::invalid("--threads", 0, "must be ≥ 1"));
+    }
+    if let Some(n) = threads {
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    }
+    let config = TrainConfig::load(config_path)?;
+    let spec = config.resolve(config_path.parent().unwrap_or(Path::new(".")))?;
+    eprintln!(
+        "MLP {:?} ({}), P = {} parameters, N = {} samples, {} steps per epoch",
+        spec.model.sizes(),
+        spec.mlp.activation.name(),
+        sgd_escape::model::Model::dim(&spec.model),
+        sgd_escape::model::DataModel::samples(&spec.model),
+        spec.steps_per_epoch()
+    );
+    let bar = ProgressBar::new(spec.epochs as u64);
+    bar.set_style(ProgressStyle::with_template("{bar:40} epoch {pos}/{len} {msg} [{elapsed} < {eta}]").expect("valid template"));
+    let outcome = train_in_dir(
+        &spec,
+        out,
+        &|row| {
+            bar.set_position(row.epoch as u64);
+            bar.set_message(format!("L = {:.4e}  𝒩 = {:.4e}  test acc = {:.3}", row.loss, row.noise, row.test_accuracy));
+        },
+        &|| false,
+    )?;
+    bar.finish();
+    if outcome.resumed_from > 0 {
+        eprintln!("resumed from the checkpoint at epoch {}", outcome.resumed_from);
+    }
+    let last = outcome.log.last().expect("the log has the initial row");
+    println!(
+        "epoch {}: L = {:.6e}, 𝒩 = {:.6e}, Tr Σ = {:.6e}, train accuracy {:.4}, test loss {:.6e}, test accuracy {:.4}",
+        last.epoch, last.loss, last.noise, last.trace_sigma, last.accuracy, last.test_loss, last.test_accuracy
+    );
+    println!("wrote {}", out.join("log.csv").display());
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run { config, out, seed, replicas, threads } => run(config, out, *seed, *replicas, *threads).map(|()| true),
         Command::Landscape { config, out } => landscape(config, out),
         Command::Reproduce { name, quick, out, seed } => reproduce(name, *quick, out, *seed).map(|()| true),
+        Command::Train { config, out, threads } => train(config, out, *threads).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -264,3 +264,58 @@ fn reproduce_prints_the_checks_table() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("fig9"), "{stderr}");
 }
+
+/// An MLP end to end: `train` on a built-in set, then `landscape` and `run` (SGD and the
+/// exact-noise SDE) from the trained parameters; a network too large for the dense Hessian
+/// and a missing [data] section are input errors.
+#[test]
+fn mlp_train_then_landscape_and_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let train = write(
+        d,
+        "train.toml",
+        "[model]\nkind = \"mlp\"\nhidden = [6]\nactivation = \"tanh\"\n[data]\nsource = \"wine\"\n[train]\nlr = 0.05\nbatch_size = 8\nepochs = 30\n",
+    );
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_sgd-escape")).args(["train", &train, "--out", d.join("t").to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let log = std::fs::read_to_string(d.join("t/log.csv")).unwrap();
+    assert_eq!(log.lines().count(), 32);
+    let params = d.join("t/params.json");
+    for dynamics in ["kind = \"sgd\"\nlr = 0.05\nbatch_size = 8", "kind = \"sde\"\nnoise = \"exact\"\ndt = 0.05\nlr = 0.05\nbatch_size = 8"]
+    {
+        let run = write(
+            d,
+            "run.toml",
+            &format!(
+                "seed = 2\nreplicas = 20\nmax_steps = 2000\n[model]\nkind = \"mlp\"\nhidden = [6]\nactivation = \"tanh\"\n[data]\nsource = \"wine\"\n[dynamics]\n{dynamics}\n[start]\nparameters = \"{}\"\n[exit]\nkind = \"loss-above\"\nratio = 1.5\n[landscape]\nsaddle = \"none\"\n",
+                params.display()
+            ),
+        );
+        let (code, stderr) = sgd_escape(&["run", &run, "--out", d.join("r").to_str().unwrap()]);
+        assert_eq!(code, 0, "{stderr}");
+        let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("r/summary.json")).unwrap()).unwrap();
+        assert_eq!(summary["escape"]["replicas"], 20);
+        assert!(summary["landscape"]["outliers"]["n"].as_u64().unwrap() >= 1);
+        let (code, stderr) = sgd_escape(&["landscape", &run, "--out", d.join("l").to_str().unwrap()]);
+        assert_eq!(code, 0, "{stderr}");
+    }
+    let big = write(
+        d,
+        "big.toml",
+        "[model]\nkind = \"mlp\"\nhidden = [512]\n[data]\nsource = \"digits\"\n[dynamics]\nkind = \"sgd\"\nlr = 0.1\n[exit]\nkind = \"never\"\n",
+    );
+    let (code, stderr) = sgd_escape(&["run", &big, "--out", d.join("b").to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("model.hidden") && stderr.contains("train"), "{stderr}");
+    let nodata = write(d, "nodata.toml", "[model]\nkind = \"mlp\"\n[dynamics]\nkind = \"sgd\"\nlr = 0.1\n[exit]\nkind = \"never\"\n");
+    let (code, stderr) = sgd_escape(&["run", &nodata, "--out", d.join("n").to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("[data]"), "{stderr}");
+    let bad_params =
+        write(d, "badp.toml", &std::fs::read_to_string(d.join("run.toml")).unwrap().replace(&params.display().to_string(), "missing.json"));
+    let (code, stderr) = sgd_escape(&["run", &bad_params, "--out", d.join("p").to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("start.parameters") && stderr.contains("missing.json"), "{stderr}");
+}

@@ -218,3 +218,13 @@ mod gemm_tests {
         }
     }
 }
+
+/// A vector for messages: in full up to 8 entries, else the first 6, an ellipsis and the size.
+pub fn brief(v: &[f64]) -> String {
+    if v.len() <= 8 {
+        format!("{v:?}")
+    } else {
+        let head: Vec<String> = v[..6].iter().map(|x| format!("{x}")).collect();
+        format!("[{}, … ({} entries)]", head.join(", "), v.len())
+    }
+}

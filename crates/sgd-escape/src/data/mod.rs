@@ -52,14 +52,31 @@ pub struct DataSpec {
     pub labels: LabelMap,
     /// Feature scaling.
     pub scale: Scale,
-    /// Keep only the first N rows.
+    /// Skip this many leading rows (e.g. to hold them out as a test set).
+    pub skip: usize,
+    /// Then keep only the first N rows.
     pub first: Option<usize>,
+}
+
+/// Per-feature standardisation `x ↦ (x − mean)·inv_std`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Standardization {
+    /// Column means.
+    pub mean: Vec<f64>,
+    /// 1/standard deviation (1 for constant columns).
+    pub inv_std: Vec<f64>,
 }
 
 /// Builds a data set from `table` as `spec` says. Errors name the table and the column (or
 /// row) at fault: a column index out of range, the target among the features, a non-integer
 /// class under a classification label map.
 pub fn build(table: &Table, spec: &DataSpec) -> Result<Dataset> {
+    build_with(table, spec, None).map(|(d, _)| d)
+}
+
+/// [`build`], returning the standardisation it applied; with `given`, standardised features
+/// use those statistics instead of their own (a test set scaled like its training set).
+pub fn build_with(table: &Table, spec: &DataSpec, given: Option<&Standardization>) -> Result<(Dataset, Option<Standardization>)> {
     let err = |message: String| Error::Data { path: table.source.clone(), message };
     let target = spec.target.unwrap_or(table.columns - 1);
     if target >= table.columns {
@@ -75,16 +92,19 @@ pub fn build(table: &Table, spec: &DataSpec) -> Result<Dataset> {
     if features.contains(&target) {
         return Err(err(format!("column {} (`{}`) is both a feature and the target", target + 1, table.names[target])));
     }
-    let rows = spec.first.map_or(table.rows, |n| n.min(table.rows));
+    let available = table.rows.saturating_sub(spec.skip);
+    let rows = spec.first.map_or(available, |n| n.min(available));
     if rows == 0 {
-        return Err(err("no rows selected".into()));
+        return Err(err(format!("no rows selected (the table has {} rows, {} skipped)", table.rows, spec.skip)));
     }
     let m = features.len();
+    let row0 = spec.skip;
     let mut x = Vec::with_capacity(rows * m);
     for r in 0..rows {
-        x.extend(features.iter().map(|&c| table.get(r, c)));
+        x.extend(features.iter().map(|&c| table.get(row0 + r, c)));
     }
     let class = |r: usize| -> Result<i64> {
+        let r = row0 + r;
         let v = table.get(r, target);
         if v.fract() != 0.0 {
             return Err(err(format!(
@@ -97,7 +117,7 @@ pub fn build(table: &Table, spec: &DataSpec) -> Result<Dataset> {
         Ok(v as i64)
     };
     let (outputs, y) = match &spec.labels {
-        LabelMap::Regression => (1, (0..rows).map(|r| table.get(r, target)).collect()),
+        LabelMap::Regression => (1, (0..rows).map(|r| table.get(row0 + r, target)).collect()),
         LabelMap::Binary { positive } => {
             let mut y = Vec::with_capacity(rows);
             for r in 0..rows {
@@ -118,15 +138,34 @@ pub fn build(table: &Table, spec: &DataSpec) -> Result<Dataset> {
             (k, y)
         }
     };
+    let mut used = None;
     if spec.scale == Scale::Standardize {
-        for j in 0..m {
-            let mean = (0..rows).map(|r| x[r * m + j]).sum::<f64>() / rows as f64;
-            let var = (0..rows).map(|r| (x[r * m + j] - mean).powi(2)).sum::<f64>() / rows as f64;
-            let inv = if var > 0.0 { 1.0 / var.sqrt() } else { 1.0 };
-            for r in 0..rows {
-                x[r * m + j] = (x[r * m + j] - mean) * inv;
+        let stats = match given {
+            Some(g) => {
+                if g.mean.len() != m {
+                    return Err(err(format!("{m} features, but the given standardisation has {}", g.mean.len())));
+                }
+                g.clone()
+            }
+            None => {
+                let mut mean = vec![0.0; m];
+                let mut inv_std = vec![1.0; m];
+                for j in 0..m {
+                    mean[j] = (0..rows).map(|r| x[r * m + j]).sum::<f64>() / rows as f64;
+                    let var = (0..rows).map(|r| (x[r * m + j] - mean[j]).powi(2)).sum::<f64>() / rows as f64;
+                    if var > 0.0 {
+                        inv_std[j] = 1.0 / var.sqrt();
+                    }
+                }
+                Standardization { mean, inv_std }
+            }
+        };
+        for r in 0..rows {
+            for j in 0..m {
+                x[r * m + j] = (x[r * m + j] - stats.mean[j]) * stats.inv_std[j];
             }
         }
+        used = Some(stats);
     }
-    Ok(Dataset { features: m, outputs, x, y })
+    Ok((Dataset { features: m, outputs, x, y }, used))
 }

@@ -30,6 +30,9 @@ pub struct Config {
     /// `[model]`.
     #[serde(default)]
     pub model: ModelSection,
+    /// `[data]` (model.kind = "mlp").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataSection>,
     /// `[dynamics]`.
     #[serde(default)]
     pub dynamics: DynamicsSection,
@@ -119,7 +122,46 @@ pub struct ModelSection {
     pub noise: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tilt: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<Vec<usize>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activation: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_seed: Option<u64>,
 }
+
+/// `[data]`: where an MLP's data comes from and how it is prepared (docs/config.md).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct DataSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub features: Option<Vec<usize>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub positive: Option<Vec<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub standardize: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub samples: Option<usize>,
+}
+
+/// Largest parameter count for which `run` and `landscape` accept an MLP: they form the dense
+/// P × P Hessian at the start point. `train` has no limit.
+pub const MAX_DENSE_PARAMETERS: usize = 4096;
 
 /// `[dynamics]`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -149,6 +191,8 @@ pub struct DynamicsSection {
 pub struct StartSection {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub point: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub minimize: Option<bool>,
 }
@@ -198,6 +242,7 @@ pub enum ModelSpec {
     DoubleWell { epsilon: f64, dim: usize, stiffness: f64 },
     LinearRegression { dim: usize, source: DataSource },
     Curve { dim: usize, s: f64, kappa: f64, stiffness: f64, noise: f64, tilt: f64, samples: usize, data_seed: u64 },
+    Mlp { hidden: Vec<usize>, activation: crate::model::Activation, init_seed: u64, data: crate::data::Dataset, parameters: usize },
 }
 
 /// Noise model names of `dynamics.noise`.
@@ -290,6 +335,175 @@ fn parse_sampling(key: &str, v: &Option<String>) -> Result<crate::dynamics::Samp
     }
 }
 
+/// Reads P parameters from a JSON file: a bare array, or an object with a `theta` array (as
+/// `train` writes `params.json`).
+fn read_parameters(path: &Path, p: usize) -> std::result::Result<Vec<f64>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+    let array =
+        value.get("theta").unwrap_or(&value).as_array().ok_or_else(|| format!("{} holds no array of parameters", path.display()))?;
+    let theta: Vec<f64> = array
+        .iter()
+        .map(|v| v.as_f64().filter(|x| x.is_finite()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| format!("{}: every parameter must be a finite number", path.display()))?;
+    if theta.len() != p {
+        return Err(format!("{} has {} parameters; this network has P = {p}", path.display(), theta.len()));
+    }
+    Ok(theta)
+}
+
+/// The architecture of an MLP (`[model]` with kind = "mlp").
+#[derive(Clone, Debug, PartialEq)]
+pub struct MlpSpec {
+    /// Hidden widths.
+    pub hidden: Vec<usize>,
+    /// Nonlinearity.
+    pub activation: crate::model::Activation,
+    /// Seed of the Glorot initialisation.
+    pub init_seed: u64,
+}
+
+/// Validates an MLP's `[model]` and `[data]` sections and loads its data. Returns the
+/// architecture, the data, the canonical sections and the standardisation applied to the data.
+pub fn resolve_mlp(
+    m: &ModelSection,
+    data: &Option<DataSection>,
+    base_dir: &Path,
+) -> Result<(MlpSpec, crate::data::Dataset, ModelSection, DataSection, Option<crate::data::Standardization>)> {
+    let kind = require("model.kind", &m.kind, "(\"mlp\")")?;
+    if kind != "mlp" {
+        return Err(Error::invalid("model.kind", format!("{kind:?}"), "must be \"mlp\" here"));
+    }
+    let ctx = "of model.kind = \"mlp\" (keys: hidden, activation, init_seed; the data come from [data])";
+    for (k, v) in [
+        ("model.epsilon", &m.epsilon),
+        ("model.stiffness", &m.stiffness),
+        ("model.s", &m.s),
+        ("model.kappa", &m.kappa),
+        ("model.noise", &m.noise),
+        ("model.tilt", &m.tilt),
+    ] {
+        forbid(k, v, ctx)?;
+    }
+    forbid("model.dim", &m.dim, ctx)?;
+    forbid("model.samples", &m.samples, "of model.kind = \"mlp\" (use data.samples)")?;
+    forbid("model.data_seed", &m.data_seed, ctx)?;
+    forbid("model.data", &m.data, "of model.kind = \"mlp\" (use the [data] section)")?;
+    let hidden = m.hidden.clone().unwrap_or_else(|| vec![16]);
+    if let Some(w) = hidden.iter().find(|w| **w == 0) {
+        return Err(Error::invalid("model.hidden", format!("{hidden:?}"), format!("widths must be ≥ 1 (found {w})")));
+    }
+    let activation = match m.activation.as_deref().unwrap_or("relu") {
+        "relu" => crate::model::Activation::Relu,
+        "tanh" => crate::model::Activation::Tanh,
+        other => return Err(Error::invalid("model.activation", format!("{other:?}"), "must be \"relu\" or \"tanh\"")),
+    };
+    let init_seed = m.init_seed.unwrap_or(0);
+    let section = data
+        .clone()
+        .ok_or_else(|| Error::invalid("[data]", "(missing)", "model.kind = \"mlp\" needs a [data] section (e.g. source = \"wine\")"))?;
+    let (dataset, data_canon, standardization) = resolve_data_with(&section, base_dir, "data", None)?;
+    let canon = ModelSection {
+        kind: Some(kind),
+        hidden: Some(hidden.clone()),
+        activation: Some(activation.name().into()),
+        init_seed: Some(init_seed),
+        ..Default::default()
+    };
+    Ok((MlpSpec { hidden, activation, init_seed }, dataset, canon, data_canon, standardization))
+}
+
+/// Validates a `[data]` section and loads the data set it describes. Returns the data set and
+/// the canonical section (defaults written out).
+pub fn resolve_data(section: &DataSection, base_dir: &Path, prefix: &str) -> Result<(crate::data::Dataset, DataSection)> {
+    resolve_data_with(section, base_dir, prefix, None).map(|(d, c, _)| (d, c))
+}
+
+/// [`resolve_data`] with a given standardisation (a test set scaled like its training set); also
+/// returns the standardisation applied.
+pub fn resolve_data_with(
+    section: &DataSection,
+    base_dir: &Path,
+    prefix: &str,
+    given: Option<&crate::data::Standardization>,
+) -> Result<(crate::data::Dataset, DataSection, Option<crate::data::Standardization>)> {
+    let key = |k: &str| format!("{prefix}.{k}");
+    use crate::data::{DataSpec, LabelMap, Scale, Table, VENDORED, build_with, load_fashion_mnist, load_vendored};
+    let source = require(&key("source"), &section.source, "(a built-in set, \"fashion-mnist\", \"csv\" or \"npy\")")?;
+    let resolve_path = |p: &PathBuf| if p.is_absolute() { p.clone() } else { base_dir.join(p) };
+    let classification = matches!(source.as_str(), "wine" | "breast-cancer" | "digits" | "fashion-mnist");
+    let file_source = matches!(source.as_str(), "csv" | "npy");
+    if !file_source {
+        forbid(&key("header"), &section.header, "(only of data.source = \"csv\")")?;
+    }
+    if source != "fashion-mnist" {
+        forbid(&key("split"), &section.split, "(only of data.source = \"fashion-mnist\")")?;
+    }
+    let limit = section.samples.map(|n| at_least(&key("samples"), n, 1)).transpose()?;
+    let table: Table = match source.as_str() {
+        name if VENDORED.contains(&name) => {
+            forbid(&key("path"), &section.path, "of a built-in data set")?;
+            load_vendored(name)?
+        }
+        "fashion-mnist" => {
+            let dir = section.path.as_ref().map(resolve_path).unwrap_or_else(|| PathBuf::from(crate::data::FASHION_MNIST_DIR));
+            load_fashion_mnist(&dir, section.split.as_deref().unwrap_or("train"), limit.map(|l| l + section.skip.unwrap_or(0)))?
+        }
+        "csv" => {
+            let path = require(&key("path"), &section.path, "for data.source = \"csv\"")?;
+            Table::from_csv(&resolve_path(&path), section.header.unwrap_or(true))?
+        }
+        "npy" => {
+            forbid(&key("header"), &section.header, "(only of data.source = \"csv\")")?;
+            let path = require(&key("path"), &section.path, "for data.source = \"npy\"")?;
+            Table::from_npy(&resolve_path(&path))?
+        }
+        other => {
+            return Err(Error::invalid(
+                key("source"),
+                format!("{other:?}"),
+                format!("must be one of {}, \"fashion-mnist\", \"csv\" or \"npy\"", VENDORED.join(", ")),
+            ));
+        }
+    };
+    let column = |name: &str, c: usize| -> Result<usize> {
+        if c == 0 || c > table.columns {
+            return Err(Error::invalid(name, c, format!("columns are numbered 1 to {} in {}", table.columns, table.source.display())));
+        }
+        Ok(c - 1)
+    };
+    let target = section.target.map(|c| column(&key("target"), c)).transpose()?;
+    let features =
+        section.features.as_ref().map(|f| f.iter().map(|&c| column(&key("features"), c)).collect::<Result<Vec<_>>>()).transpose()?;
+    let labels_name = section.labels.clone().unwrap_or_else(|| if classification { "one-hot".into() } else { "regression".into() });
+    let labels = match labels_name.as_str() {
+        "regression" => {
+            forbid(&key("positive"), &section.positive, "(only of data.labels = \"binary\")")?;
+            LabelMap::Regression
+        }
+        "one-hot" => {
+            forbid(&key("positive"), &section.positive, "(only of data.labels = \"binary\")")?;
+            LabelMap::OneHot
+        }
+        "binary" => LabelMap::Binary {
+            positive: require(&key("positive"), &section.positive, "for data.labels = \"binary\" (the classes labelled +1)")?,
+        },
+        other => return Err(Error::invalid(key("labels"), format!("{other:?}"), "must be \"regression\", \"one-hot\" or \"binary\"")),
+    };
+    let standardize = section.standardize.unwrap_or(source != "fashion-mnist");
+    let skip = section.skip.unwrap_or(0);
+    let spec = DataSpec { features, target, labels, scale: if standardize { Scale::Standardize } else { Scale::None }, skip, first: limit };
+    let (data, used) = build_with(&table, &spec, given)?;
+    let mut canon = section.clone();
+    canon.labels = Some(labels_name);
+    canon.standardize = Some(standardize);
+    if source == "fashion-mnist" {
+        canon.split = Some(section.split.clone().unwrap_or_else(|| "train".into()));
+    }
+    Ok((data, canon, used))
+}
+
 impl Config {
     /// Parses TOML text; `path` is used in messages.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
@@ -321,25 +535,45 @@ impl Config {
         canon.replicas = Some(replicas);
         canon.max_steps = Some(max_steps);
 
-        let (model, samples) = self.resolve_model(&mut canon.model, base_dir)?;
+        let (model, samples) = self.resolve_model(&mut canon.model, &mut canon.data, base_dir)?;
         let p = match &model {
             ModelSpec::DoubleWell { dim, .. } | ModelSpec::LinearRegression { dim, .. } | ModelSpec::Curve { dim, .. } => *dim,
+            ModelSpec::Mlp { parameters, .. } => *parameters,
         };
+
         let dynamics = self.resolve_dynamics(&mut canon.dynamics, &model, samples)?;
 
         let start = &self.start;
-        let default_point = match model {
-            ModelSpec::LinearRegression { .. } => vec![0.0; p],
-            _ => {
-                let mut v = vec![0.0; p];
-                v[0] = -1.0;
-                v
-            }
+        let (start_point, minimize) = if let ModelSpec::Mlp { hidden, activation, init_seed, data, .. } = &model {
+            // An MLP starts from a parameter file (e.g. `train`'s params.json) or its Glorot
+            // initialisation; listing P numbers inline is not supported.
+            forbid("start.point", &start.point, "of model.kind = \"mlp\" (use start.parameters or model.init_seed)")?;
+            let point = match &start.parameters {
+                Some(path) => {
+                    let resolved = if path.is_absolute() { path.clone() } else { base_dir.join(path) };
+                    read_parameters(&resolved, p).map_err(|message| Error::invalid("start.parameters", path.display(), message))?
+                }
+                None => crate::model::Mlp::new(hidden, *activation, data.first(1)).glorot(*init_seed),
+            };
+            let minimize = start.minimize.unwrap_or(false);
+            canon.start = StartSection { point: None, parameters: start.parameters.clone(), minimize: Some(minimize) };
+            (point, minimize)
+        } else {
+            forbid("start.parameters", &start.parameters, "(only of model.kind = \"mlp\")")?;
+            let default_point = match model {
+                ModelSpec::LinearRegression { .. } => vec![0.0; p],
+                _ => {
+                    let mut v = vec![0.0; p];
+                    v[0] = -1.0;
+                    v
+                }
+            };
+            let start_point = start.point.clone().unwrap_or(default_point);
+            finite_vector("start.point", &start_point, p)?;
+            let minimize = start.minimize.unwrap_or(true);
+            canon.start = StartSection { point: Some(start_point.clone()), parameters: None, minimize: Some(minimize) };
+            (start_point, minimize)
         };
-        let start_point = start.point.clone().unwrap_or(default_point);
-        finite_vector("start.point", &start_point, p)?;
-        let minimize = start.minimize.unwrap_or(true);
-        canon.start = StartSection { point: Some(start_point.clone()), minimize: Some(minimize) };
 
         let exit = Self::resolve_exit(&self.exit, p)?;
         let landscape = Self::resolve_landscape(&self.landscape, &exit, &model, p)?;
@@ -364,10 +598,42 @@ impl Config {
     }
 
     /// The model; also the sample count N when it is known before loading data.
-    fn resolve_model(&self, canon: &mut ModelSection, base_dir: &Path) -> Result<(ModelSpec, Option<usize>)> {
+    fn resolve_model(
+        &self,
+        canon: &mut ModelSection,
+        canon_data: &mut Option<DataSection>,
+        base_dir: &Path,
+    ) -> Result<(ModelSpec, Option<usize>)> {
         let m = &self.model;
-        let kind = require("model.kind", &m.kind, "(\"double-well\", \"linear-regression\" or \"curve\")")?;
+        let kind = require("model.kind", &m.kind, "(\"double-well\", \"linear-regression\", \"curve\" or \"mlp\")")?;
+        if kind != "mlp" {
+            let ctx = "(only of model.kind = \"mlp\")";
+            forbid("model.hidden", &m.hidden, ctx)?;
+            forbid("model.activation", &m.activation, ctx)?;
+            forbid("model.init_seed", &m.init_seed, ctx)?;
+            forbid("[data]", &self.data, ctx)?;
+        }
         match kind.as_str() {
+            "mlp" => {
+                let (mlp, data, model_canon, data_canon, _) = resolve_mlp(m, &self.data, base_dir)?;
+                let parameters = crate::model::Model::dim(&crate::model::Mlp::new(&mlp.hidden, mlp.activation, data.first(1)));
+                if parameters > MAX_DENSE_PARAMETERS {
+                    return Err(Error::invalid(
+                        "model.hidden",
+                        format!("{:?}", mlp.hidden),
+                        format!(
+                            "gives P = {parameters} parameters; `run` and `landscape` form the dense P × P Hessian and accept at most {MAX_DENSE_PARAMETERS} (use `train` for larger networks)"
+                        ),
+                    ));
+                }
+                *canon = model_canon;
+                *canon_data = Some(data_canon);
+                let samples = data.len();
+                Ok((
+                    ModelSpec::Mlp { hidden: mlp.hidden, activation: mlp.activation, init_seed: mlp.init_seed, data, parameters },
+                    Some(samples),
+                ))
+            }
             "double-well" => {
                 let ctx = "of model.kind = \"double-well\" (keys: epsilon, dim, stiffness)";
                 for (k, v) in [("model.s", &m.s), ("model.kappa", &m.kappa), ("model.noise", &m.noise), ("model.tilt", &m.tilt)] {
@@ -463,7 +729,11 @@ impl Config {
                 };
                 Ok((ModelSpec::Curve { dim, s, kappa, stiffness, noise, tilt, samples, data_seed }, Some(samples)))
             }
-            other => Err(Error::invalid("model.kind", format!("{other:?}"), "must be \"double-well\", \"linear-regression\" or \"curve\"")),
+            other => Err(Error::invalid(
+                "model.kind",
+                format!("{other:?}"),
+                "must be \"double-well\", \"linear-regression\", \"curve\" or \"mlp\"",
+            )),
         }
     }
 

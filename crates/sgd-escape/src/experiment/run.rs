@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::escape::{EnsembleSpec, Exit, ReplicaOutcome, run_ensemble};
 use crate::landscape::{MinimizeOptions, minimize};
 use crate::linalg;
-use crate::model::{CurveMap, Dataset, DoubleWell, FeatureModel, LinearMap, Model};
+use crate::model::{CurveMap, Dataset, DoubleWell, FeatureModel, LinearMap, Mlp, Model};
 use crate::stats::EscapeStatistics;
 use serde::Serialize;
 
@@ -20,6 +20,8 @@ pub enum BuiltModel {
     LinearRegression(FeatureModel<LinearMap>),
     /// `curve`.
     Curve(FeatureModel<CurveMap>),
+    /// `mlp`.
+    Mlp(Mlp),
 }
 
 /// Runs `$body` with `$m` bound to the concrete model inside a [`BuiltModel`].
@@ -29,6 +31,7 @@ macro_rules! with_model {
             BuiltModel::DoubleWell($m) => $body,
             BuiltModel::LinearRegression($m) => $body,
             BuiltModel::Curve($m) => $body,
+            BuiltModel::Mlp($m) => $body,
         }
     };
 }
@@ -51,6 +54,7 @@ impl BuiltModel {
                 let data = Dataset::gaussian(*samples, dim + 1, *data_seed, |x, xi| tilt * x[0] + noise * xi);
                 BuiltModel::Curve(FeatureModel::new(CurveMap { dim: *dim, s: *s, kappa: *kappa, stiffness: *stiffness }, data))
             }
+            ModelSpec::Mlp { hidden, activation, data, .. } => BuiltModel::Mlp(Mlp::new(hidden, *activation, data.clone())),
         }
     }
 

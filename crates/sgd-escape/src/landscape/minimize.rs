@@ -94,8 +94,9 @@ pub fn minimize<M: Model + ?Sized>(model: &M, start: &[f64], options: MinimizeOp
         }
     }
     Err(Error::Numerical(format!(
-        "minimisation did not converge in {} iterations: |∇L| = {:.3e} at θ = {theta:?}",
+        "minimisation did not converge in {} iterations: |∇L| = {:.3e} at θ = {}",
         options.max_iterations,
-        linalg::norm(&grad)
+        linalg::norm(&grad),
+        linalg::brief(&theta)
     )))
 }

@@ -85,7 +85,7 @@ pub fn newton_refine<M: Model + ?Sized>(model: &M, theta: &[f64], tol: f64) -> R
     if gnorm <= tol * 1e3 {
         Ok(x)
     } else {
-        Err(Error::Numerical(format!("Newton refinement did not converge: |∇L| = {gnorm:.3e} at θ = {x:?}")))
+        Err(Error::Numerical(format!("Newton refinement did not converge: |∇L| = {gnorm:.3e} at θ = {}", crate::linalg::brief(&x))))
     }
 }
 

@@ -1,0 +1,354 @@
+//! `sgd-escape train`: minibatch SGD on an MLP for a number of epochs, logging once per epoch
+//! (or every `log_every` epochs) the training loss L, the gradient noise strength
+//! 𝒩 = (1/N) Σ_μ |∇ℓ_μ|² − |∇L|² (paper Fig. 2), Tr Σ, |∇L|² and test metrics.
+//!
+//! Reproducible and resumable: the RNG stream of epoch e is `(seed, e)`, so a run's trajectory
+//! depends only on its configuration; after every logged epoch the parameters and the log are
+//! written atomically to `checkpoint.json`, and rerunning the same configuration in the same
+//! folder continues from there (raising `train.epochs` extends a finished run). An interrupted
+//! and resumed run ends bit-identical to an uninterrupted one.
+
+use super::config::{DataSection, MlpSpec, ModelSection, resolve_data_with, resolve_mlp};
+use crate::data::Dataset;
+use crate::dynamics::Sampling;
+use crate::dynamics::rng::{replica_rng, uniform_index};
+use crate::error::{Error, Result};
+use crate::model::{DataModel, Mlp, Model};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A training configuration file: `[model]`, `[data]`, optional `[test]` (same keys as
+/// `[data]`) and `[train]`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// `[model]` (kind = "mlp").
+    #[serde(default)]
+    pub model: ModelSection,
+    /// `[data]`: the training set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataSection>,
+    /// `[test]`: an optional test set for test loss and accuracy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<DataSection>,
+    /// `[train]`.
+    #[serde(default)]
+    pub train: TrainSection,
+}
+
+/// `[train]`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct TrainSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_every: Option<usize>,
+}
+
+/// A resolved training run.
+#[derive(Clone, Debug)]
+pub struct TrainSpec {
+    /// The canonical configuration (every default written out), recorded in the outputs.
+    pub config: TrainConfig,
+    /// The network on its training data.
+    pub model: Mlp,
+    /// The architecture.
+    pub mlp: MlpSpec,
+    /// The test set, if any.
+    pub test: Option<Dataset>,
+    /// η.
+    pub lr: f64,
+    /// B.
+    pub batch_size: usize,
+    /// Batch sampling.
+    pub sampling: Sampling,
+    /// Epochs to train.
+    pub epochs: usize,
+    /// RNG seed.
+    pub seed: u64,
+    /// Log every this many epochs (epoch 0 and the last are always logged).
+    pub log_every: usize,
+}
+
+/// One log row (one per logged epoch).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochLog {
+    /// Epochs completed.
+    pub epoch: usize,
+    /// SGD steps taken.
+    pub steps: u64,
+    /// Time t = η · steps.
+    pub time: f64,
+    /// Training loss L(θ).
+    pub loss: f64,
+    /// |∇L|².
+    pub gradient_norm_sq: f64,
+    /// 𝒩 = (1/N) Σ|∇ℓ_μ|² − |∇L|².
+    pub noise: f64,
+    /// Tr Σ = 𝒩/B, times (N − B)/(N − 1) without replacement.
+    pub trace_sigma: f64,
+    /// Training accuracy.
+    pub accuracy: f64,
+    /// Test loss (NaN without a test set).
+    pub test_loss: f64,
+    /// Test accuracy (NaN without a test set).
+    pub test_accuracy: f64,
+}
+
+/// The resumable state written after every logged epoch.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Checkpoint {
+    version: String,
+    /// The canonical configuration without `train.epochs` (extending a run is allowed).
+    config: TrainConfig,
+    epoch: usize,
+    steps: u64,
+    theta: Vec<f64>,
+    log: Vec<EpochLog>,
+}
+
+impl TrainConfig {
+    /// Parses TOML text; `path` is used in messages.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
+        toml::from_str(text).map_err(|e| Error::ConfigSyntax { path: path.to_path_buf(), message: e.to_string() })
+    }
+
+    /// Reads a configuration file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            action: "cannot read configuration",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// Validates, fills defaults and loads the data (relative paths against `base_dir`).
+    pub fn resolve(&self, base_dir: &Path) -> Result<TrainSpec> {
+        let (mlp, data, model_canon, data_canon, standardization) = resolve_mlp(&self.model, &self.data, base_dir)?;
+        let test = match &self.test {
+            Some(section) => {
+                // The test features are scaled with the training set's statistics.
+                let (test, canon, _) = resolve_data_with(section, base_dir, "test", standardization.as_ref())?;
+                if (test.features, test.outputs) != (data.features, data.outputs) {
+                    return Err(Error::invalid(
+                        "[test]",
+                        format!("{} features, {} outputs", test.features, test.outputs),
+                        format!("must match the training data ({} features, {} outputs)", data.features, data.outputs),
+                    ));
+                }
+                Some((test, canon))
+            }
+            None => None,
+        };
+        let t = &self.train;
+        let lr = t.lr.ok_or_else(|| Error::invalid("train.lr", "(missing)", "required"))?;
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::invalid("train.lr", lr, "must be a finite number > 0"));
+        }
+        let n = data.len();
+        let batch_size = t.batch_size.unwrap_or(100.min(n));
+        if batch_size == 0 || batch_size > n {
+            return Err(Error::invalid("train.batch_size", batch_size, format!("must be between 1 and the number of samples N = {n}")));
+        }
+        let sampling = match t.sampling.as_deref().unwrap_or("without-replacement") {
+            "with-replacement" => Sampling::WithReplacement,
+            "without-replacement" => Sampling::WithoutReplacement,
+            other => {
+                return Err(Error::invalid(
+                    "train.sampling",
+                    format!("{other:?}"),
+                    "must be \"with-replacement\" or \"without-replacement\"",
+                ));
+            }
+        };
+        let epochs = t.epochs.unwrap_or(10);
+        let log_every = t.log_every.unwrap_or(1);
+        if log_every == 0 {
+            return Err(Error::invalid("train.log_every", 0, "must be ≥ 1"));
+        }
+        let seed = t.seed.unwrap_or(0);
+        let config = TrainConfig {
+            model: model_canon,
+            data: Some(data_canon),
+            test: test.as_ref().map(|(_, c)| c.clone()),
+            train: TrainSection {
+                lr: Some(lr),
+                batch_size: Some(batch_size),
+                sampling: Some(sampling.name().into()),
+                epochs: Some(epochs),
+                seed: Some(seed),
+                log_every: Some(log_every),
+            },
+        };
+        let model = Mlp::new(&mlp.hidden, mlp.activation, data);
+        Ok(TrainSpec { config, model, mlp, test: test.map(|(d, _)| d), lr, batch_size, sampling, epochs, seed, log_every })
+    }
+}
+
+impl TrainSpec {
+    /// Steps per epoch: ⌊N/B⌋ (without replacement the remainder of the permutation is unused).
+    pub fn steps_per_epoch(&self) -> usize {
+        self.model.samples() / self.batch_size
+    }
+
+    /// Measures the log row at θ.
+    pub fn measure(&self, theta: &[f64], epoch: usize, steps: u64) -> EpochLog {
+        let s = self.model.noise_strength(theta);
+        let n = self.model.samples();
+        let factor = match self.sampling {
+            Sampling::WithReplacement => 1.0,
+            Sampling::WithoutReplacement if n > 1 => (n - self.batch_size) as f64 / (n - 1) as f64,
+            Sampling::WithoutReplacement => 0.0,
+        };
+        let (test_loss, test_accuracy) = match &self.test {
+            Some(t) => {
+                let test_model = self.model.with_data(t.clone());
+                (test_model.loss(theta), test_model.accuracy(theta))
+            }
+            None => (f64::NAN, f64::NAN),
+        };
+        EpochLog {
+            epoch,
+            steps,
+            time: self.lr * steps as f64,
+            loss: s.loss,
+            gradient_norm_sq: s.gradient_norm_sq,
+            noise: s.noise,
+            trace_sigma: factor * s.noise / self.batch_size as f64,
+            accuracy: self.model.accuracy(theta),
+            test_loss,
+            test_accuracy,
+        }
+    }
+
+    /// One epoch of SGD from θ with the RNG stream `(seed, epoch)`; returns the steps taken.
+    pub fn epoch(&self, theta: &mut [f64], epoch: usize) -> u64 {
+        let n = self.model.samples();
+        let b = self.batch_size;
+        let mut rng = replica_rng(self.seed, epoch as u64);
+        let mut grad = vec![0.0; theta.len()];
+        let steps = self.steps_per_epoch();
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut batch = vec![0; b];
+        for step in 0..steps {
+            match self.sampling {
+                Sampling::WithReplacement => batch.iter_mut().for_each(|i| *i = uniform_index(&mut rng, n)),
+                Sampling::WithoutReplacement => {
+                    // Incremental Fisher–Yates: the next B entries of a uniform permutation.
+                    for (j, slot) in batch.iter_mut().enumerate() {
+                        let k = step * b + j;
+                        let swap = k + uniform_index(&mut rng, n - k);
+                        order.swap(k, swap);
+                        *slot = order[k];
+                    }
+                }
+            }
+            self.model.minibatch_gradient(theta, &batch, &mut grad);
+            for (t, g) in theta.iter_mut().zip(&grad) {
+                *t -= self.lr * g;
+            }
+        }
+        steps as u64
+    }
+}
+
+/// The log as CSV.
+pub fn log_csv(log: &[EpochLog]) -> String {
+    let mut csv = String::from("epoch,steps,time,loss,gradient_norm_sq,noise,trace_sigma,accuracy,test_loss,test_accuracy\n");
+    for r in log {
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{}\n",
+            r.epoch, r.steps, r.time, r.loss, r.gradient_norm_sq, r.noise, r.trace_sigma, r.accuracy, r.test_loss, r.test_accuracy
+        ));
+    }
+    csv
+}
+
+/// What a training run produced.
+#[derive(Clone, Debug)]
+pub struct TrainOutcome {
+    /// Final parameters.
+    pub theta: Vec<f64>,
+    /// The log rows.
+    pub log: Vec<EpochLog>,
+    /// The epoch the run resumed from (0 for a fresh run).
+    pub resumed_from: usize,
+    /// Whether `stop` ended the run early.
+    pub interrupted: bool,
+}
+
+/// Trains in `dir`, resuming from `dir/checkpoint.json` when it holds the same configuration
+/// (apart from `train.epochs`). Writes `log.csv`, `checkpoint.json` after every logged epoch and
+/// `params.json` (final θ with the configuration) and `train.json` at the end. `progress` sees
+/// every log row; `stop` is polled after every epoch (an interrupted run keeps its last
+/// checkpoint).
+pub fn train_in_dir(spec: &TrainSpec, dir: &Path, progress: &dyn Fn(&EpochLog), stop: &dyn Fn() -> bool) -> Result<TrainOutcome> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io { action: "cannot create output folder", path: dir.to_path_buf(), source })?;
+    let mut key = spec.config.clone();
+    key.train.epochs = None;
+    let checkpoint_path = dir.join("checkpoint.json");
+    let resumed = std::fs::read_to_string(&checkpoint_path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Checkpoint>(&text).ok())
+        .filter(|c| c.config == key && c.theta.len() == spec.model.dim() && c.epoch <= spec.epochs);
+    let (mut theta, mut epoch, mut steps, mut log) = match resumed {
+        Some(c) => (c.theta, c.epoch, c.steps, c.log),
+        None => {
+            let theta = spec.model.glorot(spec.mlp.init_seed);
+            let first = spec.measure(&theta, 0, 0);
+            progress(&first);
+            (theta, 0, 0, vec![first])
+        }
+    };
+    let resumed_from = epoch;
+    let save = |theta: &[f64], epoch: usize, steps: u64, log: &[EpochLog]| -> Result<()> {
+        let c = Checkpoint { version: crate::VERSION.into(), config: key.clone(), epoch, steps, theta: theta.to_vec(), log: log.to_vec() };
+        crate::report::atomic_write(&checkpoint_path, serde_json::to_string(&c).expect("checkpoint serialises").as_bytes())?;
+        crate::report::atomic_write(&dir.join("log.csv"), log_csv(log).as_bytes())
+    };
+    save(&theta, epoch, steps, &log)?;
+    let mut interrupted = false;
+    while epoch < spec.epochs {
+        steps += spec.epoch(&mut theta, epoch);
+        epoch += 1;
+        if !crate::linalg::all_finite(&theta) {
+            return Err(Error::Numerical(format!(
+                "training diverged in epoch {epoch} (θ is no longer finite): lower train.lr = {} or raise train.batch_size = {}",
+                spec.lr, spec.batch_size
+            )));
+        }
+        if epoch % spec.log_every == 0 || epoch == spec.epochs {
+            let row = spec.measure(&theta, epoch, steps);
+            progress(&row);
+            log.push(row);
+            save(&theta, epoch, steps, &log)?;
+        }
+        if stop() && epoch < spec.epochs {
+            interrupted = true;
+            break;
+        }
+    }
+    if !interrupted {
+        let params = serde_json::json!({
+            "version": crate::VERSION, "config": spec.config, "epoch": epoch, "steps": steps, "theta": theta,
+        });
+        crate::report::atomic_write(&dir.join("params.json"), serde_json::to_string(&params).expect("serialises").as_bytes())?;
+        let summary = serde_json::json!({
+            "version": crate::VERSION, "config": spec.config, "parameters": spec.model.dim(), "samples": spec.model.samples(),
+            "steps_per_epoch": spec.steps_per_epoch(), "resumed_from_epoch": resumed_from, "final": log.last(),
+        });
+        crate::report::atomic_write(&dir.join("train.json"), serde_json::to_string_pretty(&summary).expect("serialises").as_bytes())?;
+    }
+    Ok(TrainOutcome { theta, log, resumed_from, interrupted })
+}
