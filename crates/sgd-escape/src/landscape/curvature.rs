@@ -104,6 +104,76 @@ impl Operator for DecoupledNoise<'_> {
     }
 }
 
+/// `scale · (1/N) Σ_μ w_μ J_μᵀ J_μ`, matrix-free (THEORY.md §2, §5). Two instances make the
+/// paper's decoupling check (Fig. 1): [`WeightedGaussNewton::loss_weighted`] is
+/// `(1/N) Σ ℓ_μ ∇f_μ∇f_μᵀ`, [`WeightedGaussNewton::decoupled`] is `L · (1/N) Σ ∇f_μ∇f_μᵀ`. For a
+/// single output, `(2/B) · loss_weighted − ∇L∇Lᵀ/B` is the exact minibatch noise Σ and
+/// `(2/B) · decoupled` the paper's `2LG/B`.
+pub struct WeightedGaussNewton<'a> {
+    model: &'a dyn DataModel,
+    theta: &'a [f64],
+    weights: Option<Vec<f64>>,
+    scale: f64,
+}
+
+impl<'a> WeightedGaussNewton<'a> {
+    /// `(1/N) Σ ℓ_μ J_μᵀ J_μ`.
+    pub fn loss_weighted(model: &'a dyn DataModel, theta: &'a [f64]) -> Self {
+        WeightedGaussNewton { model, theta, weights: Some(model.sample_losses(theta)), scale: 1.0 }
+    }
+
+    /// `L(θ) · (1/N) Σ J_μᵀ J_μ`.
+    pub fn decoupled(model: &'a dyn DataModel, theta: &'a [f64]) -> Self {
+        WeightedGaussNewton { model, theta, weights: None, scale: model.loss(theta) }
+    }
+}
+
+impl Operator for WeightedGaussNewton<'_> {
+    fn dim(&self) -> usize {
+        self.model.dim()
+    }
+    fn apply(&self, v: &[f64], out: &mut [f64]) {
+        self.model.weighted_gauss_newton_vector_product(self.theta, self.weights.as_deref(), v, out);
+        if self.scale != 1.0 {
+            out.iter_mut().for_each(|o| *o *= self.scale);
+        }
+    }
+}
+
+/// The exact minibatch noise covariance of a single-output model, matrix-free:
+/// `Σ = (1/B)[(1/N) Σ_μ r_μ² ∇f_μ∇f_μᵀ − ∇L∇Lᵀ] = (2/B)·A − ∇L∇Lᵀ/B` with
+/// A = [`WeightedGaussNewton::loss_weighted`] (batches drawn with replacement, THEORY.md §2).
+pub struct SingleOutputNoise<'a> {
+    loss_weighted: WeightedGaussNewton<'a>,
+    gradient: Vec<f64>,
+    batch_size: f64,
+}
+
+impl<'a> SingleOutputNoise<'a> {
+    /// Σ(θ) for batch size `batch_size`; `None` for models with more than one output.
+    pub fn new(model: &'a dyn DataModel, theta: &'a [f64], batch_size: usize) -> Option<Self> {
+        if model.outputs() != 1 {
+            return None;
+        }
+        let mut gradient = vec![0.0; model.dim()];
+        model.loss_and_gradient(theta, &mut gradient);
+        Some(SingleOutputNoise { loss_weighted: WeightedGaussNewton::loss_weighted(model, theta), gradient, batch_size: batch_size as f64 })
+    }
+}
+
+impl Operator for SingleOutputNoise<'_> {
+    fn dim(&self) -> usize {
+        self.gradient.len()
+    }
+    fn apply(&self, v: &[f64], out: &mut [f64]) {
+        self.loss_weighted.apply(v, out);
+        let gv = crate::linalg::dot(&self.gradient, v);
+        for (o, g) in out.iter_mut().zip(&self.gradient) {
+            *o = (2.0 * *o - g * gv) / self.batch_size;
+        }
+    }
+}
+
 /// A dense symmetric matrix (row-major) as an operator.
 pub struct DenseOperator {
     /// Entries, row-major P × P.

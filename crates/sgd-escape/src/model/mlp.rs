@@ -379,24 +379,6 @@ impl Mlp {
         let mean_sample_gradient_norm_sq = norms.iter().sum::<f64>() / norms.len() as f64;
         NoiseStrength { loss, gradient_norm_sq, mean_sample_gradient_norm_sq, noise: mean_sample_gradient_norm_sq - gradient_norm_sq }
     }
-
-    /// `out = (1/N) Σ_μ w_μ J_μᵀ J_μ v`, with J_μ the K × P output Jacobian of sample μ and
-    /// per-sample weights `weights` (1 gives the Gauss–Newton G; ℓ_μ gives the loss-weighted
-    /// matrix of the decoupling check, paper Fig. 1). Matrix-free: an R-pass and a backward pass.
-    pub fn weighted_gauss_newton_vector_product(&self, theta: &[f64], weights: Option<&[f64]>, v: &[f64], out: &mut [f64]) {
-        let n = self.data.len();
-        let inv_n = 1.0 / n as f64;
-        let total = self.sum_over_data(self.p, &|x, _y, rows, start, acc| {
-            let f = self.forward(theta, x, rows);
-            let rz = self.r_forward(theta, v, x, rows, &f);
-            let last = self.layers() - 1;
-            let k = self.sizes[last + 1];
-            let delta: Vec<f64> =
-                rz[last].iter().enumerate().map(|(j, jv)| jv * inv_n * weights.map_or(1.0, |w| w[start + j / k])).collect();
-            self.backward(theta, x, rows, &f, delta, acc);
-        });
-        out.copy_from_slice(&total);
-    }
 }
 
 impl Model for Mlp {
@@ -492,5 +474,27 @@ impl DataModel for Mlp {
 
     fn gauss_newton_vector_product(&self, theta: &[f64], v: &[f64], out: &mut [f64]) {
         self.weighted_gauss_newton_vector_product(theta, None, v, out)
+    }
+
+    fn sample_losses(&self, theta: &[f64]) -> Vec<f64> {
+        self.per_sample_losses_and_gradient_norms(theta).0
+    }
+
+    /// `out = (1/N) Σ_μ w_μ J_μᵀ J_μ v`, with J_μ the K × P output Jacobian of sample μ and
+    /// per-sample weights `weights` (1 gives the Gauss–Newton G; ℓ_μ gives the loss-weighted
+    /// matrix of the decoupling check, paper Fig. 1). Matrix-free: an R-pass and a backward pass.
+    fn weighted_gauss_newton_vector_product(&self, theta: &[f64], weights: Option<&[f64]>, v: &[f64], out: &mut [f64]) {
+        let n = self.data.len();
+        let inv_n = 1.0 / n as f64;
+        let total = self.sum_over_data(self.p, &|x, _y, rows, start, acc| {
+            let f = self.forward(theta, x, rows);
+            let rz = self.r_forward(theta, v, x, rows, &f);
+            let last = self.layers() - 1;
+            let k = self.sizes[last + 1];
+            let delta: Vec<f64> =
+                rz[last].iter().enumerate().map(|(j, jv)| jv * inv_n * weights.map_or(1.0, |w| w[start + j / k])).collect();
+            self.backward(theta, x, rows, &f, delta, acc);
+        });
+        out.copy_from_slice(&total);
     }
 }

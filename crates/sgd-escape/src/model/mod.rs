@@ -106,6 +106,39 @@ pub trait DataModel: Model {
         }
     }
 
+    /// The per-sample losses `ℓ_μ = ½ Σ_k r_μk²`. The default goes through
+    /// [`DataModel::residuals_and_output_gradients`], O(N·P).
+    fn sample_losses(&self, theta: &[f64]) -> Vec<f64> {
+        let (p, k) = (self.dim(), self.outputs());
+        let mut r = vec![0.0; k];
+        let mut jac = vec![0.0; k * p];
+        (0..self.samples())
+            .map(|mu| {
+                self.residuals_and_output_gradients(theta, mu, &mut r, &mut jac);
+                0.5 * crate::linalg::dot(&r, &r)
+            })
+            .collect()
+    }
+
+    /// `out = (1/N) Σ_μ w_μ J_μᵀ J_μ v` with J_μ the K × P output Jacobian of sample μ and
+    /// weights `w_μ` (all 1 when `None`: the Gauss–Newton product). With w_μ = ℓ_μ this is the
+    /// loss-weighted matrix `(1/N) Σ ℓ_μ ∇f_μ∇f_μᵀ` of the decoupling check (THEORY.md §5,
+    /// paper Fig. 1). The default sums over samples, O(N·K·P).
+    fn weighted_gauss_newton_vector_product(&self, theta: &[f64], weights: Option<&[f64]>, v: &[f64], out: &mut [f64]) {
+        let (p, k, n) = (self.dim(), self.outputs(), self.samples());
+        let mut r = vec![0.0; k];
+        let mut jac = vec![0.0; k * p];
+        out.fill(0.0);
+        for mu in 0..n {
+            self.residuals_and_output_gradients(theta, mu, &mut r, &mut jac);
+            let w = weights.map_or(1.0, |w| w[mu]);
+            for row in jac.chunks_exact(p) {
+                let s = w * crate::linalg::dot(row, v) / n as f64;
+                crate::linalg::axpy(s, row, out);
+            }
+        }
+    }
+
     /// The per-sample gradient covariance `C(θ) = (1/N) Σ_μ ∇ℓ_μ∇ℓ_μᵀ − ∇L∇Lᵀ` as a dense
     /// row-major P × P matrix (THEORY.md §2). The default sums over samples, O(N·P²).
     fn gradient_covariance(&self, theta: &[f64]) -> Vec<f64> {

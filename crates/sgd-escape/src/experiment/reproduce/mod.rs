@@ -8,6 +8,8 @@
 
 mod barrier_1d;
 mod effective_dimension;
+mod fig1;
+mod fig2;
 mod fig3a;
 mod fig3b;
 mod sgd_barrier;
@@ -18,7 +20,7 @@ use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 
 /// The experiments, by name.
-pub const EXPERIMENTS: &[&str] = &["fig3a", "fig3b", "barrier-1d", "effective-dimension", "sgd-barrier"];
+pub const EXPERIMENTS: &[&str] = &["fig1", "fig2", "fig3a", "fig3b", "barrier-1d", "effective-dimension", "sgd-barrier"];
 
 /// How to run a reproduction.
 #[derive(Clone, Debug)]
@@ -88,6 +90,8 @@ pub fn reproduce(name: &str, options: &ReproduceOptions, progress: &(dyn Fn(&str
         source,
     })?;
     match name {
+        "fig1" => fig1::run(options, progress),
+        "fig2" => fig2::run(options, progress),
         "fig3a" => fig3a::run(options, progress),
         "fig3b" => fig3b::run(options, progress),
         "barrier-1d" => barrier_1d::run(options, progress),
