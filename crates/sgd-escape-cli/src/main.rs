@@ -80,7 +80,15 @@ fn reproduce(name: &str, quick: bool, out: &Path, seed: u64) -> Result<(), sgd_e
     let options = ReproduceOptions { quick, out: out.to_path_buf(), seed, command };
     let names: Vec<&str> = if name == "all" { EXPERIMENTS.to_vec() } else { vec![name] };
     let mut table = Vec::new();
+    let fashion = sgd_escape::data::fashion_mnist_available(Path::new(sgd_escape::data::FASHION_MNIST_DIR));
     for n in names {
+        if name == "all" && sgd_escape::experiment::reproduce::needs_fashion_mnist(n) && !fashion {
+            println!(
+                "{n}: skipped: Fashion-MNIST is not installed in {} (apt-get install dataset-fashion-mnist)",
+                sgd_escape::data::FASHION_MNIST_DIR
+            );
+            continue;
+        }
         let started = std::time::Instant::now();
         let report = reproduce(n, &options, &|line| eprintln!("{line}"))?;
         println!("{} ({:.1} s)", report.name, started.elapsed().as_secs_f64());
@@ -247,7 +255,12 @@ fn train(config_path: &Path, out: &Path, threads: Option<usize>) -> Result<(), s
         out,
         &|row| {
             bar.set_position(row.epoch as u64);
-            bar.set_message(format!("L = {:.4e}  𝒩 = {:.4e}  test acc = {:.3}", row.loss, row.noise, row.test_accuracy));
+            bar.set_message(format!(
+                "L = {:.4e}  𝒩 = {:.4e}  test acc = {:.3}",
+                row.loss,
+                row.noise,
+                row.test_accuracy.unwrap_or(f64::NAN)
+            ));
         },
         &|| false,
     )?;
@@ -258,7 +271,13 @@ fn train(config_path: &Path, out: &Path, threads: Option<usize>) -> Result<(), s
     let last = outcome.log.last().expect("the log has the initial row");
     println!(
         "epoch {}: L = {:.6e}, 𝒩 = {:.6e}, Tr Σ = {:.6e}, train accuracy {:.4}, test loss {:.6e}, test accuracy {:.4}",
-        last.epoch, last.loss, last.noise, last.trace_sigma, last.accuracy, last.test_loss, last.test_accuracy
+        last.epoch,
+        last.loss,
+        last.noise,
+        last.trace_sigma,
+        last.accuracy,
+        last.test_loss.unwrap_or(f64::NAN),
+        last.test_accuracy.unwrap_or(f64::NAN)
     );
     println!("wrote {}", out.join("log.csv").display());
     Ok(())

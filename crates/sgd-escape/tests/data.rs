@@ -42,6 +42,9 @@ fn built_in_sets_have_documented_shapes_checksums_and_sums() {
 /// Fashion-MNIST from Debian's `dataset-fashion-mnist` (installed by .ci/run).
 #[test]
 fn fashion_mnist_loads_from_the_debian_package() {
+    if !sgd_escape::data::fashion_mnist_for_tests() {
+        return;
+    }
     let dir = Path::new(FASHION_MNIST_DIR);
     let train = load_fashion_mnist(dir, "train", None).unwrap();
     assert_eq!((train.rows, train.columns), (60_000, 785));

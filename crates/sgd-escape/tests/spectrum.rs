@@ -135,3 +135,43 @@ fn gauss_newton_operator_matches_per_sample_sum() {
         assert!((h[k] - fast[k]).abs() < 1e-12);
     }
 }
+
+/// The matrix-free operators of the decoupling check against dense references: on a
+/// single-output MLP, Σ = (2/B)·A − ∇L∇Lᵀ/B (SingleOutputNoise) equals the dense per-sample
+/// covariance C/B, A is (1/N)Σ ℓ_μ∇f∇fᵀ assembled from per-sample Jacobians, and L·G is L times
+/// the Gauss–Newton matrix.
+#[test]
+fn decoupling_operators_match_dense_references() {
+    use sgd_escape::landscape::curvature::{NoiseCovariance, SingleOutputNoise, WeightedGaussNewton};
+    use sgd_escape::model::{Activation, Mlp, Model};
+    let base = Dataset::gaussian(40, 3, 5, |x, xi| x[0] * x[1] + 0.2 * xi);
+    let model = Mlp::new(&[4], Activation::Tanh, base);
+    let theta = model.glorot(2);
+    let p = model.dim();
+    let b = 7;
+    let sigma = to_dense(&SingleOutputNoise::new(&model, &theta, b).unwrap());
+    let reference = to_dense(&NoiseCovariance::new(&model, &theta, b, false));
+    let a = to_dense(&WeightedGaussNewton::loss_weighted(&model, &theta));
+    let lg = to_dense(&WeightedGaussNewton::decoupled(&model, &theta));
+    let g = to_dense(&GaussNewton { model: &model, theta: &theta });
+    let mut a_ref = vec![0.0; p * p];
+    let mut jac = vec![0.0; p];
+    let mut r = [0.0];
+    for mu in 0..model.samples() {
+        model.residuals_and_output_gradients(&theta, mu, &mut r, &mut jac);
+        for i in 0..p {
+            for j in 0..p {
+                a_ref[i * p + j] += 0.5 * r[0] * r[0] * jac[i] * jac[j] / model.samples() as f64;
+            }
+        }
+    }
+    let loss = model.loss(&theta);
+    for i in 0..p * p {
+        assert!((sigma[i] - reference[i]).abs() < 1e-12, "Σ[{i}] {} vs {}", sigma[i], reference[i]);
+        assert!((a[i] - a_ref[i]).abs() < 1e-12);
+        assert!((lg[i] - loss * g[i]).abs() < 1e-12);
+    }
+    // A multi-output model has no single-output Σ.
+    let k2 = Dataset { features: 3, outputs: 2, x: vec![0.1; 30], y: vec![0.2; 20] };
+    assert!(SingleOutputNoise::new(&Mlp::new(&[2], Activation::Relu, k2), &[0.0; 19], 1).is_none());
+}

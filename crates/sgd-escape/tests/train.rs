@@ -37,7 +37,7 @@ fn training_reduces_the_loss_and_logs_the_noise() {
     assert_eq!(out.log.len(), 7);
     let (first, last) = (&out.log[0], &out.log[6]);
     assert!(last.loss < 0.2 * first.loss, "{} → {}", first.loss, last.loss);
-    assert!(last.test_loss < 0.5 * first.test_loss && last.test_accuracy > 0.85, "{last:?}");
+    assert!(last.test_loss.unwrap() < 0.5 * first.test_loss.unwrap() && last.test_accuracy.unwrap() > 0.85, "{last:?}");
     for r in &out.log {
         // Tr Σ = 𝒩/B · (N − B)/(N − 1) without replacement; 𝒩 > 0.
         assert!(r.noise > 0.0 && (r.trace_sigma - r.noise / 20.0 * (1180.0 / 1199.0)).abs() < 1e-12 * r.noise);
@@ -80,6 +80,12 @@ fn interrupted_then_resumed_run_is_bit_identical() {
     assert_eq!((extended.resumed_from, extended.log.len()), (6, 8));
     let other = spec(&DIGITS.replace("lr = 0.05", "lr = 0.04"));
     assert_eq!(train_in_dir(&other, parts.path(), &|_| {}, &|| false).unwrap().resumed_from, 0);
+    // Without a test set too (its log has no test metrics).
+    let no_test = spec(&DIGITS.replace("[test]\nsource = \"digits\"\nskip = 1200\n", ""));
+    assert!(no_test.test.is_none());
+    let dir = tempfile::tempdir().unwrap();
+    train_in_dir(&no_test, dir.path(), &|_| {}, &|| false).unwrap();
+    assert_eq!(train_in_dir(&no_test, dir.path(), &|_| {}, &|| false).unwrap().resumed_from, 6);
 }
 
 #[test]

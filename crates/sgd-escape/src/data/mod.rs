@@ -11,7 +11,7 @@ pub mod vendored;
 pub use dataset::Dataset;
 pub use idx::read_idx;
 pub use table::Table;
-pub use vendored::{FASHION_MNIST_DIR, VENDORED, load_fashion_mnist, load_vendored};
+pub use vendored::{FASHION_MNIST_DIR, VENDORED, fashion_mnist_available, fashion_mnist_for_tests, load_fashion_mnist, load_vendored};
 
 use crate::error::{Error, Result};
 
@@ -26,8 +26,8 @@ pub enum LabelMap {
         /// Classes labelled +1.
         positive: Vec<i64>,
     },
-    /// One-hot over the classes present, in increasing order (K = number of classes; paper
-    /// Fig. 2).
+    /// One-hot over the classes present in the whole table, in increasing order (K = number of
+    /// classes; paper Fig. 2).
     OneHot,
 }
 
@@ -127,7 +127,13 @@ pub fn build_with(table: &Table, spec: &DataSpec, given: Option<&Standardization
         }
         LabelMap::OneHot => {
             let classes: Vec<i64> = (0..rows).map(class).collect::<Result<_>>()?;
-            let mut distinct = classes.clone();
+            // The classes of the whole table, so that subsets (train, test) share one encoding.
+            let mut distinct: Vec<i64> = (0..table.rows)
+                .filter_map(|r| {
+                    let v = table.get(r, target);
+                    (v.fract() == 0.0).then_some(v as i64)
+                })
+                .collect();
             distinct.sort_unstable();
             distinct.dedup();
             let k = distinct.len();

@@ -99,10 +99,10 @@ pub struct EpochLog {
     pub trace_sigma: f64,
     /// Training accuracy.
     pub accuracy: f64,
-    /// Test loss (NaN without a test set).
-    pub test_loss: f64,
-    /// Test accuracy (NaN without a test set).
-    pub test_accuracy: f64,
+    /// Test loss (without a test set: none; written as NaN in log.csv).
+    pub test_loss: Option<f64>,
+    /// Test accuracy (likewise).
+    pub test_accuracy: Option<f64>,
 }
 
 /// The resumable state written after every logged epoch.
@@ -214,9 +214,9 @@ impl TrainSpec {
         let (test_loss, test_accuracy) = match &self.test {
             Some(t) => {
                 let test_model = self.model.with_data(t.clone());
-                (test_model.loss(theta), test_model.accuracy(theta))
+                (Some(test_model.loss(theta)), Some(test_model.accuracy(theta)))
             }
-            None => (f64::NAN, f64::NAN),
+            None => (None, None),
         };
         EpochLog {
             epoch,
@@ -269,7 +269,16 @@ pub fn log_csv(log: &[EpochLog]) -> String {
     for r in log {
         csv.push_str(&format!(
             "{},{},{},{},{},{},{},{},{},{}\n",
-            r.epoch, r.steps, r.time, r.loss, r.gradient_norm_sq, r.noise, r.trace_sigma, r.accuracy, r.test_loss, r.test_accuracy
+            r.epoch,
+            r.steps,
+            r.time,
+            r.loss,
+            r.gradient_norm_sq,
+            r.noise,
+            r.trace_sigma,
+            r.accuracy,
+            r.test_loss.unwrap_or(f64::NAN),
+            r.test_accuracy.unwrap_or(f64::NAN)
         ));
     }
     csv

@@ -22,6 +22,11 @@ use std::path::{Path, PathBuf};
 /// The experiments, by name.
 pub const EXPERIMENTS: &[&str] = &["fig1", "fig2", "fig3a", "fig3b", "barrier-1d", "effective-dimension", "sgd-barrier"];
 
+/// Whether an experiment reads Fashion-MNIST (Debian's `dataset-fashion-mnist`).
+pub fn needs_fashion_mnist(name: &str) -> bool {
+    matches!(name, "fig1" | "fig2")
+}
+
 /// How to run a reproduction.
 #[derive(Clone, Debug)]
 pub struct ReproduceOptions {
