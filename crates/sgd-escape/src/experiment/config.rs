@@ -504,20 +504,30 @@ pub fn resolve_data_with(
     Ok((data, canon, used))
 }
 
+/// Parses a TOML configuration of any file type; `path` is used in messages.
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T> {
+    toml::from_str(text).map_err(|e| Error::ConfigSyntax { path: path.to_path_buf(), message: e.to_string() })
+}
+
+/// Reads and parses a TOML configuration file.
+pub(crate) fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        action: "cannot read configuration",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_toml(&text, path)
+}
+
 impl Config {
     /// Parses TOML text; `path` is used in messages.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
-        toml::from_str(text).map_err(|e| Error::ConfigSyntax { path: path.to_path_buf(), message: e.to_string() })
+        parse_toml(text, path)
     }
 
     /// Reads and parses a configuration file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            action: "cannot read configuration",
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_toml(&text, path)
+        read_toml(path)
     }
 
     /// Validates the configuration and fills defaults. Relative data paths are resolved

@@ -120,17 +120,12 @@ struct Checkpoint {
 impl TrainConfig {
     /// Parses TOML text; `path` is used in messages.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
-        toml::from_str(text).map_err(|e| Error::ConfigSyntax { path: path.to_path_buf(), message: e.to_string() })
+        super::config::parse_toml(text, path)
     }
 
     /// Reads a configuration file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            action: "cannot read configuration",
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_toml(&text, path)
+        super::config::read_toml(path)
     }
 
     /// Validates, fills defaults and loads the data (relative paths against `base_dir`).

@@ -5,7 +5,7 @@
 //! the log-barrier power law c^{−(β+1/2)} for paper noise, the linear-barrier exponential
 //! exp(−βΔL/L*) for frozen noise, Kramers exp(−ΔL/D) for isotropic noise (D fixed across c).
 
-use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, write_text};
+use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, save_figure, write_text};
 use crate::dynamics::{Noise, Sde};
 use crate::error::Result;
 use crate::escape::{EnsembleSpec, Exit, run_ensemble};
@@ -226,9 +226,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             legend: Legend::UpperLeft,
         };
         let stem = out.join(format!("{NAME}-beta{beta}"));
-        figure.save(&stem)?;
-        files.push(stem.with_extension("png"));
-        files.push(stem.with_extension("svg"));
+        save_figure(&mut files, &figure, &stem)?;
         figure_names.push((beta, format!("{NAME}-beta{beta}.png")));
         let paper_quad: Vec<(f64, f64)> = of("paper").map(|p| (p.c, p.quadrature)).collect();
         summary.push(format!(

@@ -6,7 +6,7 @@
 //! n_c = 2(β + 1), where the exponent vanishes and the minimum stops being stable (THEORY.md §3:
 //! P ∝ L^−(β+1) is normalisable in n dimensions only if n < 2(β + 1)).
 
-use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, write_text};
+use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, save_figure, write_text};
 use crate::dynamics::{Noise, Sde};
 use crate::error::Result;
 use crate::escape::{EnsembleSpec, Exit, run_ensemble};
@@ -168,9 +168,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         legend: Legend::UpperRight,
     };
     let stem = out.join(NAME);
-    figure.save(&stem)?;
-    files.push(stem.with_extension("png"));
-    files.push(stem.with_extension("svg"));
+    save_figure(&mut files, &figure, &stem)?;
 
     let json = serde_json::json!({
         "experiment": NAME, "version": crate::VERSION, "seed": options.seed, "quick": options.quick,

@@ -9,7 +9,7 @@
 //! small network, and the alignment of Σ with H is measured: Tr Σ against 2L·Tr H/B, and the
 //! overlap of their top eigenspaces.
 
-use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, write_text};
+use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, save_figure, write_text};
 use crate::data::{DataSpec, LabelMap, build, load_vendored};
 use crate::error::Result;
 use crate::experiment::train::{TrainConfig, train_in_dir};
@@ -253,9 +253,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             legend: Legend::UpperRight,
         };
         let stem = out.join(format!("{NAME}-epoch{}", s.epoch));
-        figure.save(&stem)?;
-        files.push(stem.with_extension("png"));
-        files.push(stem.with_extension("svg"));
+        save_figure(&mut files, &figure, &stem)?;
         figure_names.push(format!("{NAME}-epoch{}.png", s.epoch));
     }
     {
@@ -276,9 +274,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             legend: Legend::UpperRight,
         };
         let stem = out.join(format!("{NAME}-slq-validation"));
-        figure.save(&stem)?;
-        files.push(stem.with_extension("png"));
-        files.push(stem.with_extension("svg"));
+        save_figure(&mut files, &figure, &stem)?;
     }
 
     let json = serde_json::json!({

@@ -6,7 +6,7 @@
 //! Training runs in `OUT/points/fig2/<key>/` through [`crate::experiment::train`], so an
 //! interrupted reproduction resumes from its last epoch.
 
-use super::{Check, ReproduceOptions, ReproduceReport, checks_table, plus_minus, write_text};
+use super::{Check, ReproduceOptions, ReproduceReport, checks_table, plus_minus, save_figure, write_text};
 use crate::error::Result;
 use crate::experiment::train::{EpochLog, TrainConfig, log_csv, train_in_dir};
 use crate::report::plot::{Figure, Legend, Series};
@@ -118,9 +118,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         legend: Legend::UpperLeft,
     };
     let stem = out.join(NAME);
-    figure.save(&stem)?;
-    files.push(stem.with_extension("png"));
-    files.push(stem.with_extension("svg"));
+    save_figure(&mut files, &figure, &stem)?;
     let ratio_fig = Figure {
         title: "Loss and noise over training".into(),
         x_label: "epoch".into(),
@@ -135,9 +133,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         legend: Legend::LowerLeft,
     };
     let stem = out.join(format!("{NAME}-epochs"));
-    ratio_fig.save(&stem)?;
-    files.push(stem.with_extension("png"));
-    files.push(stem.with_extension("svg"));
+    save_figure(&mut files, &ratio_fig, &stem)?;
 
     let checks = vec![
         Check::new(

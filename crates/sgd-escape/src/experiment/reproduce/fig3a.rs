@@ -6,7 +6,7 @@
 //! variance of SGD ([`crate::theory::stationary::sgd_stationary_variance`]), which carries the
 //! finite-η correction.
 
-use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, write_text};
+use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, save_figure, write_text};
 use crate::dynamics::rng::{replica_rng, uniform_index};
 use crate::dynamics::{Sampling, Sgd};
 use crate::error::Result;
@@ -199,9 +199,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         legend: Legend::UpperLeft,
     };
     let stem = out.join(NAME);
-    figure.save(&stem)?;
-    files.push(stem.with_extension("png"));
-    files.push(stem.with_extension("svg"));
+    save_figure(&mut files, &figure, &stem)?;
 
     for &lr in &LRS {
         let deviations: Vec<f64> = points.iter().filter(|p| p.lr == lr).filter_map(|p| Some(p.phi?.0 / p.phi_continuum - 1.0)).collect();

@@ -10,7 +10,7 @@
 //! with the exact noise of Gaussian data Σ = (2LH + ∇L∇Lᵀ)/B. For d = 1 it adds SGD on N = 10⁶
 //! samples of the same law, which separates the effect of a finite data set.
 
-use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, write_text};
+use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, save_figure, write_text};
 use crate::error::Result;
 use crate::escape::lanes::run_linear_regression_sgd;
 use crate::escape::{EnsembleSpec, Exit};
@@ -235,9 +235,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         legend: Legend::UpperLeft,
     };
     let stem = out.join(NAME);
-    figure.save(&stem)?;
-    files.push(stem.with_extension("png"));
-    files.push(stem.with_extension("svg"));
+    save_figure(&mut files, &figure, &stem)?;
 
     for (row, l) in rows.iter().zip(&landscapes) {
         // The asymptote: the local slope of the paper-noise quadrature far beyond the data range.

@@ -127,6 +127,14 @@ pub(crate) fn cached_point<T: Serialize + DeserializeOwned>(
     Ok((value, false))
 }
 
+/// Renders `figure` to `stem.png` and `stem.svg` and records both.
+pub(crate) fn save_figure(files: &mut Vec<PathBuf>, figure: &crate::report::plot::Figure, stem: &Path) -> Result<()> {
+    figure.save(stem)?;
+    files.push(stem.with_extension("png"));
+    files.push(stem.with_extension("svg"));
+    Ok(())
+}
+
 /// Writes a text file atomically and records it.
 pub(crate) fn write_text(files: &mut Vec<PathBuf>, path: &Path, text: &str) -> Result<()> {
     crate::report::atomic_write(path, text.as_bytes())?;

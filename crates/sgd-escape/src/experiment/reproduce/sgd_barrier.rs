@@ -14,7 +14,7 @@
 //!
 //! Items 3–5 come from the tool's own landscape analysis of each configuration.
 
-use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, write_text};
+use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, save_figure, write_text};
 use crate::error::Result;
 use crate::experiment::config::Config;
 use crate::experiment::landscape::analyze;
@@ -259,9 +259,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
     ];
     for (stem, fig) in &figures {
         let path = out.join(stem);
-        fig.save(&path)?;
-        files.push(path.with_extension("png"));
-        files.push(path.with_extension("svg"));
+        save_figure(&mut files, fig, &path)?;
     }
 
     // Each link of the chain, as a ratio of mean times (SGD / EM shows the non-Gaussian noise,
