@@ -6,7 +6,7 @@
 //! products Pearlmutter's R-operator (forward R-pass, then backpropagation of the R-adjoints),
 //! and per-sample gradient norms use |∇_W ℓ_μ|² = |δ_μ|²|a_μ|² layer by layer, so no P × N
 //! matrix is ever formed. Sums over samples run over a fixed partition of the data into
-//! [`GROUPS`] contiguous groups, reduced in order: results do not depend on the thread count.
+//! [`groups`] contiguous groups, reduced in order: results do not depend on the thread count.
 
 use super::{DataModel, Dataset, Model};
 use crate::linalg::gemm;
@@ -15,8 +15,16 @@ use rayon::prelude::*;
 
 /// Samples per matrix-product block.
 const CHUNK: usize = 256;
-/// Fixed number of groups the samples are split into for parallel sums.
-pub const GROUPS: usize = 16;
+/// Samples per group of the parallel sums, at least; and the largest number of groups.
+const GROUP_SAMPLES: usize = 512;
+const MAX_GROUPS: usize = 16;
+
+/// Number of groups the samples are split into for parallel sums: ⌈N/512⌉, at most 16. It
+/// depends on N only, so results do not depend on the thread count; fewer groups for small N
+/// keep the per-group gradient accumulators (P entries each) from dominating the cost.
+pub fn groups(samples: usize) -> usize {
+    samples.div_ceil(GROUP_SAMPLES).clamp(1, MAX_GROUPS)
+}
 
 /// A per-block contribution to a sum over samples: `(x, y, rows, first sample, accumulator)`.
 type BlockSum<'a> = dyn Fn(&[f64], &[f64], usize, usize, &mut [f64]) + Sync + 'a;
@@ -273,14 +281,15 @@ impl Mlp {
         }
     }
 
-    /// Sums `block(x, y, n, acc)` over the data in [`GROUPS`] contiguous groups of [`CHUNK`]-row
+    /// Sums `block(x, y, n, acc)` over the data in [`groups`] contiguous groups of [`CHUNK`]-row
     /// blocks, each group into its own accumulator of length `len`, then adds the groups in
     /// order: deterministic for any thread count.
     fn sum_over_data(&self, len: usize, block: &BlockSum) -> Vec<f64> {
         let n = self.data.len();
         let (m, k) = (self.data.features, self.data.outputs);
-        let per_group = n.div_ceil(GROUPS);
-        let parts: Vec<Vec<f64>> = (0..GROUPS)
+        let g_count = groups(n);
+        let per_group = n.div_ceil(g_count);
+        let parts: Vec<Vec<f64>> = (0..g_count)
             .into_par_iter()
             .map(|g| {
                 let mut acc = vec![0.0; len];

@@ -19,7 +19,7 @@ pub use curve::CurveMap;
 pub use double_well::DoubleWell;
 pub use feature::{FeatureMap, FeatureModel};
 pub use linear::LinearMap;
-pub use mlp::{Activation, Mlp, NoiseStrength};
+pub use mlp::{Activation, Mlp, NoiseStrength, groups as mlp_groups};
 
 use crate::dynamics::rng::ReplicaRng;
 use rand::RngExt;
