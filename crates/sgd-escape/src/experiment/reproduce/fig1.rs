@@ -314,8 +314,10 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
                         m.trace_estimate.0, m.trace_estimate.1, m.trace, m.trace_sq_estimate.0, m.trace_sq_estimate.1, m.trace_sq
                     )
                 })
+                .zip(["ℓ-weighted", "L·G"])
+                .map(|(text, name)| format!("{name}: {text}"))
                 .collect::<Vec<_>>()
-                .join(" | "),
+                .join("; "),
             v.moments.iter().all(Moments::agree),
         ),
         Check::new(

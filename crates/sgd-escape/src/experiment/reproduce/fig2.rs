@@ -192,7 +192,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
          the slopes come from the regression residuals; successive epochs are correlated, so they are lower bounds.\n\n",
     );
     md.push_str(&checks_table(&checks));
-    md.push_str("## Every logged epoch\n\n| epoch | L | 𝒩 | 𝒩/L | Tr Σ | |∇L|² | training accuracy |\n|---|---|---|---|---|---|---|\n");
+    md.push_str("## Every logged epoch\n\n| epoch | L | 𝒩 | 𝒩/L | Tr Σ | \\|∇L\\|² | training accuracy |\n|---|---|---|---|---|---|---|\n");
     for r in &log {
         md.push_str(&format!(
             "| {} | {:.4e} | {:.4e} | {:.1} | {:.4e} | {:.3e} | {:.4} |\n",
