@@ -10,8 +10,8 @@
 
 use super::config::{DataSection, MlpSpec, ModelSection, resolve_data_with, resolve_mlp};
 use crate::data::Dataset;
-use crate::dynamics::Sampling;
-use crate::dynamics::rng::{replica_rng, uniform_index};
+use crate::dynamics::rng::replica_rng;
+use crate::dynamics::{Sampling, Sgd, Stepper};
 use crate::error::{Error, Result};
 use crate::model::{DataModel, Mlp, Model};
 use serde::{Deserialize, Serialize};
@@ -227,32 +227,16 @@ impl TrainSpec {
         }
     }
 
-    /// One epoch of SGD from θ with the RNG stream `(seed, epoch)`; returns the steps taken.
+    /// One epoch of SGD from θ with the RNG stream `(seed, epoch)`: ⌊N/B⌋ steps of the
+    /// [`Sgd`] stepper with a fresh workspace, so without replacement the epoch is one uniform
+    /// permutation. Returns the steps taken.
     pub fn epoch(&self, theta: &mut [f64], epoch: usize) -> u64 {
-        let n = self.model.samples();
-        let b = self.batch_size;
+        let sgd = Sgd::new(&self.model, self.lr, self.batch_size, self.sampling);
+        let mut ws = sgd.workspace();
         let mut rng = replica_rng(self.seed, epoch as u64);
-        let mut grad = vec![0.0; theta.len()];
         let steps = self.steps_per_epoch();
-        let mut order: Vec<usize> = (0..n).collect();
-        let mut batch = vec![0; b];
-        for step in 0..steps {
-            match self.sampling {
-                Sampling::WithReplacement => batch.iter_mut().for_each(|i| *i = uniform_index(&mut rng, n)),
-                Sampling::WithoutReplacement => {
-                    // Incremental Fisher–Yates: the next B entries of a uniform permutation.
-                    for (j, slot) in batch.iter_mut().enumerate() {
-                        let k = step * b + j;
-                        let swap = k + uniform_index(&mut rng, n - k);
-                        order.swap(k, swap);
-                        *slot = order[k];
-                    }
-                }
-            }
-            self.model.minibatch_gradient(theta, &batch, &mut grad);
-            for (t, g) in theta.iter_mut().zip(&grad) {
-                *t -= self.lr * g;
-            }
+        for _ in 0..steps {
+            sgd.step(theta, &mut ws, &mut rng);
         }
         steps as u64
     }

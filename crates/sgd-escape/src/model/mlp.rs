@@ -187,6 +187,32 @@ impl Mlp {
         Forward { z, a }
     }
 
+    /// The adjoint one layer down: `(δ_i W_i) ⊙ σ'(z_{i−1})` for a block of n rows (i ≥ 1).
+    fn delta_below(&self, theta: &[f64], i: usize, delta: &[f64], n: usize, f: &Forward) -> Vec<f64> {
+        let (inp, out) = (self.sizes[i], self.sizes[i + 1]);
+        let (w, _) = self.weights(theta, i);
+        let mut prev = vec![0.0; n * inp];
+        gemm(&mut prev, delta, w, n, out, inp, false, false, false);
+        for ((p, z), a) in prev.iter_mut().zip(&f.z[i - 1]).zip(&f.a[i - 1]) {
+            *p *= self.activation.derivative(*z, *a);
+        }
+        prev
+    }
+
+    /// `R{a_i} = σ'(z_{i−1}) ⊙ R{z_{i−1}}`, the R-derivative of layer i's input (i ≥ 1).
+    fn r_activation(&self, f: &Forward, rz: &[Vec<f64>], i: usize) -> Vec<f64> {
+        rz[i - 1].iter().zip(&f.z[i - 1]).zip(&f.a[i - 1]).map(|((r, z), a)| r * self.activation.derivative(*z, *a)).collect()
+    }
+
+    /// Adds the column sums of `rows` (row-major, `width` columns) to `sums`.
+    fn add_column_sums(sums: &mut [f64], rows: &[f64], width: usize) {
+        for row in rows.chunks_exact(width) {
+            for (g, d) in sums.iter_mut().zip(row) {
+                *g += d;
+            }
+        }
+    }
+
     /// Backpropagates the output adjoint `delta` (n × K) through `f`, adding the parameter
     /// gradient Σ_rows δᵀ ∂f/∂θ into `grad`.
     fn backward(&self, theta: &[f64], x: &[f64], n: usize, f: &Forward, mut delta: Vec<f64>, grad: &mut [f64]) {
@@ -195,19 +221,9 @@ impl Mlp {
             let input = if i == 0 { x } else { &f.a[i - 1] };
             let (gw, gb) = self.weights_mut(grad, i);
             gemm(gw, &delta, input, out, n, inp, true, false, true);
-            for row in delta.chunks_exact(out) {
-                for (g, d) in gb.iter_mut().zip(row) {
-                    *g += d;
-                }
-            }
+            Self::add_column_sums(gb, &delta, out);
             if i > 0 {
-                let (w, _) = self.weights(theta, i);
-                let mut prev = vec![0.0; n * inp];
-                gemm(&mut prev, &delta, w, n, out, inp, false, false, false);
-                for ((p, z), a) in prev.iter_mut().zip(&f.z[i - 1]).zip(&f.a[i - 1]) {
-                    *p *= self.activation.derivative(*z, *a);
-                }
-                delta = prev;
+                delta = self.delta_below(theta, i, &delta, n, f);
             }
         }
     }
@@ -226,9 +242,7 @@ impl Mlp {
             }
             gemm(&mut r, input, vw, n, inp, out, false, true, true);
             if i > 0 {
-                let ra: Vec<f64> =
-                    rz[i - 1].iter().zip(&f.z[i - 1]).zip(&f.a[i - 1]).map(|((r, z), a)| r * self.activation.derivative(*z, *a)).collect();
-                gemm(&mut r, &ra, w, n, inp, out, false, true, true);
+                gemm(&mut r, &self.r_activation(f, &rz, i), w, n, inp, out, false, true, true);
             }
             rz.push(r);
         }
@@ -250,15 +264,9 @@ impl Mlp {
             let (gw, gb) = self.weights_mut(out, i);
             gemm(gw, &rdelta, input, outw, n, inp, true, false, true);
             if i > 0 {
-                let ra: Vec<f64> =
-                    rz[i - 1].iter().zip(&f.z[i - 1]).zip(&f.a[i - 1]).map(|((r, z), a)| r * self.activation.derivative(*z, *a)).collect();
-                gemm(gw, &delta, &ra, outw, n, inp, true, false, true);
+                gemm(gw, &delta, &self.r_activation(&f, &rz, i), outw, n, inp, true, false, true);
             }
-            for row in rdelta.chunks_exact(outw) {
-                for (g, d) in gb.iter_mut().zip(row) {
-                    *g += d;
-                }
-            }
+            Self::add_column_sums(gb, &rdelta, outw);
             if i > 0 {
                 let (w, _) = self.weights(theta, i);
                 let (vw, _) = self.weights(v, i);
@@ -365,13 +373,7 @@ impl Mlp {
                     acc[n + start + r] += d2 * (a2 + 1.0);
                 }
                 if i > 0 {
-                    let (w, _) = self.weights(theta, i);
-                    let mut prev = vec![0.0; rows * inp];
-                    gemm(&mut prev, &delta, w, rows, out, inp, false, false, false);
-                    for ((p, z), a) in prev.iter_mut().zip(&f.z[i - 1]).zip(&f.a[i - 1]) {
-                        *p *= self.activation.derivative(*z, *a);
-                    }
-                    delta = prev;
+                    delta = self.delta_below(theta, i, &delta, rows, &f);
                 }
             }
         });

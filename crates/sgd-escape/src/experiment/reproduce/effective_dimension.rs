@@ -100,6 +100,18 @@ fn compute_point(beta: f64, n: usize, replicas: usize, seed: u64, max_steps: u64
     }
 }
 
+/// The speed-up t(n)/t(n + 1) at `beta` with its standard error (delta method), when both
+/// points escaped in full.
+fn speedup(points: &[Point], beta: f64, n: usize) -> Option<(f64, f64)> {
+    let a = points.iter().find(|p| p.beta == beta && p.n == n)?;
+    let b = points.iter().find(|p| p.beta == beta && p.n == n + 1)?;
+    if a.censored + a.diverged + b.censored + b.diverged > 0 {
+        return None;
+    }
+    let r = a.measured.0 / b.measured.0;
+    Some((r, r * ((a.measured.1 / a.measured.0).powi(2) + (b.measured.1 / b.measured.0).powi(2)).sqrt()))
+}
+
 pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) -> Result<ReproduceReport> {
     let replicas = if options.quick { 1000 } else { 10_000 };
     let mut points = Vec::new();
@@ -140,14 +152,8 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             .colour(k),
         );
         // Successive ratios against c^{1/2}.
-        let ratios: Vec<String> = of()
-            .zip(of().skip(1))
-            .filter(|(a, b)| a.censored + a.diverged == 0 && b.censored + b.diverged == 0)
-            .map(|(a, b)| {
-                let r = a.measured.0 / b.measured.0;
-                let se = r * ((a.measured.1 / a.measured.0).powi(2) + (b.measured.1 / b.measured.0).powi(2)).sqrt();
-                format!("t({})/t({}) = {}", a.n, b.n, plus_minus(r, se))
-            })
+        let ratios: Vec<String> = (1..MAX_DIM)
+            .filter_map(|n| speedup(&points, beta, n).map(|(r, se)| format!("t({n})/t({}) = {}", n + 1, plus_minus(r, se))))
             .collect();
         summary.push(format!("β = {beta} (n_c = {}): {} (theory c^(1/2) = {})", critical_dimension(beta), ratios.join(", "), C.sqrt()));
         let p1 = of().find(|p| p.n == 1).expect("n = 1 point");
@@ -201,15 +207,6 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
     }
     write_text(&mut files, &out.join(format!("{NAME}.csv")), &csv)?;
 
-    let ratio = |beta: f64, n: usize| {
-        let a = points.iter().find(|p| p.beta == beta && p.n == n)?;
-        let b = points.iter().find(|p| p.beta == beta && p.n == n + 1)?;
-        if a.censored + a.diverged + b.censored + b.diverged > 0 {
-            return None;
-        }
-        let r = a.measured.0 / b.measured.0;
-        Some((r, r * ((a.measured.1 / a.measured.0).powi(2) + (b.measured.1 / b.measured.0).powi(2)).sqrt()))
-    };
     let pairs = |below: bool| {
         BETAS.iter().flat_map(move |&beta| {
             (1..MAX_DIM)
@@ -220,11 +217,11 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
     let checks = vec![
         Check::count(
             "below n_c: t(n)/t(n + 1) within 4 SE + 5% of c^(1/2)",
-            pairs(true).map(|(beta, n)| ratio(beta, n).is_some_and(|(r, se)| (r - C.sqrt()).abs() < 4.0 * se + 0.05 * C.sqrt())),
+            pairs(true).map(|(beta, n)| speedup(&points, beta, n).is_some_and(|(r, se)| (r - C.sqrt()).abs() < 4.0 * se + 0.05 * C.sqrt())),
         ),
         Check::count(
             "at and beyond n_c: the speed-up t(n)/t(n + 1) falls below c^(1/2) by more than 4 SE",
-            pairs(false).map(|(beta, n)| ratio(beta, n).is_some_and(|(r, se)| C.sqrt() - r > 4.0 * se)),
+            pairs(false).map(|(beta, n)| speedup(&points, beta, n).is_some_and(|(r, se)| C.sqrt() - r > 4.0 * se)),
         ),
         Check::count(
             "n = 1: simulation within 4 SE + 2% of the exact quadrature",

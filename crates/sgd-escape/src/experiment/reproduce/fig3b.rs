@@ -195,6 +195,10 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         sgd_slope: Option<(f64, f64)>,
         paper_slope: f64,
         exact_slope: f64,
+        /// Local slope of the paper-noise quadrature between c = 100 and 200 (the asymptote).
+        asymptotic_slope: f64,
+        /// The paper-noise quadrature at c = 2 (anchors the power law in the table).
+        paper_at_2: f64,
     }
     let mut rows = Vec::new();
     let mut series = Vec::new();
@@ -203,8 +207,9 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         let of = || points.iter().filter(|p| p.dim == l.dim && p.samples == l.samples);
         let measured: Vec<(f64, f64, f64)> =
             of().filter(|p| p.censored == 0).filter_map(|p| p.measured.map(|(t, se)| (p.c, t, se))).collect();
-        let paper: Vec<(f64, f64)> = fine_cs.iter().map(|&c| (c, quadratures(l, c).0)).collect();
-        let exact: Vec<(f64, f64)> = fine_cs.iter().map(|&c| (c, quadratures(l, c).1)).collect();
+        let curves: Vec<(f64, (f64, f64))> = fine_cs.iter().map(|&c| (c, quadratures(l, c))).collect();
+        let paper: Vec<(f64, f64)> = curves.iter().map(|(c, q)| (*c, q.0)).collect();
+        let exact: Vec<(f64, f64)> = curves.iter().map(|(c, q)| (*c, q.1)).collect();
         let label = if l.samples == SAMPLES { format!("d = {}", l.dim) } else { format!("d = {}, N = 10⁶", l.dim) };
         series.push(
             Series::points(
@@ -223,8 +228,13 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             sgd_slope: fit_slope(&measured),
             paper_slope: curve_slope(&paper),
             exact_slope: curve_slope(&exact),
+            asymptotic_slope: (quadratures(l, 200.0).0 / quadratures(l, 100.0).0).log2(),
+            paper_at_2: quadratures(l, 2.0).0,
         });
     }
+    // Each point's data set (an index into `landscapes` and `rows`) and its two quadratures.
+    let set_of = |p: &Point| landscapes.iter().position(|l| l.dim == p.dim && l.samples == p.samples).expect("landscape of every point");
+    let point_quadratures: Vec<(f64, f64)> = points.iter().map(|p| quadratures(&landscapes[set_of(p)], p.c)).collect();
     let figure = Figure {
         title: format!("Linear regression, B = 1, η = {LR}: mean first time with L > c·L*"),
         x_label: "threshold ratio c = L/L*".into(),
@@ -238,11 +248,9 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
     save_figure(&mut files, &figure, &stem)?;
 
     for (row, l) in rows.iter().zip(&landscapes) {
-        // The asymptote: the local slope of the paper-noise quadrature far beyond the data range.
-        let asymptotic = (quadratures(l, 200.0).0 / quadratures(l, 100.0).0).ln() / 2.0_f64.ln();
         summary.push(format!(
-            "d = {}, N = {}: local slope of the paper-noise SDE between c = 100 and 200: {asymptotic:.2} (prediction {:.2})",
-            row.set.0, row.set.1, l.predicted_slope
+            "d = {}, N = {}: local slope of the paper-noise SDE between c = 100 and 200: {:.2} (prediction {:.2})",
+            row.set.0, row.set.1, row.asymptotic_slope, l.predicted_slope
         ));
         summary.push(format!(
             "d = {}, N = {}: SGD slope {} (over c ≥ {FIT_FROM}); paper-noise SDE {:.2}; exact-noise SDE {:.2}; prediction β + 1 − n/2 = {:.2} (n = {}, h* = {:.4})",
@@ -264,7 +272,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
     let checks = vec![
         Check::count(
             "paper-noise SDE (exact quadrature): local slope between c = 100 and 200 within 1% of β + 1 − n/2",
-            landscapes.iter().map(|l| ((quadratures(l, 200.0).0 / quadratures(l, 100.0).0).log2() / l.predicted_slope - 1.0).abs() < 0.01),
+            rows.iter().zip(&landscapes).map(|(r, l)| (r.asymptotic_slope / l.predicted_slope - 1.0).abs() < 0.01),
         ),
         match row(1, SAMPLES).and_then(|(r, l)| Some((r.sgd_slope?, l.predicted_slope))) {
             Some(((s, se), pred)) => Check::new(
@@ -288,19 +296,15 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         "command": options.command, "lr": LR, "batch_size": BATCH_SIZE, "fit_from": FIT_FROM,
         "landscapes": landscapes,
         "slopes": rows.iter().map(|r| serde_json::json!({"dim": r.set.0, "samples": r.set.1, "sgd": r.sgd_slope, "paper_sde": r.paper_slope, "exact_sde": r.exact_slope})).collect::<Vec<_>>(),
-        "points": points.iter().map(|p| {
-            let l = landscapes.iter().find(|l| l.dim == p.dim && l.samples == p.samples).expect("landscape of every point");
-            let (paper, exact) = quadratures(l, p.c);
-            serde_json::json!({"point": p, "paper_sde": paper, "exact_sde": exact, "power_law_exponent": l.predicted_slope})
+        "points": points.iter().zip(&point_quadratures).map(|(p, (paper, exact))| {
+            serde_json::json!({"point": p, "paper_sde": paper, "exact_sde": exact, "power_law_exponent": landscapes[set_of(p)].predicted_slope})
         }).collect::<Vec<_>>(),
     });
     write_text(&mut files, &out.join(format!("{NAME}.json")), &serde_json::to_string_pretty(&json).expect("serialises"))?;
     let mut csv = String::from(
         "dim,samples,c,replicas,measured_mean_time,measured_stderr,censored,paper_sde_quadrature,exact_sde_quadrature,skipped\n",
     );
-    for p in &points {
-        let l = landscapes.iter().find(|l| l.dim == p.dim && l.samples == p.samples).expect("landscape of every point");
-        let (paper, exact) = quadratures(l, p.c);
+    for (p, (paper, exact)) in points.iter().zip(&point_quadratures) {
         let (m, se) = p.measured.unwrap_or((f64::NAN, f64::NAN));
         csv.push_str(&format!(
             "{},{},{},{},{},{},{},{},{},{}\n",
@@ -350,10 +354,8 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
     );
     md.push_str(&checks_table(&checks));
     md.push_str("\n## All points\n\n| d | N | c | SGD t_p | paper-noise SDE | exact-noise SDE | c^(β+1−n/2) × (SDE at c = 2)/2^(β+1−n/2) |\n|---|---|---|---|---|---|---|\n");
-    for p in &points {
-        let l = landscapes.iter().find(|l| l.dim == p.dim && l.samples == p.samples).expect("landscape of every point");
-        let (paper, exact) = quadratures(l, p.c);
-        let anchored = quadratures(l, 2.0).0 * (p.c / 2.0).powf(l.predicted_slope);
+    for (p, (paper, exact)) in points.iter().zip(&point_quadratures) {
+        let anchored = rows[set_of(p)].paper_at_2 * (p.c / 2.0).powf(landscapes[set_of(p)].predicted_slope);
         let measured = match (&p.measured, &p.skipped) {
             (Some((t, se)), _) if p.censored == 0 => plus_minus(*t, *se),
             (Some(_), _) => format!("{} of {} censored", p.censored, p.replicas),
