@@ -1,11 +1,95 @@
 //! Random number streams. Every replica draws from its own xoshiro256++ stream derived from
 //! `(seed, replica index)` alone, so results are identical for any number of threads and any
 //! order of execution.
+//!
+//! The generator is implemented here once ([`xoshiro256pp_next`]) and used both by the scalar
+//! stream [`ReplicaRng`] and by the struct-of-arrays lane kernel, which keeps one state per lane
+//! in separate arrays so that the step vectorises across lanes.
 
 use rand::SeedableRng;
+use std::convert::Infallible;
 
-/// The generator of one replica's stream.
-pub type ReplicaRng = rand_xoshiro::Xoshiro256PlusPlus;
+/// SplitMix64 increment (the golden ratio in 64-bit fixed point).
+const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// One step of xoshiro256++ (Blackman and Vigna 2019) on the state words `(s0, s1, s2, s3)`:
+/// returns the output and advances the state. The words are passed separately so that the lane
+/// kernel can keep each of them in its own lane-indexed array.
+#[inline(always)]
+pub fn xoshiro256pp_next(s0: &mut u64, s1: &mut u64, s2: &mut u64, s3: &mut u64) -> u64 {
+    let result = s0.wrapping_add(*s3).rotate_left(23).wrapping_add(*s0);
+    let t = *s1 << 17;
+    *s2 ^= *s0;
+    *s3 ^= *s1;
+    *s1 ^= *s2;
+    *s0 ^= *s3;
+    *s2 ^= t;
+    *s3 = s3.rotate_left(45);
+    result
+}
+
+/// The generator of one replica's stream: xoshiro256++ with a 256-bit state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaRng {
+    s: [u64; 4],
+}
+
+impl ReplicaRng {
+    /// The four state words (the lane kernel loads them into its lanes).
+    pub fn state(&self) -> [u64; 4] {
+        self.s
+    }
+}
+
+impl rand::TryRng for ReplicaRng {
+    type Error = Infallible;
+
+    #[inline]
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        // The upper bits: the lowest bits of xoshiro outputs have linear dependencies.
+        Ok((self.try_next_u64()? >> 32) as u32)
+    }
+
+    #[inline(always)]
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        let [s0, s1, s2, s3] = &mut self.s;
+        Ok(xoshiro256pp_next(s0, s1, s2, s3))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        for chunk in dst.chunks_mut(8) {
+            let bytes = self.try_next_u64()?.to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+impl SeedableRng for ReplicaRng {
+    type Seed = [u8; 32];
+
+    /// The state is the seed read as four little-endian words. The all-zero state (a fixed
+    /// point of xoshiro) is replaced by the state of `seed_from_u64(0)`.
+    fn from_seed(seed: [u8; 32]) -> Self {
+        if seed.iter().all(|&b| b == 0) {
+            return Self::seed_from_u64(0);
+        }
+        let mut s = [0u64; 4];
+        for (word, chunk) in s.iter_mut().zip(seed.chunks_exact(8)) {
+            *word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        }
+        ReplicaRng { s }
+    }
+
+    /// The state is four consecutive outputs of SplitMix64 started at `seed`.
+    fn seed_from_u64(seed: u64) -> Self {
+        let mut s = [0u64; 4];
+        for (k, word) in s.iter_mut().enumerate() {
+            *word = splitmix64(seed.wrapping_add((k as u64).wrapping_mul(GOLDEN_GAMMA)));
+        }
+        ReplicaRng { s }
+    }
+}
 
 /// A uniform index in `0..n` by Lemire's multiply-shift, `⌊u · n / 2⁶⁴⌋` for a uniform 64-bit
 /// `u`, without the rejection step: each index has probability within `n / 2⁶⁴` (< 10⁻¹² for
@@ -17,10 +101,10 @@ pub fn uniform_index(rng: &mut ReplicaRng, n: usize) -> usize {
     ((rng.next_u64() as u128 * n as u128) >> 64) as usize
 }
 
-/// SplitMix64 finaliser: a bijective 64-bit mixer.
+/// SplitMix64 output for the state `z` (before its increment): a bijective 64-bit mixer.
 #[inline]
 fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = z.wrapping_add(GOLDEN_GAMMA);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -32,7 +116,7 @@ pub fn replica_seed(seed: u64, replica: u64) -> [u8; 32] {
     let mut state = splitmix64(seed) ^ splitmix64(replica.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ 0x5851_F42D_4C95_7F2D);
     let mut bytes = [0u8; 32];
     for chunk in bytes.chunks_mut(8) {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        state = state.wrapping_add(GOLDEN_GAMMA);
         chunk.copy_from_slice(&splitmix64(state).to_le_bytes());
     }
     bytes
@@ -57,6 +141,32 @@ mod tests {
         assert_eq!(a, a2);
         assert_ne!(a, b);
         assert_ne!(a, c);
+    }
+
+    /// The generator against the reference implementation in the `rand_xoshiro` crate: the same
+    /// outputs from the same seeds, by `from_seed` (including the all-zero seed) and by
+    /// `seed_from_u64`, and the same bytes from `fill_bytes`.
+    #[test]
+    fn matches_the_reference_xoshiro256plusplus() {
+        use rand_xoshiro::Xoshiro256PlusPlus as Reference;
+        let seeds = [replica_seed(3, 17), [0u8; 32], [0xff; 32]];
+        for seed in seeds {
+            let (mut ours, mut reference) = (ReplicaRng::from_seed(seed), Reference::from_seed(seed));
+            for _ in 0..1000 {
+                assert_eq!(ours.next_u64(), reference.next_u64());
+            }
+            assert_eq!(ours.next_u32(), reference.next_u32());
+        }
+        for seed in [0, 1, 42, u64::MAX] {
+            let (mut ours, mut reference) = (ReplicaRng::seed_from_u64(seed), Reference::seed_from_u64(seed));
+            for _ in 0..100 {
+                assert_eq!(ours.next_u64(), reference.next_u64());
+            }
+            let (mut a, mut b) = ([0u8; 21], [0u8; 21]);
+            ours.fill_bytes(&mut a);
+            reference.fill_bytes(&mut b);
+            assert_eq!(a, b);
+        }
     }
 
     #[test]

@@ -15,9 +15,9 @@
 
 use super::ensemble::{merge_outcomes, pending_replicas};
 use super::{EnsembleSpec, Exit, ReplicaOutcome, Status};
-use crate::dynamics::rng::replica_seed;
+use crate::dynamics::rng::{replica_rng, xoshiro256pp_next};
 use crate::linalg;
-use crate::model::{DataModel, FeatureModel, LinearMap, Model};
+use crate::model::{DataModel, FeatureModel, LinearMap, Model, quadratic_loss};
 use multiversion::multiversion;
 use rayon::prelude::*;
 
@@ -57,17 +57,11 @@ enum LaneExit<'a> {
     Other,
 }
 
+/// The next output of lane `l`'s stream (the generator of [`crate::dynamics::rng`]).
 #[inline(always)]
 fn next_u64(s: &mut [[u64; LANES]; 4], l: usize) -> u64 {
-    let result = s[0][l].wrapping_add(s[3][l]).rotate_left(23).wrapping_add(s[0][l]);
-    let t = s[1][l] << 17;
-    s[2][l] ^= s[0][l];
-    s[3][l] ^= s[1][l];
-    s[1][l] ^= s[2][l];
-    s[0][l] ^= s[3][l];
-    s[2][l] ^= t;
-    s[3][l] = s[3][l].rotate_left(45);
-    result
+    let [s0, s1, s2, s3] = s;
+    xoshiro256pp_next(&mut s0[l], &mut s1[l], &mut s2[l], &mut s3[l])
 }
 
 /// `⌊u · n / 2⁶⁴⌋` from 32-bit halves (exact for n < 2³²): the same index as
@@ -160,24 +154,11 @@ fn step_lanes_once(lanes: &mut Lanes, x: &[f64], y: &[f64], d: usize, batch: usi
             }
         }
         LaneExit::LossAbove { threshold, sxx, sxy, syy } => {
-            // The operation order of FeatureModel::loss.
-            let mut quad = [0.0; LANES];
-            let mut lin = [0.0; LANES];
-            for a in 0..d {
-                let mut acc = [0.0; LANES];
-                for b in 0..d {
-                    for l in 0..LANES {
-                        acc[l] += sxx[a * d + b] * theta[b * LANES + l];
-                    }
-                }
-                for l in 0..LANES {
-                    let pa = theta[a * LANES + l];
-                    quad[l] += pa * acc[l];
-                    lin[l] += pa * sxy[a];
-                }
-            }
+            // The model's own loss formula, for every lane at once.
+            let theta = &*theta;
+            let loss = quadratic_loss::<LANES>(sxx, sxy, *syy, d, |a, l| theta[a * LANES + l]);
             for l in 0..LANES {
-                hit[l] |= 0.5 * quad[l] - lin[l] + 0.5 * syy > *threshold;
+                hit[l] |= loss[l] > *threshold;
             }
         }
     }
@@ -243,9 +224,9 @@ fn run_task(
     };
     let mut next = 0;
     let load = |lanes: &mut Lanes, l: usize, replica: usize| {
-        let seed = replica_seed(spec.seed, replica as u64);
+        let state = replica_rng(spec.seed, replica as u64).state();
         for k in 0..4 {
-            lanes.s[k][l] = u64::from_le_bytes(seed[8 * k..8 * k + 8].try_into().expect("8 bytes"));
+            lanes.s[k][l] = state[k];
         }
         for a in 0..d {
             lanes.theta[a * LANES + l] = start[a];

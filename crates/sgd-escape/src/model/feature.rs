@@ -35,6 +35,33 @@ fn zero(v: &mut [f64]) {
     }
 }
 
+/// The mean-square loss of a model linear in the data, from its sufficient statistics:
+/// `L = ½ φᵀ Sxx φ − φᵀ sxy + ½ syy` with `Sxx` row-major m × m, for `R` parameter vectors at
+/// once: `phi(a, l)` is feature a of vector l. The one implementation of this formula:
+/// [`FeatureModel`] evaluates it with `R = 1`, the lane kernel of
+/// [`crate::escape::lanes`] with one vector per lane (the loops over `l` vectorise), with the
+/// same operations in the same order and therefore identical rounding.
+#[inline(always)]
+pub fn quadratic_loss<const R: usize>(sxx: &[f64], sxy: &[f64], syy: f64, m: usize, phi: impl Fn(usize, usize) -> f64) -> [f64; R] {
+    let mut quad = [0.0; R];
+    let mut lin = [0.0; R];
+    for a in 0..m {
+        let mut acc = [0.0; R];
+        for b in 0..m {
+            let sab = sxx[a * m + b];
+            for (l, acc) in acc.iter_mut().enumerate() {
+                *acc += sab * phi(b, l);
+            }
+        }
+        for l in 0..R {
+            let pa = phi(a, l);
+            quad[l] += pa * acc[l];
+            lin[l] += pa * sxy[a];
+        }
+    }
+    std::array::from_fn(|l| 0.5 * quad[l] - lin[l] + 0.5 * syy)
+}
+
 /// Fourth moments are precomputed for the exact noise when their table has at most this many
 /// entries; larger models draw the noise from per-sample gradients (O(N·P) a draw).
 const MAX_FOURTH_MOMENT_ENTRIES: usize = 1 << 20;
@@ -164,23 +191,11 @@ impl<F: FeatureMap> Model for FeatureModel<F> {
         self.map.param_dim()
     }
 
-    /// `L = ½ φᵀ Sxx φ − φᵀ sxy + ½ syy`, O(m²).
+    /// `L = ½ φᵀ Sxx φ − φᵀ sxy + ½ syy`, O(m²) ([`quadratic_loss`]).
     #[inline]
     fn loss(&self, theta: &[f64]) -> f64 {
-        let m = self.map.feature_dim();
-        let mut quad = 0.0;
-        let mut lin = 0.0;
-        for a in 0..m {
-            let pa = self.map.feature(theta, a);
-            let row = &self.sxx[a * m..(a + 1) * m];
-            let mut s = 0.0;
-            for (b, sab) in row.iter().enumerate() {
-                s += sab * self.map.feature(theta, b);
-            }
-            quad += pa * s;
-            lin += pa * self.sxy[a];
-        }
-        0.5 * quad - lin + 0.5 * self.syy
+        let [loss] = quadratic_loss::<1>(&self.sxx, &self.sxy, self.syy, self.map.feature_dim(), |a, _| self.map.feature(theta, a));
+        loss
     }
 
     /// `∇L = Jᵀ (Sxx φ − sxy)`, O(m²).

@@ -17,7 +17,7 @@ mod mlp;
 pub use crate::data::Dataset;
 pub use curve::CurveMap;
 pub use double_well::DoubleWell;
-pub use feature::{FeatureMap, FeatureModel};
+pub use feature::{FeatureMap, FeatureModel, quadratic_loss};
 pub use linear::LinearMap;
 pub use mlp::{Activation, Mlp, NoiseStrength, groups as mlp_groups};
 

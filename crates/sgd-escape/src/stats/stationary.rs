@@ -59,7 +59,7 @@ mod tests {
 
     /// Ratios r = 1 + χ²_n/χ²_ν, ν = 2φ − n: exact draws from P ∝ L^(−φ).
     fn draw(phi: f64, n: usize, count: usize, seed: u64) -> Vec<f64> {
-        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut rng = crate::dynamics::rng::ReplicaRng::seed_from_u64(seed);
         let num = ChiSquared::new(n as f64).unwrap();
         let den = ChiSquared::new(2.0 * phi - n as f64).unwrap();
         (0..count).map(|_| 1.0 + num.sample(&mut rng) / den.sample(&mut rng)).collect()
