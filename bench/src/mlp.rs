@@ -4,7 +4,8 @@
 //! each operation over `--repeats` runs, as JSON, for comparison with `bench/mlp_jax.py` (the
 //! same network and data sizes in JAX, float64). Run both interleaved on the same machine.
 
-use sgd_escape::model::{Activation, Dataset, Mlp, Model};
+use sgd_escape::model::prelude::*;
+use sgd_escape::model::{Activation, Dataset, Mlp};
 use std::time::Instant;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -19,7 +20,7 @@ fn main() {
     let base = Dataset::gaussian(n, 784, 1, |_, _| 0.0);
     let y: Vec<f64> = (0..n).flat_map(|mu| (0..10).map(move |k| if k == mu % 10 { 1.0 } else { 0.0 })).collect();
     let data = Dataset { features: 784, outputs: 10, x: base.x, y };
-    let model = Mlp::new(&[256, 256, 256], Activation::Relu, data);
+    let model = Mlp::new(&[256, 256, 256], Activation::Relu, data).unwrap();
     let theta = model.glorot(0);
     let p = model.dim();
     let v: Vec<f64> = (0..p).map(|i| ((i % 97) as f64 - 48.0) / 480.0).collect();

@@ -39,15 +39,20 @@ fn main() {
     if threads > 0 {
         rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().expect("thread pool");
     }
-    let model = FeatureModel::new(LinearMap { dim: 1 }, Dataset::gaussian(samples, 1, 0, |_, xi| xi));
+    let model = FeatureModel::new(LinearMap { dim: 1 }, Dataset::gaussian(samples, 1, 0, |_, xi| xi)).unwrap();
     let minimum = minimize(&model, &[0.0], MinimizeOptions::default()).expect("linear regression has a minimum");
     let exit = Exit::LossAbove { threshold: ratio * model.loss(&minimum.theta) };
-    let sgd = Sgd::new(&model, lr, 1, Sampling::WithReplacement);
+    let sgd = Sgd::new(&model, lr, 1, Sampling::WithReplacement).unwrap();
     println!("W1: N = {samples}, B = 1, lr = {lr}, ratio = {ratio}, replicas = {replicas}, threads = {}", rayon::current_num_threads());
     type Kernel<'a> = Box<dyn Fn(EnsembleSpec) -> Vec<ReplicaOutcome> + 'a>;
     let kernels: [(&str, Kernel); 2] = [
         ("generic", Box::new(|spec| run_ensemble(&model, &sgd, &exit, &minimum.theta, spec, Vec::new(), &|_| {}))),
-        ("lanes", Box::new(|spec| run_linear_regression_sgd(&model, lr, 1, &exit, &minimum.theta, spec, Vec::new(), &|_| {}))),
+        (
+            "lanes",
+            Box::new(|spec| {
+                run_linear_regression_sgd(&model, lr, 1, &exit, &minimum.theta, spec, Vec::new(), &|_| {}).expect("valid settings")
+            }),
+        ),
     ];
     for (name, kernel) in &kernels {
         let mut throughputs = Vec::new();

@@ -5,6 +5,7 @@
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use sgd_escape::experiment::config::values::Count;
 use sgd_escape::experiment::{Config, run::run_in_dir};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -38,7 +39,8 @@ enum Command {
     /// Reproduce an experiment (or `all`): numbers, figures and a Markdown page. Finished
     /// points are cached in OUT/points, so an interrupted reproduction resumes.
     Reproduce {
-        /// Experiment name (fig3a, fig3b, barrier-1d, effective-dimension, sgd-barrier) or `all`.
+        /// Experiment name (fig1, fig2, fig3a, fig3b, barrier-1d, effective-dimension,
+        /// sgd-barrier) or `all`.
         name: String,
         /// Small grids and ensembles: about two minutes per experiment on 2 cores.
         #[arg(long)]
@@ -120,16 +122,7 @@ fn fmt_opt(v: Option<f64>) -> String {
 fn landscape(config_path: &Path, out: &Path) -> Result<bool, sgd_escape::Error> {
     let config = Config::load(config_path)?;
     let base_dir = config_path.parent().unwrap_or(Path::new("."));
-    let prepared = sgd_escape::experiment::prepare(&config, base_dir)?;
-    let report = sgd_escape::experiment::landscape::analyze(&prepared);
-    std::fs::create_dir_all(out).map_err(|source| sgd_escape::Error::Io {
-        action: "cannot create output folder",
-        path: out.to_path_buf(),
-        source,
-    })?;
-    let mut json = serde_json::to_string_pretty(&report).expect("report serialises");
-    json.push('\n');
-    sgd_escape::report::atomic_write(&out.join("landscape.json"), json.as_bytes())?;
+    let report = sgd_escape::experiment::landscape::landscape_in_dir(&config, base_dir, out)?.analysis;
     let m = &report.minimum;
     let o = &m.outliers;
     println!("minimum   θ* = {}   L* = {:.6e}", brief(&m.theta), m.loss);
@@ -189,18 +182,18 @@ fn run(
         return Err(sgd_escape::Error::invalid("--threads", 0, "must be ≥ 1"));
     }
     let mut config = Config::load(config_path)?;
-    if seed.is_some() {
+    if let Some(seed) = seed {
         config.seed = seed;
     }
-    if replicas.is_some() {
-        config.replicas = replicas;
+    if let Some(r) = replicas {
+        config.replicas = Count::new(r).map_err(|message| sgd_escape::Error::invalid("--replicas", r, message))?;
     }
     if let Some(n) = threads {
         // Only fails if a global pool exists already, which cannot happen here.
         let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
     }
     let base_dir = config_path.parent().unwrap_or(Path::new("."));
-    let total = config.replicas.unwrap_or(sgd_escape::experiment::config::DEFAULT_REPLICAS) as u64;
+    let total = config.replicas.get() as u64;
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:40}] {pos}/{len} replicas (eta {eta})")
@@ -231,7 +224,8 @@ fn run(
 }
 
 fn train(config_path: &Path, out: &Path, threads: Option<usize>) -> Result<(), sgd_escape::Error> {
-    use sgd_escape::experiment::train::{TrainConfig, train_in_dir};
+    use sgd_escape::experiment::config::TrainConfig;
+    use sgd_escape::experiment::train::{resolve, train_in_dir};
     if threads == Some(0) {
         return Err(sgd_escape::Error::invalid("--threads", 0, "must be ≥ 1"));
     }
@@ -239,7 +233,7 @@ fn train(config_path: &Path, out: &Path, threads: Option<usize>) -> Result<(), s
         let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
     }
     let config = TrainConfig::load(config_path)?;
-    let spec = config.resolve(config_path.parent().unwrap_or(Path::new(".")))?;
+    let spec = resolve(&config, config_path.parent().unwrap_or(Path::new(".")))?;
     eprintln!(
         "MLP {:?} ({}), P = {} parameters, N = {} samples, {} steps per epoch",
         spec.model.sizes(),

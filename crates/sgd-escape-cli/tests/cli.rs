@@ -40,9 +40,10 @@ kind = "double-well"
 epsilon = 0.25
 [dynamics]
 kind = "sde"
-noise = "time-changed"
-lr = 0.2
 dt = 0.01
+[dynamics.noise]
+kind = "time-changed"
+lr = 0.2
 [exit]
 kind = "coordinate"
 threshold = 1.0
@@ -118,47 +119,44 @@ fn invalid_inputs_exit_with_status_2_naming_the_key() {
             "[model]\nkind = \"linear-regression\"\ndata = \"{path}\"\n[dynamics]\nkind = \"sgd\"\nlr = 0.1\n[exit]\nkind = \"loss-above\"\nratio = 1.5\n"
         )
     };
-    let dw = |body: &str| {
-        format!("[model]\nkind = \"double-well\"\n[dynamics]\nkind = \"sde\"\n{body}\n[exit]\nkind = \"coordinate\"\nthreshold = 1.0\n")
+    // `dw(step, noise)`: the SDE's own keys, then its [dynamics.noise] table.
+    let dw = |step: &str, noise: &str| {
+        format!(
+            "[model]\nkind = \"double-well\"\n[dynamics]\nkind = \"sde\"\n{step}\n[dynamics.noise]\n{noise}\n[exit]\nkind = \"coordinate\"\nthreshold = 1.0\n"
+        )
     };
+    let paper = "kind = \"paper\"\nlr = 0.1";
     let cases: Vec<(&str, String, Vec<&str>)> = vec![
-        ("unknown key", dw("noise = \"paper\"\nlr = 0.1\ndt = 0.01\nlearning_rate = 3"), vec!["learning_rate"]),
-        ("unknown top-level key", format!("repl = 3\n{}", dw("noise = \"paper\"\nlr = 0.1\ndt = 0.01")), vec!["repl"]),
+        ("unknown key", dw("dt = 0.01", "kind = \"paper\"\nlr = 0.1\nlearning_rate = 3"), vec!["dynamics.noise.learning_rate"]),
+        ("unknown top-level key", format!("repl = 3\n{}", dw("dt = 0.01", paper)), vec!["repl"]),
         ("wrong type", lr("lr = \"fast\""), vec!["lr", "fast"]),
         ("negative lr", lr("lr = -0.1"), vec!["dynamics.lr", "-0.1"]),
         ("zero lr", lr("lr = 0.0"), vec!["dynamics.lr", "0"]),
-        ("B > N", lr("lr = 0.1\nbatch_size = 20"), vec!["dynamics.batch_size", "20", "N = model.samples = 10"]),
-        ("dt = 0", dw("noise = \"paper\"\nlr = 0.1\ndt = 0.0"), vec!["dynamics.dt", "0"]),
-        ("dt < 0", dw("noise = \"paper\"\nlr = 0.1\ndt = -1e-3"), vec!["dynamics.dt", "-0.001"]),
-        ("unknown noise", dw("noise = \"pink\"\nlr = 0.1\ndt = 0.01"), vec!["dynamics.noise", "pink"]),
-        ("exact noise on analytic model", dw("noise = \"exact\"\nlr = 0.1\ndt = 0.01"), vec!["dynamics.noise", "exact", "analytic"]),
+        ("B > N", lr("lr = 0.1\nbatch_size = 20"), vec!["dynamics.batch_size", "20", "N = 10"]),
+        ("dt = 0", dw("dt = 0.0", paper), vec!["dynamics.dt", "0"]),
+        ("dt < 0", dw("dt = -1e-3", paper), vec!["dynamics.dt", "-0.001"]),
+        ("unknown noise", dw("dt = 0.01", "kind = \"pink\"\nlr = 0.1"), vec!["dynamics.noise", "pink"]),
+        ("exact noise on analytic model", dw("dt = 0.01", "kind = \"exact\"\nlr = 0.1"), vec!["dynamics.noise", "exact", "analytic"]),
+        ("noise as a bare name", dw("dt = 0.01\nnoise = \"paper\"", "").replace("[dynamics.noise]\n\n", ""), vec!["dynamics.noise", "lr"]),
         (
             "sgd on analytic model",
             "[model]\nkind = \"double-well\"\n[dynamics]\nkind = \"sgd\"\nlr = 0.1\n[exit]\nkind = \"never\"\n".into(),
             vec!["dynamics.kind", "sgd"],
         ),
-        ("key of another kind", dw("noise = \"isotropic\"\ntemperature = 0.1\ndt = 0.01\nlr = 0.1"), vec!["dynamics.lr", "isotropic"]),
+        (
+            "key of another kind",
+            dw("dt = 0.01", "kind = \"isotropic\"\ntemperature = 0.1\nlr = 0.1"),
+            vec!["dynamics.noise.lr", "isotropic"],
+        ),
         ("missing lr", lr(""), vec!["dynamics.lr", "missing"]),
         ("bad ratio", lr("lr = 0.1").replace("ratio = 1.5", "ratio = 0.5"), vec!["exit.ratio", "0.5"]),
-        (
-            "axis out of range",
-            dw("noise = \"paper\"\nlr = 0.1\ndt = 0.01").replace("threshold = 1.0", "threshold = 1.0\naxis = 3"),
-            vec!["exit.axis", "3"],
-        ),
-        (
-            "start point length",
-            format!("{}[start]\npoint = [1.0, 2.0]\n", dw("noise = \"paper\"\nlr = 0.1\ndt = 0.01")),
-            vec!["start.point", "1 entries"],
-        ),
-        (
-            "exit holds at start",
-            dw("noise = \"paper\"\nlr = 0.1\ndt = 0.01").replace("threshold = 1.0", "threshold = -2.0"),
-            vec!["exit", "already holds"],
-        ),
+        ("axis out of range", dw("dt = 0.01", paper).replace("threshold = 1.0", "threshold = 1.0\naxis = 3"), vec!["exit.axis", "3"]),
+        ("start point length", format!("{}[start]\npoint = [1.0, 2.0]\n", dw("dt = 0.01", paper)), vec!["start.point", "1 entries"]),
+        ("exit holds at start", dw("dt = 0.01", paper).replace("threshold = 1.0", "threshold = -2.0"), vec!["exit", "already holds"]),
         ("unknown model", "[model]\nkind = \"resnet\"\n".into(), vec!["model.kind", "resnet"]),
         (
             "negative epsilon",
-            dw("noise = \"paper\"\nlr = 0.1\ndt = 0.01").replace("kind = \"double-well\"", "kind = \"double-well\"\nepsilon = -1.0"),
+            dw("dt = 0.01", paper).replace("kind = \"double-well\"", "kind = \"double-well\"\nepsilon = -1.0"),
             vec!["model.epsilon", "-1"],
         ),
         ("missing data file", data("nowhere.csv"), vec!["model.data", "nowhere.csv"]),
@@ -283,8 +281,10 @@ fn mlp_train_then_landscape_and_run() {
     let log = std::fs::read_to_string(d.join("t/log.csv")).unwrap();
     assert_eq!(log.lines().count(), 32);
     let params = d.join("t/params.json");
-    for dynamics in ["kind = \"sgd\"\nlr = 0.05\nbatch_size = 8", "kind = \"sde\"\nnoise = \"exact\"\ndt = 0.05\nlr = 0.05\nbatch_size = 8"]
-    {
+    for dynamics in [
+        "kind = \"sgd\"\nlr = 0.05\nbatch_size = 8",
+        "kind = \"sde\"\ndt = 0.05\n[dynamics.noise]\nkind = \"exact\"\nlr = 0.05\nbatch_size = 8",
+    ] {
         let run = write(
             d,
             "run.toml",

@@ -24,6 +24,16 @@ pub enum Error {
         /// Parser message; it quotes the key and the line.
         message: String,
     },
+    /// A configuration key is unknown, missing, of the wrong type or out of range.
+    #[error("invalid configuration {path}: `{key}`: {message}")]
+    Config {
+        /// The configuration file.
+        path: PathBuf,
+        /// The full dotted key, e.g. `dynamics.noise.lr`.
+        key: String,
+        /// What is wrong, with the value.
+        message: String,
+    },
     /// A data file is malformed.
     #[error("invalid data file {path}: {message}")]
     Data {

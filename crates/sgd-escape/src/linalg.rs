@@ -84,6 +84,13 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
 /// are clipped to zero; the number clipped is returned beside the root.
 pub fn psd_sqrt(a: &[f64], n: usize) -> (Vec<f64>, usize) {
     let (values, vectors) = symmetric_eigen(a, n);
+    psd_sqrt_from_eigen(&values, &vectors)
+}
+
+/// [`psd_sqrt`] from an eigendecomposition already at hand (eigenvalues, eigenvectors as the
+/// columns of a row-major matrix, as [`symmetric_eigen`] returns them).
+pub fn psd_sqrt_from_eigen(values: &[f64], vectors: &[f64]) -> (Vec<f64>, usize) {
+    let n = values.len();
     let mut clipped = 0;
     let roots: Vec<f64> = values
         .iter()

@@ -3,9 +3,9 @@
 use sgd_escape::landscape::curvature::Hessian;
 use sgd_escape::landscape::minimize;
 use sgd_escape::landscape::outliers::{OutlierRule, detect_outliers};
-use sgd_escape::landscape::saddle::{SaddleOptions, dimer, nudged_elastic_band};
+use sgd_escape::landscape::saddle::{SaddleOptions, eigenvector_following, nudged_elastic_band};
 use sgd_escape::landscape::spectrum::dense_eigen;
-use sgd_escape::model::{CurveMap, Dataset, DoubleWell, FeatureModel, Model};
+use sgd_escape::model::{CurveMap, Dataset, DoubleWell, FeatureModel, HessianProduct};
 
 /// Double well, dim 1–4, stiffness 2: both methods find θˢ = 0 to 1e-8 with index 1 and
 /// Hessian eigenvalues exactly (−1, 2, …, 2); at the minimum n = dim outliers with h* = 2.
@@ -20,7 +20,7 @@ fn double_well_saddles_and_outliers() {
         let mut e1 = vec![0.0; dim];
         e1[0] = 1.0;
         let saddles = [
-            dimer(&model, &a, Some(&e1), SaddleOptions::default()).unwrap(),
+            eigenvector_following(&model, &a, Some(&e1), SaddleOptions::default()).unwrap(),
             nudged_elastic_band(&model, &a, &b, SaddleOptions::default()).unwrap(),
         ];
         for s in saddles {
@@ -41,7 +41,7 @@ fn double_well_saddles_and_outliers() {
 }
 
 /// With a soft transverse direction (stiffness 0.01 ≪ 2), the outlier rule separates the one
-/// stiff direction from the bulk, and the dimer told to leave along θ₁ tracks that mode rather
+/// stiff direction from the bulk, and eigenvector following told to leave along θ₁ tracks that mode rather
 /// than the softer θ₂ and finds the saddle.
 #[test]
 fn soft_bulk_is_not_an_outlier() {
@@ -51,17 +51,17 @@ fn soft_bulk_is_not_an_outlier() {
     let outliers = detect_outliers(&values, &vectors, OutlierRule::default());
     assert_eq!(outliers.n, 1);
     assert!((outliers.h_star - 2.0).abs() < 1e-12);
-    let s = dimer(&model, &a, Some(&[1.0, 0.0, 0.0]), SaddleOptions::default()).unwrap();
+    let s = eigenvector_following(&model, &a, Some(&[1.0, 0.0, 0.0]), SaddleOptions::default()).unwrap();
     assert!(s.theta.iter().all(|t| t.abs() < 1e-8));
 }
 
 /// A failed search says why: along θ₂ the loss is a parabola, with no saddle to find.
 #[test]
-fn dimer_without_a_saddle_fails_with_a_reason() {
+fn eigenvector_following_without_a_saddle_fails_with_a_reason() {
     let model = DoubleWell { epsilon: 0.1, dim: 2, stiffness: 0.5 };
-    let err = dimer(&model, &[-1.0, 0.0], Some(&[0.0, 1.0]), SaddleOptions::default()).unwrap_err();
+    let err = eigenvector_following(&model, &[-1.0, 0.0], Some(&[0.0, 1.0]), SaddleOptions::default()).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("dimer") && msg.contains("no saddle along this direction"), "{msg}");
+    assert!(msg.contains("eigenvector following") && msg.contains("no saddle along this direction"), "{msg}");
 }
 
 /// Curve model, tilt 0: the saddle is at θ = 0, and L*, L(θˢ), H(θ*), H(θˢ) agree with the
@@ -70,7 +70,8 @@ fn dimer_without_a_saddle_fails_with_a_reason() {
 #[test]
 fn curve_model_critical_points_match_closed_forms() {
     let (s, kappa, sigma) = (0.5_f64, 1.0_f64, 0.3_f64);
-    let model = FeatureModel::new(CurveMap { dim: 2, s, kappa, stiffness: 1.5 }, Dataset::gaussian(100_000, 3, 21, |_, xi| sigma * xi));
+    let model =
+        FeatureModel::new(CurveMap { dim: 2, s, kappa, stiffness: 1.5 }, Dataset::gaussian(100_000, 3, 21, |_, xi| sigma * xi)).unwrap();
     let min = minimize(&model, &[-1.0, 0.1], Default::default()).unwrap();
     let t2 = 1.0 - s * s / (2.0 * kappa * kappa);
     let loss_star = 0.5 * (s * s * t2 + kappa * kappa * (t2 - 1.0).powi(2)) + 0.5 * sigma * sigma;
@@ -83,7 +84,7 @@ fn curve_model_critical_points_match_closed_forms() {
     let mut max = min.theta.clone();
     max[0] = -max[0];
     for saddle in [
-        dimer(&model, &min.theta, Some(&[1.0, 0.0]), SaddleOptions::default()).unwrap(),
+        eigenvector_following(&model, &min.theta, Some(&[1.0, 0.0]), SaddleOptions::default()).unwrap(),
         nudged_elastic_band(&model, &min.theta, &max, SaddleOptions::default()).unwrap(),
     ] {
         assert!(saddle.theta.iter().all(|t| t.abs() < tol), "{}: {:?}", saddle.method, saddle.theta);

@@ -11,7 +11,7 @@ use sgd_escape::model::{Dataset, FeatureModel, LinearMap, Model};
 #[test]
 fn lanes_are_bit_identical_to_the_generic_loop() {
     for (d, batch, lr) in [(1, 1, 0.1), (2, 3, 0.2), (5, 1, 0.05), (3, 7, 0.5)] {
-        let model = FeatureModel::new(LinearMap { dim: d }, Dataset::gaussian(500, d, d as u64, |x, xi| 0.3 * x[0] + xi));
+        let model = FeatureModel::new(LinearMap { dim: d }, Dataset::gaussian(500, d, d as u64, |x, xi| 0.3 * x[0] + xi)).unwrap();
         let star = minimize(&model, &vec![0.0; d], Default::default()).unwrap().theta;
         let loss_star = model.loss(&star);
         let mut normal = vec![0.0; d];
@@ -27,9 +27,9 @@ fn lanes_are_bit_identical_to_the_generic_loop() {
         for exit in exits {
             // 203 replicas: not a multiple of the lane count or the task size.
             let spec = EnsembleSpec { seed: 9, replicas: 203, max_steps: 3000 };
-            let sgd = Sgd::new(&model, lr, batch, Sampling::WithReplacement);
+            let sgd = Sgd::new(&model, lr, batch, Sampling::WithReplacement).unwrap();
             let generic = run_ensemble(&model, &sgd, &exit, &star, spec, Vec::new(), &|_| {});
-            let lanes = run_linear_regression_sgd(&model, lr, batch, &exit, &star, spec, Vec::new(), &|_| {});
+            let lanes = run_linear_regression_sgd(&model, lr, batch, &exit, &star, spec, Vec::new(), &|_| {}).unwrap();
             assert_eq!(generic, lanes, "d = {d}, B = {batch}, exit {exit:?}");
             if !matches!(exit, Exit::Never) {
                 assert!(generic.iter().any(|o| o.status == Status::Escaped));
@@ -40,9 +40,9 @@ fn lanes_are_bit_identical_to_the_generic_loop() {
 
 #[test]
 fn lanes_report_divergence_and_resume() {
-    let model = FeatureModel::new(LinearMap { dim: 2 }, Dataset::gaussian(100, 2, 1, |_, xi| xi));
+    let model = FeatureModel::new(LinearMap { dim: 2 }, Dataset::gaussian(100, 2, 1, |_, xi| xi)).unwrap();
     let spec = EnsembleSpec { seed: 2, replicas: 30, max_steps: 100_000 };
-    let sgd = Sgd::new(&model, 4.0, 1, Sampling::WithReplacement);
+    let sgd = Sgd::new(&model, 4.0, 1, Sampling::WithReplacement).unwrap();
     let generic = run_ensemble(&model, &sgd, &Exit::Never, &[0.0, 0.0], spec, Vec::new(), &|_| {});
     assert!(generic.iter().all(|o| o.status == Status::Diverged));
     // Resumption: the first 11 replicas are given as completed and not rerun.
@@ -50,7 +50,8 @@ fn lanes_report_divergence_and_resume() {
     let count = std::sync::atomic::AtomicUsize::new(0);
     let lanes = run_linear_regression_sgd(&model, 4.0, 1, &Exit::Never, &[0.0, 0.0], spec, completed, &|_| {
         count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    });
+    })
+    .unwrap();
     assert_eq!(count.into_inner(), 19);
     // NaN ≠ NaN: compare the parts that are numbers.
     for (g, l) in generic.iter().zip(&lanes) {

@@ -5,7 +5,8 @@
 use nalgebra::DVector;
 use num_dual::{Dual2DVec64, DualNum, DualVec64, gradient, hessian};
 use sgd_escape::data::{DataSpec, LabelMap, build, load_vendored};
-use sgd_escape::model::{Activation, DataModel, Dataset, Mlp, Model};
+use sgd_escape::model::prelude::*;
+use sgd_escape::model::{Activation, Dataset, Mlp};
 
 /// The reference network: loops over units, generic over the number type.
 fn reference_outputs<T: DualNum<Primitive = f64>>(sizes: &[usize], act: Activation, theta: &DVector<T>, x: &[f64]) -> Vec<T> {
@@ -66,7 +67,7 @@ fn derivatives_match_num_dual() {
         (vec![5], Activation::Relu, 1),
         (vec![4, 3], Activation::Relu, 2),
     ] {
-        let model = Mlp::new(&hidden, act, small_data(outputs, 7));
+        let model = Mlp::new(&hidden, act, small_data(outputs, 7)).unwrap();
         let p = model.dim();
         let theta = model.glorot(3).iter().enumerate().map(|(i, w)| w + 0.05 * (i as f64).sin()).collect::<Vec<_>>();
         let x = DVector::from_column_slice(&theta);
@@ -167,7 +168,7 @@ fn derivatives_match_num_dual() {
 fn derivatives_match_finite_differences_on_digits() {
     let data = build(&load_vendored("digits").unwrap(), &DataSpec { labels: LabelMap::OneHot, ..Default::default() }).unwrap();
     for act in [Activation::Tanh, Activation::Relu] {
-        let model = Mlp::new(&[32, 16], act, data.clone());
+        let model = Mlp::new(&[32, 16], act, data.clone()).unwrap();
         let p = model.dim();
         assert_eq!(p, 64 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10);
         let theta = model.glorot(1);
@@ -199,8 +200,7 @@ fn derivatives_match_finite_differences_on_digits() {
 fn results_do_not_depend_on_the_thread_count() {
     // Digits: N = 1797 samples make 4 groups, so the order of the parallel sums matters.
     let data = build(&load_vendored("digits").unwrap(), &DataSpec { labels: LabelMap::OneHot, ..Default::default() }).unwrap();
-    assert_eq!(sgd_escape::model::mlp_groups(data.len()), 4);
-    let model = Mlp::new(&[16, 16], Activation::Relu, data);
+    let model = Mlp::new(&[16, 16], Activation::Relu, data).unwrap();
     let theta = model.glorot(5);
     let run = |threads: usize| {
         rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
@@ -217,7 +217,7 @@ fn results_do_not_depend_on_the_thread_count() {
 #[test]
 fn glorot_initialisation() {
     let data = Dataset { features: 200, outputs: 100, x: vec![0.0; 200], y: vec![0.0; 100] };
-    let model = Mlp::new(&[300], Activation::Relu, data);
+    let model = Mlp::new(&[300], Activation::Relu, data).unwrap();
     let theta = model.glorot(9);
     assert_eq!(theta, model.glorot(9));
     assert_ne!(theta, model.glorot(10));

@@ -5,13 +5,13 @@ use nalgebra::DVector;
 use num_dual::{Dual2DVec64, hessian};
 use sgd_escape::dynamics::rng::replica_rng;
 use sgd_escape::model::{
-    CurveMap, DataModel, Dataset, DoubleWell, FeatureModel, LinearMap, Model, per_sample_gradient_covariance, per_sample_gradient_noise,
+    CurveMap, Dataset, DoubleWell, FeatureModel, LinearMap, per_sample_gradient_covariance, per_sample_gradient_noise, prelude::*,
 };
 
 type D2 = Dual2DVec64;
 
 /// Compares value, gradient and every Hessian column (through `hvp`) with num-dual.
-fn check_against_num_dual(model: &dyn Model, reference: impl Fn(&DVector<D2>) -> D2, theta: &[f64]) {
+fn check_against_num_dual(model: &dyn HessianProduct, reference: impl Fn(&DVector<D2>) -> D2, theta: &[f64]) {
     let p = model.dim();
     let x = DVector::from_column_slice(theta);
     let (value, gradient, hess) = hessian(|v: DVector<D2>| reference(&v), &x);
@@ -87,7 +87,7 @@ fn curve_phi(t: &DVector<D2>, s: f64, kappa: f64, k: f64) -> Vec<D2> {
 fn linear_regression_derivatives() {
     for dim in [1, 3] {
         let data = Dataset::gaussian(50, dim, 5, |x, xi| x[0] * 0.3 + xi);
-        let model = FeatureModel::new(LinearMap { dim }, data.clone());
+        let model = FeatureModel::new(LinearMap { dim }, data.clone()).unwrap();
         let reference = |t: &DVector<D2>| per_sample_loss(&data, &t.iter().cloned().collect::<Vec<_>>());
         for seed in 0..3 {
             check_against_num_dual(&model, reference, &point(dim, seed));
@@ -100,7 +100,7 @@ fn curve_derivatives() {
     for dim in [1, 3] {
         let (s, kappa, k) = (0.5, 1.2, 1.7);
         let data = Dataset::gaussian(60, dim + 1, 6, |x, xi| 0.2 * x[0] + 0.4 * xi);
-        let model = FeatureModel::new(CurveMap { dim, s, kappa, stiffness: k }, data.clone());
+        let model = FeatureModel::new(CurveMap { dim, s, kappa, stiffness: k }, data.clone()).unwrap();
         let reference = |t: &DVector<D2>| per_sample_loss(&data, &curve_phi(t, s, kappa, k));
         for seed in 0..3 {
             check_against_num_dual(&model, reference, &point(dim, seed));
@@ -115,7 +115,7 @@ fn per_sample_quantities() {
     let dim = 2;
     let (s, kappa, k) = (0.7, 0.9, 1.3);
     let data = Dataset::gaussian(40, dim + 1, 7, |x, xi| 0.1 * x[1] + 0.5 * xi);
-    let model = FeatureModel::new(CurveMap { dim, s, kappa, stiffness: k }, data.clone());
+    let model = FeatureModel::new(CurveMap { dim, s, kappa, stiffness: k }, data.clone()).unwrap();
     let theta = point(dim, 11);
     let x = DVector::from_column_slice(&theta);
     let mut grad_f = vec![0.0; dim];
@@ -153,9 +153,10 @@ fn per_sample_quantities() {
 #[test]
 fn gradient_covariance_from_fourth_moments() {
     let data = Dataset::gaussian(300, 3, 8, |x, xi| x[0] - 0.5 * x[2] + 0.3 * xi);
-    let lin = FeatureModel::new(LinearMap { dim: 3 }, data);
-    let curve = FeatureModel::new(CurveMap { dim: 2, s: 0.5, kappa: 1.0, stiffness: 1.5 }, Dataset::gaussian(300, 3, 9, |_, xi| 0.5 * xi));
-    for (model, theta) in [(&lin as &dyn DataModel, point(3, 1)), (&curve as &dyn DataModel, point(2, 2))] {
+    let lin = FeatureModel::new(LinearMap { dim: 3 }, data).unwrap();
+    let curve =
+        FeatureModel::new(CurveMap { dim: 2, s: 0.5, kappa: 1.0, stiffness: 1.5 }, Dataset::gaussian(300, 3, 9, |_, xi| 0.5 * xi)).unwrap();
+    for (model, theta) in [(&lin as &dyn GradientNoise, point(3, 1)), (&curve as &dyn GradientNoise, point(2, 2))] {
         let fast = model.gradient_covariance(&theta);
         let reference = per_sample_gradient_covariance(model, &theta);
         let scale = reference.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
@@ -170,7 +171,8 @@ fn gradient_covariance_from_fourth_moments() {
 /// SE(Ĉ_ij) = sqrt((C_ii C_jj + C_ij²)/n) for Gaussian draws.
 #[test]
 fn gradient_noise_samplers_have_covariance_c() {
-    let curve = FeatureModel::new(CurveMap { dim: 2, s: 0.5, kappa: 1.0, stiffness: 1.5 }, Dataset::gaussian(200, 3, 10, |_, xi| 0.5 * xi));
+    let curve = FeatureModel::new(CurveMap { dim: 2, s: 0.5, kappa: 1.0, stiffness: 1.5 }, Dataset::gaussian(200, 3, 10, |_, xi| 0.5 * xi))
+        .unwrap();
     let theta = point(2, 3);
     let c = curve.gradient_covariance(&theta);
     let p = 2;
@@ -207,7 +209,8 @@ fn gradient_noise_samplers_have_covariance_c() {
 #[test]
 fn curve_population_geometry() {
     let (s, kappa, sigma) = (0.5_f64, 1.0_f64, 0.5_f64);
-    let model = FeatureModel::new(CurveMap { dim: 1, s, kappa, stiffness: 1.0 }, Dataset::gaussian(200_000, 2, 12, |_, xi| sigma * xi));
+    let model =
+        FeatureModel::new(CurveMap { dim: 1, s, kappa, stiffness: 1.0 }, Dataset::gaussian(200_000, 2, 12, |_, xi| sigma * xi)).unwrap();
     let min = sgd_escape::landscape::minimize(&model, &[-1.0], Default::default()).unwrap();
     let theta_star = (1.0 - s * s / (2.0 * kappa * kappa)).sqrt();
     // Finite-sample fluctuations of the moments are O(N^{-1/2}) ≈ 2e-3.

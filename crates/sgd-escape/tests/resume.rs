@@ -2,8 +2,11 @@
 //! missing replicas, and the outputs are bit-identical to an uninterrupted run.
 
 use sgd_escape::experiment::Config;
-use sgd_escape::experiment::run::{execute, prepare, run_in_dir};
-use sgd_escape::report::journal::{Journal, fingerprint};
+use sgd_escape::experiment::config::values::Count;
+use sgd_escape::experiment::prepare;
+use sgd_escape::experiment::run::{journal_fingerprint, run_in_dir};
+use sgd_escape::experiment::simulate::simulate;
+use sgd_escape::report::journal::Journal;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -33,12 +36,12 @@ fn resumed_run_is_bit_identical() {
     let resumed = dir.path().join("resumed");
     let prepared = prepare(&config, Path::new(".")).unwrap();
     let mut partial = prepared.config.clone();
-    partial.replicas = Some(70);
+    partial.replicas = Count::new(70).unwrap();
     let partial_prepared = prepare(&partial, Path::new(".")).unwrap();
     {
-        let (journal, done) = Journal::open(&resumed, fingerprint(&prepared.config)).unwrap();
+        let (journal, done) = Journal::open(&resumed, journal_fingerprint(&prepared.config)).unwrap();
         assert!(done.is_empty());
-        execute(&partial_prepared, Vec::new(), &|o| journal.record(o));
+        simulate(&partial_prepared, Vec::new(), &|o| journal.record(o)).unwrap();
         // Dropped without remove(): as if killed. Append half a line, as a kill mid-write would.
     }
     let journal_path = resumed.join("replicas.journal");

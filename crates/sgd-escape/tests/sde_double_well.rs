@@ -45,7 +45,7 @@ fn noise(kind: &str, eps: f64, lr: f64, batch: usize) -> Noise {
 /// Simulated mean escape time and its standard error.
 fn simulate(kind: &str, eps: f64, lr: f64, batch: usize, dt: f64, replicas: usize, seed: u64) -> (f64, f64) {
     let model = DoubleWell { epsilon: eps, dim: 1, stiffness: 1.0 };
-    let sde = Sde::new(&model, dt, noise(kind, eps, lr, batch)).unwrap();
+    let sde = Sde::new(&model, dt, noise(kind, eps, lr, batch), None).unwrap();
     let exit = Exit::Coordinate { axis: 0, threshold: 1.0 };
     let spec = EnsembleSpec { seed, replicas, max_steps: u64::MAX };
     let outcomes = run_ensemble(&model, &sde, &exit, &[-1.0], spec, Vec::new(), &|_| {});

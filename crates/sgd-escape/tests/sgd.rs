@@ -14,7 +14,7 @@ use sgd_escape::stats::mean_and_stderr;
 #[test]
 fn stationary_variance_of_linear_regression() {
     let data = Dataset::gaussian(1000, 1, 3, |_, xi| xi);
-    let model = FeatureModel::new(LinearMap { dim: 1 }, data.clone());
+    let model = FeatureModel::new(LinearMap { dim: 1 }, data.clone()).unwrap();
     let theta_star = minimize(&model, &[0.0], Default::default()).unwrap().theta[0];
     let n = data.len() as f64;
     let mean = |f: &dyn Fn(f64, f64) -> f64| data.x.iter().zip(&data.y).map(|(x, y)| f(*x, *y)).sum::<f64>() / n;
@@ -24,7 +24,7 @@ fn stationary_variance_of_linear_regression() {
     for (lr, seed) in [(0.1, 1), (0.2, 2)] {
         let exact = lr * ex2e2 / (2.0 * ex2 - lr * ex4);
         let continuum = lr * ex2e2 / (2.0 * ex2);
-        let sgd = Sgd::new(&model, lr, 1, Sampling::WithReplacement);
+        let sgd = Sgd::new(&model, lr, 1, Sampling::WithReplacement).unwrap();
         let replicas = 20_000;
         let spec = EnsembleSpec { seed, replicas, max_steps: 400 };
         let outcomes = run_ensemble(&model, &sgd, &Exit::Never, &[theta_star], spec, Vec::new(), &|_| {});
@@ -63,19 +63,19 @@ fn stationary_variance_of_linear_regression() {
 fn sgd_without_replacement_matches_exact_noise_sde() {
     let (lr, batch, dt) = (0.0028, 1, 0.0028);
     let model =
-        FeatureModel::new(CurveMap { dim: 1, s: 0.5, kappa: 1.0, stiffness: 1.0 }, Dataset::gaussian(1_000_000, 2, 4, |_, xi| 7.0 * xi));
+        FeatureModel::new(CurveMap { dim: 1, s: 0.5, kappa: 1.0, stiffness: 1.0 }, Dataset::gaussian(1_000_000, 2, 4, |_, xi| 7.0 * xi))
+            .unwrap();
     let start = minimize(&model, &[-1.0], Default::default()).unwrap().theta;
     let exit = Exit::Coordinate { axis: 0, threshold: -start[0] };
     let replicas = 3000;
     let run = |sgd: bool| {
         let spec = EnsembleSpec { seed: 5 + sgd as u64, replicas, max_steps: u64::MAX };
         let outcomes = if sgd {
-            let stepper = Sgd::new(&model, lr, batch, Sampling::WithoutReplacement);
+            let stepper = Sgd::new(&model, lr, batch, Sampling::WithoutReplacement).unwrap();
             run_ensemble(&model, &stepper, &exit, &start, spec, Vec::new(), &|_| {})
         } else {
-            let n = model.samples() as f64;
-            let factor = (n - batch as f64) / (n - 1.0);
-            let stepper = Sde::new(&model, dt, Noise::Exact { lr, batch_size: batch, factor }).unwrap();
+            let factor = Sampling::WithoutReplacement.covariance_factor(model.samples(), batch);
+            let stepper = Sde::new(&model, dt, Noise::Exact { lr, batch_size: batch, factor }, Some(&model)).unwrap();
             run_ensemble(&model, &stepper, &exit, &start, spec, Vec::new(), &|_| {})
         };
         assert!(outcomes.iter().all(|o| o.status == Status::Escaped));

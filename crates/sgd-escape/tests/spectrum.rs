@@ -3,7 +3,7 @@
 use rand::RngExt;
 use sgd_escape::dynamics::rng::replica_rng;
 use sgd_escape::landscape::curvature::{DenseOperator, GaussNewton, Hessian, Operator, to_dense};
-use sgd_escape::landscape::spectrum::{dense_eigen, lanczos_extreme, stochastic_lanczos_quadrature};
+use sgd_escape::landscape::spectrum::{LanczosOptions, dense_eigen, lanczos_extreme, stochastic_lanczos_quadrature};
 use sgd_escape::model::{CurveMap, DataModel, Dataset, FeatureModel};
 
 /// `Q diag(λ) Qᵀ` with a random orthogonal Q (Gram–Schmidt of a Gaussian matrix).
@@ -65,8 +65,10 @@ fn lanczos_matches_dense_extremes() {
         let p = 200;
         let op = random_symmetric(&spectrum_with_outliers(p, seed), 10 + seed);
         let (dense, _) = dense_eigen(&op);
-        let top = lanczos_extreme(&op, 3, true, seed);
-        let bottom = lanczos_extreme(&op, 2, false, seed);
+        let options = LanczosOptions { seed, ..Default::default() };
+        let top = lanczos_extreme(&op, 3, true, options);
+        let bottom = lanczos_extreme(&op, 2, false, options);
+        assert!(top.converged && bottom.converged, "{} and {} steps", top.steps, bottom.steps);
         for (k, v) in top.values.iter().enumerate() {
             assert!((v - dense[p - 1 - k]).abs() < 1e-8, "top {k}: {v} vs {}", dense[p - 1 - k]);
         }
@@ -113,9 +115,10 @@ fn slq_density_integrates_to_one_and_matches_dense_histogram() {
 /// entry, the only parameter with curvature in φ.
 #[test]
 fn gauss_newton_operator_matches_per_sample_sum() {
-    let model = FeatureModel::new(CurveMap { dim: 3, s: 0.5, kappa: 1.0, stiffness: 1.3 }, Dataset::gaussian(400, 4, 3, |_, xi| 0.5 * xi));
+    let model =
+        FeatureModel::new(CurveMap { dim: 3, s: 0.5, kappa: 1.0, stiffness: 1.3 }, Dataset::gaussian(400, 4, 3, |_, xi| 0.5 * xi)).unwrap();
     let theta = [0.3, -0.2, 0.1];
-    let fast = to_dense(&GaussNewton { model: &model, theta: &theta });
+    let fast = to_dense(&GaussNewton::new(&model, &theta));
     let mut reference = [0.0; 9];
     let mut g = [0.0; 3];
     for mu in 0..model.samples() {
@@ -137,23 +140,26 @@ fn gauss_newton_operator_matches_per_sample_sum() {
 }
 
 /// The matrix-free operators of the decoupling check against dense references: on a
-/// single-output MLP, Σ = (2/B)·A − ∇L∇Lᵀ/B (SingleOutputNoise) equals the dense per-sample
-/// covariance C/B, A is (1/N)Σ ℓ_μ∇f∇fᵀ assembled from per-sample Jacobians, and L·G is L times
-/// the Gauss–Newton matrix.
+/// single-output MLP, the matrix-free Σ = (2/B)·A − ∇L∇Lᵀ/B (an operator composition) equals the
+/// dense per-sample covariance C/B, A is (1/N)Σ ℓ_μ∇f∇fᵀ assembled from per-sample Jacobians,
+/// L·G is L times the Gauss–Newton matrix, and without replacement Σ carries (N − B)/(N − 1).
 #[test]
 fn decoupling_operators_match_dense_references() {
-    use sgd_escape::landscape::curvature::{NoiseCovariance, SingleOutputNoise, WeightedGaussNewton};
+    use sgd_escape::dynamics::Sampling;
+    use sgd_escape::landscape::curvature::exact_noise;
     use sgd_escape::model::{Activation, Mlp, Model};
+    use sgd_escape::model::{GradientNoise, per_sample_gradient_covariance};
     let base = Dataset::gaussian(40, 3, 5, |x, xi| x[0] * x[1] + 0.2 * xi);
-    let model = Mlp::new(&[4], Activation::Tanh, base);
+    let model = Mlp::new(&[4], Activation::Tanh, base).unwrap();
     let theta = model.glorot(2);
     let p = model.dim();
     let b = 7;
-    let sigma = to_dense(&SingleOutputNoise::new(&model, &theta, b).unwrap());
-    let reference = to_dense(&NoiseCovariance::new(&model, &theta, b, false));
-    let a = to_dense(&WeightedGaussNewton::loss_weighted(&model, &theta));
-    let lg = to_dense(&WeightedGaussNewton::decoupled(&model, &theta));
-    let g = to_dense(&GaussNewton { model: &model, theta: &theta });
+    let sigma = to_dense(&exact_noise(&model, &theta, b, Sampling::WithReplacement));
+    let sigma_without = to_dense(&exact_noise(&model, &theta, b, Sampling::WithoutReplacement));
+    let reference: Vec<f64> = per_sample_gradient_covariance(&model, &theta).iter().map(|c| c / b as f64).collect();
+    let a = to_dense(&GaussNewton::loss_weighted(&model, &theta));
+    let lg = to_dense(&GaussNewton::decoupled(&model, &theta));
+    let g = to_dense(&GaussNewton::new(&model, &theta));
     let mut a_ref = vec![0.0; p * p];
     let mut jac = vec![0.0; p];
     let mut r = [0.0];
@@ -168,10 +174,17 @@ fn decoupling_operators_match_dense_references() {
     let loss = model.loss(&theta);
     for i in 0..p * p {
         assert!((sigma[i] - reference[i]).abs() < 1e-12, "Σ[{i}] {} vs {}", sigma[i], reference[i]);
+        let n = model.samples() as f64;
+        assert!((sigma_without[i] - reference[i] * (n - b as f64) / (n - 1.0)).abs() < 1e-12);
         assert!((a[i] - a_ref[i]).abs() < 1e-12);
         assert!((lg[i] - loss * g[i]).abs() < 1e-12);
     }
-    // A multi-output model has no single-output Σ.
-    let k2 = Dataset { features: 3, outputs: 2, x: vec![0.1; 30], y: vec![0.2; 20] };
-    assert!(SingleOutputNoise::new(&Mlp::new(&[2], Activation::Relu, k2), &[0.0; 19], 1).is_none());
+    // With two outputs Σ is materialised from the model's covariance, C/B.
+    let k2 = Dataset::gaussian(30, 3, 6, |x, xi| x[0] + xi);
+    let k2 = Dataset { outputs: 2, y: k2.y.iter().flat_map(|y| [*y, -0.5 * y]).collect(), ..k2 };
+    let model2 = Mlp::new(&[2], Activation::Tanh, k2).unwrap();
+    let theta2 = model2.glorot(3);
+    let sigma2 = to_dense(&exact_noise(&model2, &theta2, 3, Sampling::WithReplacement));
+    let reference2 = model2.gradient_covariance(&theta2);
+    assert!(sigma2.iter().zip(&reference2).all(|(s, r)| (s - r / 3.0).abs() < 1e-12));
 }

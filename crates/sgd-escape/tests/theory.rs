@@ -1,9 +1,8 @@
 //! Theory predictions: the quadrature against the closed-form rates, the run-level cross-test,
 //! and the linear-regression exponent with h* and n found by the tool.
 
-use sgd_escape::experiment::Config;
-use sgd_escape::experiment::landscape::analyze;
-use sgd_escape::experiment::run::{prepare, run_in_dir};
+use sgd_escape::experiment::run::run_in_dir;
+use sgd_escape::experiment::{Config, prepare};
 use sgd_escape::theory::mean_first_passage_time;
 use sgd_escape::theory::rates::{BarrierGeometry, log_barrier_rate};
 use std::path::Path;
@@ -75,7 +74,7 @@ fn linear_regression_exponent_uses_found_outliers() {
             "[model]\nkind = \"linear-regression\"\ndim = {d}\nsamples = 10000\n[dynamics]\nkind = \"sgd\"\nlr = 0.1\nbatch_size = 1\n[exit]\nkind = \"loss-above\"\nratio = 2.0\n"
         );
         let config = Config::from_toml(&text, Path::new("inline.toml")).unwrap();
-        let report = analyze(&prepare(&config, Path::new(".")).unwrap());
+        let report = prepare(&config, Path::new(".")).unwrap().landscape;
         let o = &report.minimum.outliers;
         assert_eq!(o.n, d, "d = {d}: outliers {:?}", o.eigenvalues);
         // Eigenvalues of a Wishart matrix lie within (1 ± sqrt(d/N))² ≈ 1 ± 0.06 for d = 8.

@@ -1,7 +1,8 @@
 //! `train`: SGD on an MLP reduces the loss, logs the noise strength consistently, and an
 //! interrupted-then-resumed run ends bit-identical to an uninterrupted one.
 
-use sgd_escape::experiment::train::{TrainConfig, train_in_dir};
+use sgd_escape::experiment::config::TrainConfig;
+use sgd_escape::experiment::train::{resolve, train_in_dir};
 use std::cell::Cell;
 use std::path::Path;
 
@@ -25,7 +26,7 @@ seed = 9
 "#;
 
 fn spec(text: &str) -> sgd_escape::experiment::train::TrainSpec {
-    TrainConfig::from_toml(text, Path::new("t.toml")).unwrap().resolve(Path::new(".")).unwrap()
+    resolve(&TrainConfig::from_toml(text, Path::new("t.toml")).unwrap(), Path::new(".")).unwrap()
 }
 
 #[test]
@@ -92,7 +93,7 @@ fn interrupted_then_resumed_run_is_bit_identical() {
 fn invalid_training_configurations_name_the_key() {
     let bad = |from: &str, to: &str, key: &str| {
         let text = DIGITS.replace(from, to);
-        let err = TrainConfig::from_toml(&text, Path::new("t.toml")).and_then(|c| c.resolve(Path::new(".")).map(|_| ())).unwrap_err();
+        let err = TrainConfig::from_toml(&text, Path::new("t.toml")).and_then(|c| resolve(&c, Path::new(".")).map(|_| ())).unwrap_err();
         assert!(err.is_invalid_input() && err.to_string().contains(key), "{key}: {err}");
     };
     bad("lr = 0.05", "lr = -0.05", "train.lr");
@@ -100,7 +101,7 @@ fn invalid_training_configurations_name_the_key() {
     bad("source = \"digits\"\nsamples", "source = \"mnist\"\nsamples", "data.source");
     bad("hidden = [32]", "hidden = [32, 0]", "model.hidden");
     bad("activation = \"tanh\"", "activation = \"gelu\"", "model.activation");
-    bad("skip = 1200", "skip = 1200\nlabels = \"binary\"", "test.positive");
+    bad("skip = 1200", "skip = 1200\nlabels = \"binary\"", "test.labels");
     bad("[train]", "[train]\nmomentum = 0.9", "momentum");
     // Diverging training is an error, not NaN in the log.
     let s = spec(&DIGITS.replace("lr = 0.05", "lr = 50.0"));

@@ -2,7 +2,8 @@
 
 use super::rng::ReplicaRng;
 use super::{Noise, Stepper};
-use crate::model::{DataModel, Model};
+use crate::error::{Error, Result};
+use crate::model::{GradientNoise, Model};
 use rand::RngExt;
 use rand_distr::StandardNormal;
 
@@ -14,21 +15,23 @@ use rand_distr::StandardNormal;
 /// advances by `dτ / L(θ)` at the start of the step.
 pub struct Sde<'m, M: Model + ?Sized> {
     model: &'m M,
-    data: Option<&'m dyn DataModel>,
+    data: Option<&'m dyn GradientNoise>,
     dt: f64,
     noise: Noise,
 }
 
 impl<'m, M: Model + ?Sized> Sde<'m, M> {
-    /// The integrator with step `dt > 0`. `Noise::Exact` needs a data-built model: this
-    /// returns `None` when the model has none.
-    pub fn new(model: &'m M, dt: f64, noise: Noise) -> Option<Self> {
-        assert!(dt > 0.0);
-        let data = model.as_data_model();
-        if matches!(noise, Noise::Exact { .. }) && data.is_none() {
-            return None;
+    /// The integrator with step `dt` (finite, > 0). `Noise::Exact` draws from the per-sample
+    /// gradient covariance of `gradient_noise`, the data-built view of `model` (the same model),
+    /// and is an error without one.
+    pub fn new(model: &'m M, dt: f64, noise: Noise, gradient_noise: Option<&'m dyn GradientNoise>) -> Result<Self> {
+        if !(dt.is_finite() && dt > 0.0) {
+            return Err(Error::invalid("dt", dt, "the time step must be a finite number > 0"));
         }
-        Some(Sde { model, data, dt, noise })
+        if matches!(noise, Noise::Exact { .. }) && gradient_noise.is_none() {
+            return Err(Error::invalid("noise", "\"exact\"", "exact noise needs a data-built model (per-sample gradients)"));
+        }
+        Ok(Sde { model, data: gradient_noise, dt, noise })
     }
 
     /// The noise model.

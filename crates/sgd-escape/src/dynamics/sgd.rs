@@ -2,10 +2,12 @@
 
 use super::Stepper;
 use super::rng::{ReplicaRng, uniform_index};
-use crate::model::DataModel;
+use crate::error::{Error, Result};
+use crate::model::MinibatchGradient;
 
 /// How minibatches are drawn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Sampling {
     /// i.i.d. uniform indices (with replacement).
     WithReplacement,
@@ -17,6 +19,30 @@ pub enum Sampling {
 }
 
 impl Sampling {
+    /// The default of escape runs (`run`, `landscape`, the exact-noise SDE): i.i.d. indices.
+    /// Then the minibatch noise covariance is exactly eq. 5 of docs/theory.md and SGD is a
+    /// Markov chain in θ alone, the setting of the escape theories and of paper Fig. 3.
+    pub fn escape_default() -> Self {
+        Sampling::WithReplacement
+    }
+
+    /// The default of `train`: epoch shuffling, the convention of the paper's training runs
+    /// (Fig. 1–2) and of deep-learning practice.
+    pub fn training_default() -> Self {
+        Sampling::WithoutReplacement
+    }
+
+    /// The factor by which this sampling scales the minibatch noise covariance of sampling
+    /// with replacement, for batches of `batch_size` from `samples` (docs/theory.md, eq. 6):
+    /// 1 with replacement, `(N − B)/(N − 1)` without (0 for N = 1).
+    pub fn covariance_factor(self, samples: usize, batch_size: usize) -> f64 {
+        match self {
+            Sampling::WithReplacement => 1.0,
+            Sampling::WithoutReplacement if samples > 1 => (samples - batch_size) as f64 / (samples - 1) as f64,
+            Sampling::WithoutReplacement => 0.0,
+        }
+    }
+
     /// The configuration name.
     pub fn name(self) -> &'static str {
         match self {
@@ -27,18 +53,25 @@ impl Sampling {
 }
 
 /// Minibatch SGD on a data-built model. Time advances by η a step.
-pub struct Sgd<'m, M: DataModel + ?Sized> {
+pub struct Sgd<'m, M: MinibatchGradient + ?Sized> {
     model: &'m M,
     lr: f64,
     batch_size: usize,
     sampling: Sampling,
 }
 
-impl<'m, M: DataModel + ?Sized> Sgd<'m, M> {
-    /// SGD with learning rate `lr` (η > 0) and batch size `batch_size` (1 ≤ B ≤ N).
-    pub fn new(model: &'m M, lr: f64, batch_size: usize, sampling: Sampling) -> Self {
-        assert!(lr > 0.0 && batch_size >= 1 && batch_size <= model.samples());
-        Sgd { model, lr, batch_size, sampling }
+impl<'m, M: MinibatchGradient + ?Sized> Sgd<'m, M> {
+    /// SGD with learning rate `lr` (η > 0, finite) and batch size `batch_size` (1 ≤ B ≤ N);
+    /// an error names the offending value.
+    pub fn new(model: &'m M, lr: f64, batch_size: usize, sampling: Sampling) -> Result<Self> {
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::invalid("lr", lr, "the learning rate must be a finite number > 0"));
+        }
+        let n = model.samples();
+        if batch_size == 0 || batch_size > n {
+            return Err(Error::invalid("batch_size", batch_size, format!("must be between 1 and the number of samples N = {n}")));
+        }
+        Ok(Sgd { model, lr, batch_size, sampling })
     }
 }
 
@@ -50,7 +83,7 @@ pub struct SgdWorkspace {
     cursor: usize,
 }
 
-impl<M: DataModel + ?Sized> Stepper for Sgd<'_, M> {
+impl<M: MinibatchGradient + ?Sized> Stepper for Sgd<'_, M> {
     type Workspace = SgdWorkspace;
 
     fn workspace(&self) -> SgdWorkspace {
@@ -107,8 +140,8 @@ mod tests {
     #[test]
     fn epochs_are_permutations() {
         for (n, b) in [(12, 3), (10, 3)] {
-            let model = FeatureModel::new(LinearMap { dim: 1 }, Dataset::gaussian(n, 1, 0, |_, xi| xi));
-            let sgd = Sgd::new(&model, 0.01, b, Sampling::WithoutReplacement);
+            let model = FeatureModel::new(LinearMap { dim: 1 }, Dataset::gaussian(n, 1, 0, |_, xi| xi)).unwrap();
+            let sgd = Sgd::new(&model, 0.01, b, Sampling::WithoutReplacement).unwrap();
             let mut ws = sgd.workspace();
             let mut rng = replica_rng(3, 0);
             let mut theta = [0.0];

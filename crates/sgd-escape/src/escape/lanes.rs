@@ -16,6 +16,7 @@
 use super::ensemble::{merge_outcomes, pending_replicas};
 use super::{EnsembleSpec, Exit, ReplicaOutcome, Status};
 use crate::dynamics::rng::{replica_rng, xoshiro256pp_next};
+use crate::error::{Error, Result};
 use crate::linalg;
 use crate::model::{DataModel, FeatureModel, LinearMap, Model, quadratic_loss};
 use multiversion::multiversion;
@@ -182,16 +183,27 @@ pub fn run_linear_regression_sgd(
     spec: EnsembleSpec,
     completed: Vec<ReplicaOutcome>,
     on_done: &(dyn Fn(&ReplicaOutcome) + Sync),
-) -> Vec<ReplicaOutcome> {
-    assert!(lr > 0.0 && batch_size >= 1 && batch_size <= model.samples());
-    assert!(model.samples() < 1 << 32, "lane kernel indexes data sets of fewer than 2³² samples");
+) -> Result<Vec<ReplicaOutcome>> {
+    let n = model.samples();
+    if !(lr.is_finite() && lr > 0.0) {
+        return Err(Error::invalid("lr", lr, "the learning rate must be a finite number > 0"));
+    }
+    if batch_size == 0 || batch_size > n {
+        return Err(Error::invalid("batch_size", batch_size, format!("must be between 1 and the number of samples N = {n}")));
+    }
+    if n >= 1 << 32 {
+        return Err(Error::invalid("data", format!("{n} samples"), "the lane kernel indexes data sets of fewer than 2³² samples"));
+    }
+    if start.len() != model.dim() {
+        return Err(Error::invalid("start", format!("{} entries", start.len()), format!("must have d = {} entries", model.dim())));
+    }
     let pending = pending_replicas(spec, &completed);
     let fresh: Vec<ReplicaOutcome> = pending
         .par_chunks(REPLICAS_PER_TASK)
         .with_max_len(1)
         .flat_map_iter(|chunk| run_task(model, lr, batch_size, exit, start, spec, chunk, on_done))
         .collect();
-    merge_outcomes(spec, completed, fresh)
+    Ok(merge_outcomes(spec, completed, fresh))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -1,13 +1,25 @@
-//! Experiments: the configuration schema ([`config`]) and the runner that turns a
-//! configuration into a model, a minimum, dynamics, an ensemble and statistics ([`run`]);
-//! MLP training with noise logging ([`train`]); the landscape stage ([`landscape`]); and the
-//! reproductions ([`reproduce`]).
+//! Experiments, in the order data flows through them:
+//!
+//! [`config`] (the schema) → [`prepare`] (data, model, minimum, the Hessian decomposed once,
+//! exit, noise, and the landscape [`analysis`] with every theory's [`predictions`]) →
+//! [`simulate`] (the replica ensemble) → statistics ([`crate::stats`]) → report.
+//!
+//! The experiments themselves: [`run`] (an escape experiment, `summary.json`), [`landscape`]
+//! (the analysis alone, `landscape.json`), [`train`] (MLP training with noise logging) and
+//! [`reproduce`] (the paper's experiments). `run` and `landscape` share the stages above and do
+//! not depend on each other.
 
+pub mod analysis;
+pub mod build;
 pub mod config;
 pub mod landscape;
+pub mod predictions;
+pub mod prepare;
 pub mod reproduce;
 pub mod run;
+pub mod simulate;
 pub mod train;
 
-pub use config::{Config, Spec};
-pub use run::{Prepared, Summary, prepare, summarize};
+pub use config::Config;
+pub use prepare::{Prepared, prepare};
+pub use run::{Summary, summarize};

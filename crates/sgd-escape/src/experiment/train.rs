@@ -8,8 +8,8 @@
 //! folder continues from there (raising `train.epochs` extends a finished run). An interrupted
 //! and resumed run ends bit-identical to an uninterrupted one.
 
-use super::config::{DataSection, MlpSpec, ModelSection, resolve_data_with, resolve_mlp};
-use crate::data::Dataset;
+use super::config::{LoadedData, MlpConfig, ModelConfig, TrainConfig, values};
+use crate::data::{Dataset, Standardization};
 use crate::dynamics::rng::replica_rng;
 use crate::dynamics::{Sampling, Sgd, Stepper};
 use crate::error::{Error, Result};
@@ -17,53 +17,17 @@ use crate::model::{DataModel, Mlp, Model};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// A training configuration file: `[model]`, `[data]`, optional `[test]` (same keys as
-/// `[data]`) and `[train]`.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct TrainConfig {
-    /// `[model]` (kind = "mlp").
-    #[serde(default)]
-    pub model: ModelSection,
-    /// `[data]`: the training set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<DataSection>,
-    /// `[test]`: an optional test set for test loss and accuracy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub test: Option<DataSection>,
-    /// `[train]`.
-    #[serde(default)]
-    pub train: TrainSection,
-}
-
-/// `[train]`.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct TrainSection {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lr: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub batch_size: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sampling: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub epochs: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seed: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_every: Option<usize>,
-}
-
 /// A resolved training run.
 #[derive(Clone, Debug)]
 pub struct TrainSpec {
-    /// The canonical configuration (every default written out), recorded in the outputs.
+    /// The configuration that runs, every default written out (recorded in the outputs).
     pub config: TrainConfig,
     /// The network on its training data.
     pub model: Mlp,
     /// The architecture.
-    pub mlp: MlpSpec,
+    pub mlp: MlpConfig,
+    /// The standardisation applied to the training features (and the test features), if any.
+    pub standardization: Option<Standardization>,
     /// The test set, if any.
     pub test: Option<Dataset>,
     /// η.
@@ -117,78 +81,39 @@ struct Checkpoint {
     log: Vec<EpochLog>,
 }
 
-impl TrainConfig {
-    /// Parses TOML text; `path` is used in messages.
-    pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
-        super::config::parse_toml(text, path)
-    }
-
-    /// Reads a configuration file.
-    pub fn load(path: &Path) -> Result<Self> {
-        super::config::read_toml(path)
-    }
-
-    /// Validates, fills defaults and loads the data (relative paths against `base_dir`).
-    pub fn resolve(&self, base_dir: &Path) -> Result<TrainSpec> {
-        let (mlp, data, model_canon, data_canon, standardization) = resolve_mlp(&self.model, &self.data, base_dir)?;
-        let test = match &self.test {
-            Some(section) => {
-                // The test features are scaled with the training set's statistics.
-                let (test, canon, _) = resolve_data_with(section, base_dir, "test", standardization.as_ref())?;
-                if (test.features, test.outputs) != (data.features, data.outputs) {
-                    return Err(Error::invalid(
-                        "[test]",
-                        format!("{} features, {} outputs", test.features, test.outputs),
-                        format!("must match the training data ({} features, {} outputs)", data.features, data.outputs),
-                    ));
-                }
-                Some((test, canon))
-            }
-            None => None,
-        };
-        let t = &self.train;
-        let lr = t.lr.ok_or_else(|| Error::invalid("train.lr", "(missing)", "required"))?;
-        if !(lr.is_finite() && lr > 0.0) {
-            return Err(Error::invalid("train.lr", lr, "must be a finite number > 0"));
-        }
-        let n = data.len();
-        let batch_size = t.batch_size.unwrap_or(100.min(n));
-        if batch_size == 0 || batch_size > n {
-            return Err(Error::invalid("train.batch_size", batch_size, format!("must be between 1 and the number of samples N = {n}")));
-        }
-        let sampling = match t.sampling.as_deref().unwrap_or("without-replacement") {
-            "with-replacement" => Sampling::WithReplacement,
-            "without-replacement" => Sampling::WithoutReplacement,
-            other => {
+/// Validates a training configuration, loads the data (relative paths against `base_dir`) and
+/// writes every default into the configuration it keeps.
+pub fn resolve(config: &TrainConfig, base_dir: &Path) -> Result<TrainSpec> {
+    let mut config = config.clone();
+    let mlp = match &config.model {
+        ModelConfig::Mlp(m) => m.clone(),
+        other => return Err(Error::invalid("model.kind", format!("{:?}", other.kind()), "training files train an MLP: kind = \"mlp\"")),
+    };
+    let LoadedData { data, standardization } = config.data.load(base_dir, "data", None)?;
+    let test = match &mut config.test {
+        Some(section) => {
+            // The test features are scaled with the training set's statistics.
+            let test = section.load(base_dir, "test", standardization.as_ref())?.data;
+            if (test.features, test.outputs) != (data.features, data.outputs) {
                 return Err(Error::invalid(
-                    "train.sampling",
-                    format!("{other:?}"),
-                    "must be \"with-replacement\" or \"without-replacement\"",
+                    "[test]",
+                    format!("{} features, {} outputs", test.features, test.outputs),
+                    format!("must match the training data ({} features, {} outputs)", data.features, data.outputs),
                 ));
             }
-        };
-        let epochs = t.epochs.unwrap_or(10);
-        let log_every = t.log_every.unwrap_or(1);
-        if log_every == 0 {
-            return Err(Error::invalid("train.log_every", 0, "must be ≥ 1"));
+            Some(test)
         }
-        let seed = t.seed.unwrap_or(0);
-        let config = TrainConfig {
-            model: model_canon,
-            data: Some(data_canon),
-            test: test.as_ref().map(|(_, c)| c.clone()),
-            train: TrainSection {
-                lr: Some(lr),
-                batch_size: Some(batch_size),
-                sampling: Some(sampling.name().into()),
-                epochs: Some(epochs),
-                seed: Some(seed),
-                log_every: Some(log_every),
-            },
-        };
-        let model = Mlp::new(&mlp.hidden, mlp.activation, data);
-        Ok(TrainSpec { config, model, mlp, test: test.map(|(d, _)| d), lr, batch_size, sampling, epochs, seed, log_every })
+        None => None,
+    };
+    let t = &mut config.train;
+    let n = data.len();
+    let batch_size = t.batch_size.get_or_insert(values::Count::new(100.min(n)).expect("N ≥ 1")).get();
+    if batch_size > n {
+        return Err(Error::invalid("train.batch_size", batch_size, format!("must be between 1 and the number of samples N = {n}")));
     }
+    let (lr, sampling, epochs, seed, log_every) = (t.lr.get(), t.sampling, t.epochs, t.seed, t.log_every.get());
+    let model = Mlp::new(&mlp.widths(), mlp.activation, data)?;
+    Ok(TrainSpec { config, model, mlp, standardization, test, lr, batch_size, sampling, epochs, seed, log_every })
 }
 
 impl TrainSpec {
@@ -200,15 +125,10 @@ impl TrainSpec {
     /// Measures the log row at θ.
     pub fn measure(&self, theta: &[f64], epoch: usize, steps: u64) -> EpochLog {
         let s = self.model.noise_strength(theta);
-        let n = self.model.samples();
-        let factor = match self.sampling {
-            Sampling::WithReplacement => 1.0,
-            Sampling::WithoutReplacement if n > 1 => (n - self.batch_size) as f64 / (n - 1) as f64,
-            Sampling::WithoutReplacement => 0.0,
-        };
+        let factor = self.sampling.covariance_factor(self.model.samples(), self.batch_size);
         let (test_loss, test_accuracy) = match &self.test {
             Some(t) => {
-                let test_model = self.model.with_data(t.clone());
+                let test_model = self.model.with_data(t.clone()).expect("the test set was checked against the training set");
                 (Some(test_model.loss(theta)), Some(test_model.accuracy(theta)))
             }
             None => (None, None),
@@ -231,7 +151,7 @@ impl TrainSpec {
     /// [`Sgd`] stepper with a fresh workspace, so without replacement the epoch is one uniform
     /// permutation. Returns the steps taken.
     pub fn epoch(&self, theta: &mut [f64], epoch: usize) -> u64 {
-        let sgd = Sgd::new(&self.model, self.lr, self.batch_size, self.sampling);
+        let sgd = Sgd::new(&self.model, self.lr, self.batch_size, self.sampling).expect("η and B were checked when the run was resolved");
         let mut ws = sgd.workspace();
         let mut rng = replica_rng(self.seed, epoch as u64);
         let steps = self.steps_per_epoch();
@@ -284,7 +204,8 @@ pub struct TrainOutcome {
 pub fn train_in_dir(spec: &TrainSpec, dir: &Path, progress: &dyn Fn(&EpochLog), stop: &dyn Fn() -> bool) -> Result<TrainOutcome> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Io { action: "cannot create output folder", path: dir.to_path_buf(), source })?;
     let mut key = spec.config.clone();
-    key.train.epochs = None;
+    // The key leaves out the number of epochs: raising it extends a run.
+    key.train.epochs = 0;
     let checkpoint_path = dir.join("checkpoint.json");
     let resumed = std::fs::read_to_string(&checkpoint_path)
         .ok()

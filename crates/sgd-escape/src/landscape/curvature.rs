@@ -1,8 +1,19 @@
-//! Curvature as linear operators: anything that can apply a symmetric P × P matrix to a vector.
+//! Curvature as linear operators: anything that applies a symmetric P × P matrix to vectors.
 //! Every spectral method in [`super::spectrum`] takes an [`Operator`], so the Hessian, the
 //! Gauss–Newton matrix and the SGD noise covariances share the same tools.
+//!
+//! Operators are values and compose: [`OperatorExt`] scales them, adds them, adds a rank-one
+//! term and restricts them to a subspace. The noise covariances of docs/theory.md are
+//! compositions of the model's own products, matrix-free where the model allows:
+//!
+//! - exact minibatch noise, one output (eq. 5–6): `(f/B) · (2·A − ∇L∇Lᵀ)` with
+//!   `A = (1/N) Σ_μ ℓ_μ ∇f_μ∇f_μᵀ` ([`GaussNewton::loss_weighted`]) and `f` the sampling factor;
+//!   with K > 1 outputs the covariance is materialised from the model ([`exact_noise`]);
+//! - the decoupled noise of the paper (eq. 7–8): `(2L/B) · G` ([`paper_noise`]);
+//! - the loss-weighted matrix and its decoupled form, `A` and `L · G` (the decoupling check).
 
-use crate::model::{DataModel, Model};
+use crate::dynamics::Sampling;
+use crate::model::{GaussNewtonProduct, GradientNoise, HessianProduct};
 
 /// A symmetric linear operator on R^P.
 pub trait Operator: Sync {
@@ -10,17 +21,155 @@ pub trait Operator: Sync {
     fn dim(&self) -> usize;
     /// `out = A v`.
     fn apply(&self, v: &[f64], out: &mut [f64]);
+    /// `out = A V` for a block of vectors stored one after another (each of length P); the
+    /// default applies them one at a time.
+    fn apply_block(&self, vs: &[f64], out: &mut [f64]) {
+        let p = self.dim();
+        for (v, o) in vs.chunks_exact(p).zip(out.chunks_exact_mut(p)) {
+            self.apply(v, o);
+        }
+    }
+}
+
+impl<O: Operator + ?Sized> Operator for &O {
+    fn dim(&self) -> usize {
+        (**self).dim()
+    }
+    fn apply(&self, v: &[f64], out: &mut [f64]) {
+        (**self).apply(v, out)
+    }
+    fn apply_block(&self, vs: &[f64], out: &mut [f64]) {
+        (**self).apply_block(vs, out)
+    }
+}
+
+impl<O: Operator + ?Sized> Operator for Box<O> {
+    fn dim(&self) -> usize {
+        (**self).dim()
+    }
+    fn apply(&self, v: &[f64], out: &mut [f64]) {
+        (**self).apply(v, out)
+    }
+    fn apply_block(&self, vs: &[f64], out: &mut [f64]) {
+        (**self).apply_block(vs, out)
+    }
+}
+
+/// The operator algebra: every operator can be scaled, added to another, given a rank-one term
+/// and restricted to a subspace.
+pub trait OperatorExt: Operator + Sized {
+    /// `factor · A`.
+    fn scaled(self, factor: f64) -> Scaled<Self> {
+        Scaled { op: self, factor }
+    }
+    /// `A + B` (same dimension).
+    fn plus<B: Operator>(self, other: B) -> Sum<Self, B> {
+        assert_eq!(self.dim(), other.dim(), "operators of different dimensions");
+        Sum { a: self, b: other }
+    }
+    /// `A + scale · u uᵀ`.
+    fn plus_rank_one(self, u: Vec<f64>, scale: f64) -> Sum<Self, RankOne> {
+        self.plus(RankOne { u, scale })
+    }
+    /// `Uᵀ A U` on R^k for the k orthonormal columns `basis` (each of length P): the operator
+    /// restricted to their span.
+    fn restricted(self, basis: Vec<Vec<f64>>) -> Restricted<Self> {
+        Restricted { op: self, basis }
+    }
+}
+
+impl<O: Operator> OperatorExt for O {}
+
+/// `factor · A`.
+pub struct Scaled<A> {
+    op: A,
+    factor: f64,
+}
+
+impl<A: Operator> Operator for Scaled<A> {
+    fn dim(&self) -> usize {
+        self.op.dim()
+    }
+    fn apply(&self, v: &[f64], out: &mut [f64]) {
+        self.op.apply(v, out);
+        out.iter_mut().for_each(|o| *o *= self.factor);
+    }
+}
+
+/// `A + B`.
+pub struct Sum<A, B> {
+    a: A,
+    b: B,
+}
+
+impl<A: Operator, B: Operator> Operator for Sum<A, B> {
+    fn dim(&self) -> usize {
+        self.a.dim()
+    }
+    fn apply(&self, v: &[f64], out: &mut [f64]) {
+        self.a.apply(v, out);
+        let mut other = vec![0.0; out.len()];
+        self.b.apply(v, &mut other);
+        out.iter_mut().zip(&other).for_each(|(o, b)| *o += b);
+    }
+}
+
+/// `scale · u uᵀ`.
+pub struct RankOne {
+    u: Vec<f64>,
+    scale: f64,
+}
+
+impl RankOne {
+    /// `scale · u uᵀ`.
+    pub fn new(u: Vec<f64>, scale: f64) -> Self {
+        RankOne { u, scale }
+    }
+}
+
+impl Operator for RankOne {
+    fn dim(&self) -> usize {
+        self.u.len()
+    }
+    fn apply(&self, v: &[f64], out: &mut [f64]) {
+        let s = self.scale * crate::linalg::dot(&self.u, v);
+        out.iter_mut().zip(&self.u).for_each(|(o, u)| *o = s * u);
+    }
+}
+
+/// `Uᵀ A U`: an operator restricted to the span of k orthonormal vectors.
+pub struct Restricted<A> {
+    op: A,
+    basis: Vec<Vec<f64>>,
+}
+
+impl<A: Operator> Operator for Restricted<A> {
+    fn dim(&self) -> usize {
+        self.basis.len()
+    }
+    fn apply(&self, v: &[f64], out: &mut [f64]) {
+        let p = self.op.dim();
+        let mut x = vec![0.0; p];
+        for (vi, u) in v.iter().zip(&self.basis) {
+            crate::linalg::axpy(*vi, u, &mut x);
+        }
+        let mut ax = vec![0.0; p];
+        self.op.apply(&x, &mut ax);
+        for (o, u) in out.iter_mut().zip(&self.basis) {
+            *o = crate::linalg::dot(u, &ax);
+        }
+    }
 }
 
 /// The Hessian `H(θ)` through exact Hessian-vector products.
-pub struct Hessian<'a, M: Model + ?Sized> {
+pub struct Hessian<'a, M: HessianProduct + ?Sized> {
     /// The model.
     pub model: &'a M,
     /// The point θ.
     pub theta: &'a [f64],
 }
 
-impl<M: Model + ?Sized> Operator for Hessian<'_, M> {
+impl<M: HessianProduct + ?Sized> Operator for Hessian<'_, M> {
     fn dim(&self) -> usize {
         self.model.dim()
     }
@@ -29,12 +178,30 @@ impl<M: Model + ?Sized> Operator for Hessian<'_, M> {
     }
 }
 
-/// The Gauss–Newton matrix `G(θ) = (1/N) Σ ∇f_μ∇f_μᵀ` of a data-built model.
+/// `(1/N) Σ_μ w_μ J_μᵀ J_μ`, matrix-free, with J_μ the output Jacobian of sample μ: the
+/// Gauss–Newton matrix `G(θ)` (all w_μ = 1, docs/theory.md eq. 4) or the loss-weighted matrix
+/// `A(θ) = (1/N) Σ_μ ℓ_μ ∇f_μ∇f_μᵀ` of the decoupling check (w_μ = ℓ_μ, eq. 7).
 pub struct GaussNewton<'a> {
-    /// The model.
-    pub model: &'a dyn DataModel,
-    /// The point θ.
-    pub theta: &'a [f64],
+    model: &'a dyn GaussNewtonProduct,
+    theta: &'a [f64],
+    weights: Option<Vec<f64>>,
+}
+
+impl<'a> GaussNewton<'a> {
+    /// `G(θ) = (1/N) Σ_μ J_μᵀ J_μ`.
+    pub fn new(model: &'a dyn GaussNewtonProduct, theta: &'a [f64]) -> Self {
+        GaussNewton { model, theta, weights: None }
+    }
+
+    /// `A(θ) = (1/N) Σ_μ ℓ_μ J_μᵀ J_μ`.
+    pub fn loss_weighted(model: &'a dyn GaussNewtonProduct, theta: &'a [f64]) -> Self {
+        GaussNewton { model, theta, weights: Some(model.sample_losses(theta)) }
+    }
+
+    /// The decoupled form of [`GaussNewton::loss_weighted`]: `L(θ) · G(θ)`.
+    pub fn decoupled(model: &'a dyn GaussNewtonProduct, theta: &'a [f64]) -> Scaled<Self> {
+        GaussNewton::new(model, theta).scaled(model.loss(theta))
+    }
 }
 
 impl Operator for GaussNewton<'_> {
@@ -42,134 +209,9 @@ impl Operator for GaussNewton<'_> {
         self.model.dim()
     }
     fn apply(&self, v: &[f64], out: &mut [f64]) {
-        self.model.gauss_newton_vector_product(self.theta, v, out)
-    }
-}
-
-/// The exact minibatch noise covariance `Σ(θ) = factor/B · C(θ)` (THEORY.md §2), materialised
-/// densely once (P × P) at construction; `factor` is 1 with replacement, `(N − B)/(N − 1)`
-/// without.
-pub struct NoiseCovariance {
-    dense: Vec<f64>,
-    p: usize,
-}
-
-impl NoiseCovariance {
-    /// Σ(θ) of `model` for batch size `batch_size`, with or without replacement.
-    pub fn new(model: &dyn DataModel, theta: &[f64], batch_size: usize, without_replacement: bool) -> Self {
-        let n = model.samples();
-        let factor = if without_replacement && n > 1 {
-            (n - batch_size) as f64 / (n - 1) as f64
-        } else if without_replacement {
-            0.0
-        } else {
-            1.0
-        };
-        let scale = factor / batch_size as f64;
-        let dense = model.gradient_covariance(theta).into_iter().map(|c| c * scale).collect();
-        NoiseCovariance { dense, p: model.dim() }
-    }
-}
-
-impl Operator for NoiseCovariance {
-    fn dim(&self) -> usize {
-        self.p
-    }
-    fn apply(&self, v: &[f64], out: &mut [f64]) {
-        crate::linalg::symv(&self.dense, v, out)
-    }
-}
-
-/// The paper's decoupled noise `2 L(θ) G(θ) / B` (THEORY.md §2, before freezing H at θ*).
-pub struct DecoupledNoise<'a> {
-    gauss_newton: GaussNewton<'a>,
-    scale: f64,
-}
-
-impl<'a> DecoupledNoise<'a> {
-    /// `2 L(θ) G(θ)/B`.
-    pub fn new(model: &'a dyn DataModel, theta: &'a [f64], batch_size: usize) -> Self {
-        let scale = 2.0 * model.loss(theta) / batch_size as f64;
-        DecoupledNoise { gauss_newton: GaussNewton { model, theta }, scale }
-    }
-}
-
-impl Operator for DecoupledNoise<'_> {
-    fn dim(&self) -> usize {
-        self.gauss_newton.dim()
-    }
-    fn apply(&self, v: &[f64], out: &mut [f64]) {
-        self.gauss_newton.apply(v, out);
-        out.iter_mut().for_each(|o| *o *= self.scale);
-    }
-}
-
-/// `scale · (1/N) Σ_μ w_μ J_μᵀ J_μ`, matrix-free (THEORY.md §2, §5). Two instances make the
-/// paper's decoupling check (Fig. 1): [`WeightedGaussNewton::loss_weighted`] is
-/// `(1/N) Σ ℓ_μ ∇f_μ∇f_μᵀ`, [`WeightedGaussNewton::decoupled`] is `L · (1/N) Σ ∇f_μ∇f_μᵀ`. For a
-/// single output, `(2/B) · loss_weighted − ∇L∇Lᵀ/B` is the exact minibatch noise Σ and
-/// `(2/B) · decoupled` the paper's `2LG/B`.
-pub struct WeightedGaussNewton<'a> {
-    model: &'a dyn DataModel,
-    theta: &'a [f64],
-    weights: Option<Vec<f64>>,
-    scale: f64,
-}
-
-impl<'a> WeightedGaussNewton<'a> {
-    /// `(1/N) Σ ℓ_μ J_μᵀ J_μ`.
-    pub fn loss_weighted(model: &'a dyn DataModel, theta: &'a [f64]) -> Self {
-        WeightedGaussNewton { model, theta, weights: Some(model.sample_losses(theta)), scale: 1.0 }
-    }
-
-    /// `L(θ) · (1/N) Σ J_μᵀ J_μ`.
-    pub fn decoupled(model: &'a dyn DataModel, theta: &'a [f64]) -> Self {
-        WeightedGaussNewton { model, theta, weights: None, scale: model.loss(theta) }
-    }
-}
-
-impl Operator for WeightedGaussNewton<'_> {
-    fn dim(&self) -> usize {
-        self.model.dim()
-    }
-    fn apply(&self, v: &[f64], out: &mut [f64]) {
-        self.model.weighted_gauss_newton_vector_product(self.theta, self.weights.as_deref(), v, out);
-        if self.scale != 1.0 {
-            out.iter_mut().for_each(|o| *o *= self.scale);
-        }
-    }
-}
-
-/// The exact minibatch noise covariance of a single-output model, matrix-free:
-/// `Σ = (1/B)[(1/N) Σ_μ r_μ² ∇f_μ∇f_μᵀ − ∇L∇Lᵀ] = (2/B)·A − ∇L∇Lᵀ/B` with
-/// A = [`WeightedGaussNewton::loss_weighted`] (batches drawn with replacement, THEORY.md §2).
-pub struct SingleOutputNoise<'a> {
-    loss_weighted: WeightedGaussNewton<'a>,
-    gradient: Vec<f64>,
-    batch_size: f64,
-}
-
-impl<'a> SingleOutputNoise<'a> {
-    /// Σ(θ) for batch size `batch_size`; `None` for models with more than one output.
-    pub fn new(model: &'a dyn DataModel, theta: &'a [f64], batch_size: usize) -> Option<Self> {
-        if model.outputs() != 1 {
-            return None;
-        }
-        let mut gradient = vec![0.0; model.dim()];
-        model.loss_and_gradient(theta, &mut gradient);
-        Some(SingleOutputNoise { loss_weighted: WeightedGaussNewton::loss_weighted(model, theta), gradient, batch_size: batch_size as f64 })
-    }
-}
-
-impl Operator for SingleOutputNoise<'_> {
-    fn dim(&self) -> usize {
-        self.gradient.len()
-    }
-    fn apply(&self, v: &[f64], out: &mut [f64]) {
-        self.loss_weighted.apply(v, out);
-        let gv = crate::linalg::dot(&self.gradient, v);
-        for (o, g) in out.iter_mut().zip(&self.gradient) {
-            *o = (2.0 * *o - g * gv) / self.batch_size;
+        match &self.weights {
+            None => self.model.gauss_newton_vector_product(self.theta, v, out),
+            Some(w) => self.model.weighted_gauss_newton_vector_product(self.theta, Some(w), v, out),
         }
     }
 }
@@ -189,6 +231,33 @@ impl Operator for DenseOperator {
     fn apply(&self, v: &[f64], out: &mut [f64]) {
         crate::linalg::symv(&self.matrix, v, out)
     }
+}
+
+/// The exact minibatch noise covariance `Σ(θ) = (f/B) C(θ)` (docs/theory.md eq. 5–6), with
+/// `C = (1/N) Σ ∇ℓ_μ∇ℓ_μᵀ − ∇L∇Lᵀ` and `f` the sampling factor. For one output, matrix-free:
+/// `∇ℓ_μ = r_μ ∇f_μ` and `r_μ² = 2ℓ_μ` give `C = 2A − ∇L∇Lᵀ` with A the loss-weighted
+/// Gauss–Newton matrix. With K > 1 outputs, C is materialised once from the model (P × P).
+pub fn exact_noise<'a, M: GaussNewtonProduct + GradientNoise>(
+    model: &'a M,
+    theta: &'a [f64],
+    batch_size: usize,
+    sampling: Sampling,
+) -> Box<dyn Operator + 'a> {
+    let scale = sampling.covariance_factor(model.samples(), batch_size) / batch_size as f64;
+    if model.outputs() == 1 {
+        let mut gradient = vec![0.0; model.dim()];
+        model.loss_and_gradient(theta, &mut gradient);
+        Box::new(GaussNewton::loss_weighted(model, theta).scaled(2.0).plus_rank_one(gradient, -1.0).scaled(scale))
+    } else {
+        let matrix = model.gradient_covariance(theta).into_iter().map(|c| c * scale).collect();
+        Box::new(DenseOperator { matrix, p: model.dim() })
+    }
+}
+
+/// The paper's decoupled noise before H is frozen at θ*, `2 L(θ) G(θ) / B`
+/// (docs/theory.md eq. 7–8), matrix-free.
+pub fn paper_noise<'a>(model: &'a dyn GaussNewtonProduct, theta: &'a [f64], batch_size: usize) -> Scaled<GaussNewton<'a>> {
+    GaussNewton::new(model, theta).scaled(2.0 * model.loss(theta) / batch_size as f64)
 }
 
 /// Materialises an operator as a dense symmetric row-major matrix (P applications).

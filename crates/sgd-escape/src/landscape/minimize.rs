@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::linalg;
-use crate::model::Model;
+use crate::model::HessianProduct;
 use serde::{Deserialize, Serialize};
 
 /// Stopping rule of [`minimize`].
@@ -39,7 +39,7 @@ pub struct Minimum {
 /// descent direction even where H is indefinite, then backtracks until the Armijo condition
 /// holds. Costs P Hessian-vector products and one P × P eigendecomposition per iteration: for
 /// models up to a few thousand parameters.
-pub fn minimize<M: Model + ?Sized>(model: &M, start: &[f64], options: MinimizeOptions) -> Result<Minimum> {
+pub fn minimize<M: HessianProduct + ?Sized>(model: &M, start: &[f64], options: MinimizeOptions) -> Result<Minimum> {
     let p = model.dim();
     let mut theta = start.to_vec();
     let mut grad = vec![0.0; p];

@@ -1,12 +1,12 @@
-//! Saddle search: the dimer method (single-ended min-mode following from a minimum) and
-//! climbing-image nudged elastic band (between two minima), both finished by Newton refinement
-//! of ∇L = 0 and checked to have index one.
+//! Saddle search: eigenvector following (single-ended, from a minimum, with the dense Hessian
+//! at every step) and climbing-image nudged elastic band (between two minima), both finished by
+//! Newton refinement of ∇L = 0 and checked to have index one.
 
 use super::curvature::Hessian;
 use super::spectrum::dense_eigen;
 use crate::error::{Error, Result};
 use crate::linalg;
-use crate::model::Model;
+use crate::model::HessianProduct;
 use serde::Serialize;
 
 /// A located saddle.
@@ -26,14 +26,14 @@ pub struct Saddle {
     pub hessian_eigenvalues: Vec<f64>,
     /// |∇L(θˢ)|₂.
     pub gradient_norm: f64,
-    /// `"dimer"` or `"neb"`.
+    /// `"eigenvector-following"` or `"neb"`.
     pub method: String,
     /// Iterations of the search (before refinement).
     pub iterations: usize,
 }
 
 /// Hessian eigenpairs at θ: ascending values, eigenvectors as columns (row-major).
-fn eigen_at<M: Model + ?Sized>(model: &M, theta: &[f64]) -> (Vec<f64>, Vec<f64>) {
+fn eigen_at<M: HessianProduct + ?Sized>(model: &M, theta: &[f64]) -> (Vec<f64>, Vec<f64>) {
     dense_eigen(&Hessian { model, theta })
 }
 
@@ -44,7 +44,7 @@ fn column(vectors: &[f64], p: usize, k: usize) -> Vec<f64> {
 /// Newton's method on ∇L = 0 from `theta` (which must be close to the critical point): steps
 /// `−H⁻¹∇L` on the eigenbasis (directions with |λ| below 10⁻¹⁰ of the largest are skipped),
 /// halved until |∇L| decreases, until |∇L| ≤ `tol`.
-pub fn newton_refine<M: Model + ?Sized>(model: &M, theta: &[f64], tol: f64) -> Result<Vec<f64>> {
+pub fn newton_refine<M: HessianProduct + ?Sized>(model: &M, theta: &[f64], tol: f64) -> Result<Vec<f64>> {
     let p = model.dim();
     let mut x = theta.to_vec();
     let mut g = vec![0.0; p];
@@ -90,7 +90,7 @@ pub fn newton_refine<M: Model + ?Sized>(model: &M, theta: &[f64], tol: f64) -> R
 }
 
 /// Classifies a refined critical point; errors unless it has exactly one negative eigenvalue.
-fn classify<M: Model + ?Sized>(model: &M, theta: Vec<f64>, method: &str, iterations: usize) -> Result<Saddle> {
+fn classify<M: HessianProduct + ?Sized>(model: &M, theta: Vec<f64>, method: &str, iterations: usize) -> Result<Saddle> {
     let p = model.dim();
     let mut g = vec![0.0; p];
     let loss = model.loss_and_gradient(&theta, &mut g);
@@ -136,24 +136,34 @@ impl Default for SaddleOptions {
     }
 }
 
-/// The dimer method (min-mode following) from the minimum `minimum`, leaving along `direction`
-/// (or, when `None`, along the Hessian's softest eigenvector there).
+/// Eigenvector following (Cerjan and Miller 1981; Wales, *Energy Landscapes*, §6) from the
+/// minimum `minimum`, leaving along `direction` (or, when `None`, along the Hessian's softest
+/// eigenvector there).
 ///
-/// Hessian eigenpairs come from the exact Hessian. While every curvature is positive the walker
+/// Every iteration decomposes the exact dense Hessian (P Hessian-vector products and a P × P
+/// eigendecomposition), so this is for small P. While every curvature is positive the walker
 /// tracks the mode v closest to its current direction (starting with `direction`) and climbs
 /// along it only (`F† = (∇L·v) v`, uphill); once the lowest curvature is negative it follows the
 /// lowest mode with the modified force `F = −∇L + 2(∇L·v) v`, for which the saddle is a
-/// minimum.
-/// Steps are `dt · F` with `dt = 0.5 / max|λ|`, capped at 5% of |θ*| + 0.05. Newton refinement
-/// finishes once |F| ≤ `force_tol` with λ < 0.
-pub fn dimer<M: Model + ?Sized>(model: &M, minimum: &[f64], direction: Option<&[f64]>, options: SaddleOptions) -> Result<Saddle> {
+/// minimum. Steps are `dt · F` with `dt = 0.5 / max|λ|`, capped at 5% of |θ*| + 0.05. Newton
+/// refinement finishes once |F| ≤ `force_tol` with λ < 0.
+pub fn eigenvector_following<M: HessianProduct + ?Sized>(
+    model: &M,
+    minimum: &[f64],
+    direction: Option<&[f64]>,
+    options: SaddleOptions,
+) -> Result<Saddle> {
     let p = model.dim();
     let (values0, vectors0) = eigen_at(model, minimum);
     let mut v = match direction {
         Some(d) => {
             let n = linalg::norm(d);
             if n == 0.0 || d.len() != p {
-                return Err(Error::invalid("landscape.direction", format!("{d:?}"), format!("must be a nonzero vector of {p} entries")));
+                return Err(Error::invalid(
+                    "landscape.saddle.direction",
+                    format!("{d:?}"),
+                    format!("must be a nonzero vector of {p} entries"),
+                ));
             }
             d.iter().map(|x| x / n).collect()
         }
@@ -193,7 +203,7 @@ pub fn dimer<M: Model + ?Sized>(model: &M, minimum: &[f64], direction: Option<&[
         let fnorm = linalg::norm(&force);
         if lambda < 0.0 && fnorm <= options.force_tol {
             let refined = newton_refine(model, &x, options.gradient_tol)?;
-            return classify(model, refined, "dimer", iteration);
+            return classify(model, refined, "eigenvector-following", iteration);
         }
         let dt = 0.5 / values.iter().fold(0.0_f64, |m, l| m.max(l.abs())).max(1e-300);
         let step = (dt * fnorm).min(max_step);
@@ -201,11 +211,11 @@ pub fn dimer<M: Model + ?Sized>(model: &M, minimum: &[f64], direction: Option<&[
         let distance: f64 = x.iter().zip(minimum).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
         if !linalg::all_finite(&x) || distance > 1e3 * (linalg::norm(minimum) + 1.0) {
             return Err(Error::Numerical(format!(
-                "dimer: after {iteration} iterations the walker is {distance:.3e} away from the minimum without reaching negative curvature: no saddle along this direction"
+                "eigenvector following: after {iteration} iterations the walker is {distance:.3e} away from the minimum without reaching negative curvature: no saddle along this direction"
             )));
         }
     }
-    Err(Error::Numerical(format!("dimer: no convergence in {} iterations; last point θ = {x:?}", options.max_iterations)))
+    Err(Error::Numerical(format!("eigenvector following: no convergence in {} iterations; last point θ = {x:?}", options.max_iterations)))
 }
 
 /// Climbing-image nudged elastic band between minima `a` and `b` (Henkelman, Uberuaga and
@@ -213,7 +223,7 @@ pub fn dimer<M: Model + ?Sized>(model: &M, minimum: &[f64], direction: Option<&[
 /// energy-weighted rule of Henkelman and Jónsson; springs act along the tangent only; after
 /// 50 iterations the highest image climbs (force `−∇L + 2(∇L·τ)τ`, no spring). Converged when
 /// the largest image force is at most `force_tol`; the climbing image is then Newton-refined.
-pub fn nudged_elastic_band<M: Model + ?Sized>(model: &M, a: &[f64], b: &[f64], options: SaddleOptions) -> Result<Saddle> {
+pub fn nudged_elastic_band<M: HessianProduct + ?Sized>(model: &M, a: &[f64], b: &[f64], options: SaddleOptions) -> Result<Saddle> {
     let p = model.dim();
     let m = options.images.max(3);
     let mut images: Vec<Vec<f64>> = (0..m)

@@ -62,37 +62,94 @@ fn tridiagonal_eigen(alpha: &[f64], beta: &[f64]) -> (Vec<f64>, Vec<f64>) {
     linalg::symmetric_eigen(&t, m)
 }
 
-/// Extreme eigenpairs.
+/// Extreme eigenpairs from [`lanczos_extreme`].
 #[derive(Clone, Debug)]
 pub struct Eigenpairs {
-    /// Eigenvalues.
+    /// Eigenvalues (Ritz values).
     pub values: Vec<f64>,
-    /// Eigenvectors, one per value.
+    /// Eigenvectors (Ritz vectors, unit length), one per value.
     pub vectors: Vec<Vec<f64>>,
+    /// Residual norms |A v − λ v| of each pair.
+    pub residuals: Vec<f64>,
+    /// Krylov steps taken.
+    pub steps: usize,
+    /// Whether every pair met the tolerance (otherwise `max_steps` or P was reached first).
+    pub converged: bool,
+}
+
+/// When [`lanczos_extreme`] stops.
+#[derive(Clone, Copy, Debug)]
+pub struct LanczosOptions {
+    /// A Ritz pair has converged when its residual |A v − λ v| is at most `tolerance` times the
+    /// largest |Ritz value|.
+    pub tolerance: f64,
+    /// Krylov steps at most (capped at P).
+    pub max_steps: usize,
+    /// Seed of the random start vector.
+    pub seed: u64,
+}
+
+impl Default for LanczosOptions {
+    fn default() -> Self {
+        LanczosOptions { tolerance: 1e-8, max_steps: 500, seed: 0 }
+    }
 }
 
 /// The `k` largest (`largest = true`, returned descending) or smallest (ascending) eigenpairs by
-/// Lanczos with full reorthogonalisation, matrix-free, from a seeded random start vector.
-/// Uses `max(3k, k + 40)` Krylov steps (at most P).
-pub fn lanczos_extreme(op: &dyn Operator, k: usize, largest: bool, seed: u64) -> Eigenpairs {
+/// Lanczos with full reorthogonalisation, matrix-free, from a seeded random start vector. The
+/// Krylov space grows until the k wanted Ritz pairs have residuals |A v − λ v| = β_m |s_mj| at
+/// most `tolerance · max|λ|` (checked every few steps), an invariant subspace is found, or
+/// `max_steps` (at most P) is reached; `converged` says which.
+pub fn lanczos_extreme(op: &dyn Operator, k: usize, largest: bool, options: LanczosOptions) -> Eigenpairs {
     let p = op.dim();
-    let mut rng = replica_rng(seed, 0x1a2c);
+    let k = k.min(p);
+    let max_steps = options.max_steps.min(p).max(k);
+    let mut rng = replica_rng(options.seed, 0x1a2c);
     let q0: Vec<f64> = (0..p).map(|_| rng.random_range(-1.0..1.0)).collect();
-    let (basis, alpha, beta) = lanczos(op, &q0, (3 * k).max(k + 40));
-    let m = alpha.len();
-    let (ritz, s) = tridiagonal_eigen(&alpha, &beta[..m - 1]);
-    let order: Vec<usize> = if largest { (0..m).rev().take(k).collect() } else { (0..m).take(k).collect() };
-    let mut values = Vec::new();
-    let mut vectors = Vec::new();
-    for j in order {
-        values.push(ritz[j]);
-        let mut v = vec![0.0; p];
-        for (i, b) in basis.iter().enumerate() {
-            linalg::axpy(s[i * m + j], b, &mut v);
+    let norm0 = linalg::norm(&q0);
+    let mut q: Vec<f64> = q0.iter().map(|x| x / norm0).collect();
+    let mut basis: Vec<Vec<f64>> = Vec::new();
+    let (mut alpha, mut beta) = (Vec::new(), Vec::new());
+    let mut w = vec![0.0; p];
+    loop {
+        op.apply(&q, &mut w);
+        let a = linalg::dot(&q, &w);
+        alpha.push(a);
+        basis.push(q.clone());
+        for _ in 0..2 {
+            for b in &basis {
+                let c = linalg::dot(b, &w);
+                linalg::axpy(-c, b, &mut w);
+            }
         }
-        vectors.push(v);
+        let next_beta = linalg::norm(&w);
+        let m = alpha.len();
+        let invariant = next_beta <= 1e-12 * a.abs().max(1e-300);
+        let check = invariant || m == max_steps || (m >= k && (m - k).is_multiple_of(4));
+        if check {
+            let (ritz, s) = tridiagonal_eigen(&alpha, &beta);
+            // With an invariant subspace of dimension m < k, all m pairs are returned.
+            let order: Vec<usize> = if largest { (0..m).rev().take(k).collect() } else { (0..m).take(k).collect() };
+            let scale = ritz.iter().fold(0.0_f64, |x, v| x.max(v.abs())).max(1e-300);
+            let residuals: Vec<f64> = order.iter().map(|&j| if invariant { 0.0 } else { next_beta * s[(m - 1) * m + j].abs() }).collect();
+            let converged = residuals.iter().all(|r| *r <= options.tolerance * scale);
+            if converged || invariant || m == max_steps {
+                let mut values = Vec::new();
+                let mut vectors = Vec::new();
+                for &j in &order {
+                    values.push(ritz[j]);
+                    let mut v = vec![0.0; p];
+                    for (i, b) in basis.iter().enumerate() {
+                        linalg::axpy(s[i * m + j], b, &mut v);
+                    }
+                    vectors.push(v);
+                }
+                return Eigenpairs { values, vectors, residuals, steps: m, converged: converged || invariant };
+            }
+        }
+        beta.push(next_beta);
+        q = w.iter().map(|x| x / next_beta).collect();
     }
-    Eigenpairs { values, vectors }
 }
 
 /// A spectral density estimate: quadrature nodes and weights summing to 1 (each probe's

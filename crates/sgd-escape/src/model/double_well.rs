@@ -1,6 +1,6 @@
 //! The analytic double well of THEORY.md §6.
 
-use super::Model;
+use super::{HessianProduct, Model};
 
 /// `L(θ) = ε + (θ₁² − 1)²/4 + (k/2) Σ_{i≥2} θ_i²`.
 ///
@@ -38,7 +38,9 @@ impl Model for DoubleWell {
         }
         self.epsilon + 0.25 * u * u + 0.5 * self.stiffness * transverse
     }
+}
 
+impl HessianProduct for DoubleWell {
     fn hvp(&self, theta: &[f64], v: &[f64], out: &mut [f64]) {
         out[0] = (3.0 * theta[0] * theta[0] - 1.0) * v[0];
         for (o, vi) in out[1..].iter_mut().zip(&v[1..]) {

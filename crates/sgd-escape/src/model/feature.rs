@@ -4,8 +4,9 @@
 //! they cost O(m²) instead of O(N), and the exact noise covariance through the fourth moments
 //! `(1/N) Σ x̃_a x̃_b x_i x_j` of `x̃ = (x, y)`.
 
-use super::{DataModel, Dataset, Model};
+use super::{DataModel, Dataset, GaussNewtonProduct, GradientNoise, HessianProduct, MinibatchGradient, Model};
 use crate::dynamics::rng::ReplicaRng;
+use crate::error::{Error, Result};
 use crate::linalg;
 use rand::RngExt;
 use rand_distr::StandardNormal;
@@ -79,10 +80,19 @@ pub struct FeatureModel<F: FeatureMap> {
 }
 
 impl<F: FeatureMap> FeatureModel<F> {
-    /// Builds the model; the data's input dimension must equal the map's feature dimension.
-    pub fn new(map: F, data: Dataset) -> Self {
+    /// Builds the model on a data set with at least one sample, one target column and as many
+    /// input columns as the map has features; an error names the mismatch.
+    pub fn new(map: F, data: Dataset) -> Result<Self> {
         let m = map.feature_dim();
-        assert_eq!(data.features, m, "data input dimension must equal the feature dimension");
+        if data.features != m {
+            return Err(Error::invalid("data", format!("{} input columns", data.features), format!("the model needs m = {m} features")));
+        }
+        if data.outputs != 1 {
+            return Err(Error::invalid("data", format!("{} target columns", data.outputs), "f(θ, x) = xᵀφ(θ) has one output"));
+        }
+        if data.is_empty() {
+            return Err(Error::invalid("data", "0 samples", "at least one sample is needed"));
+        }
         let n = data.len();
         let inv_n = 1.0 / n as f64;
         let mut sxx = vec![0.0; m * m];
@@ -125,7 +135,7 @@ impl<F: FeatureMap> FeatureModel<F> {
             t.iter_mut().for_each(|v| *v *= inv_n);
             t
         });
-        FeatureModel { map, data, sxx, sxy, syy, fourth }
+        Ok(FeatureModel { map, data, sxx, sxy, syy, fourth })
     }
 
     /// The feature map.
@@ -208,7 +218,9 @@ impl<F: FeatureMap> Model for FeatureModel<F> {
         }
         self.loss(theta)
     }
+}
 
+impl<F: FeatureMap> HessianProduct for FeatureModel<F> {
     /// `H v = Jᵀ Sxx J v + Σ_a (Sxx φ − sxy)_a ∇²φ_a v` (Gauss–Newton part plus residual part).
     fn hvp(&self, theta: &[f64], v: &[f64], out: &mut [f64]) {
         self.gauss_newton_vector_product(theta, v, out);
@@ -217,10 +229,6 @@ impl<F: FeatureMap> Model for FeatureModel<F> {
             self.map.add_feature_hessian_vector(theta, a, w, v, out);
         }
     }
-
-    fn as_data_model(&self) -> Option<&dyn DataModel> {
-        Some(self)
-    }
 }
 
 impl<F: FeatureMap> DataModel for FeatureModel<F> {
@@ -228,6 +236,19 @@ impl<F: FeatureMap> DataModel for FeatureModel<F> {
         self.data.len()
     }
 
+    fn residuals_and_output_gradients(&self, theta: &[f64], mu: usize, residuals: &mut [f64], grad_f: &mut [f64]) {
+        grad_f.fill(0.0);
+        let x = self.data.row(mu);
+        let mut r = -self.data.y[mu];
+        for (a, xa) in x.iter().enumerate() {
+            r += xa * self.map.feature(theta, a);
+            self.map.add_feature_gradient(theta, a, *xa, grad_f);
+        }
+        residuals[0] = r;
+    }
+}
+
+impl<F: FeatureMap> MinibatchGradient for FeatureModel<F> {
     #[inline]
     fn minibatch_gradient(&self, theta: &[f64], batch: &[usize], grad: &mut [f64]) {
         zero(grad);
@@ -245,18 +266,9 @@ impl<F: FeatureMap> DataModel for FeatureModel<F> {
             }
         }
     }
+}
 
-    fn residuals_and_output_gradients(&self, theta: &[f64], mu: usize, residuals: &mut [f64], grad_f: &mut [f64]) {
-        grad_f.fill(0.0);
-        let x = self.data.row(mu);
-        let mut r = -self.data.y[mu];
-        for (a, xa) in x.iter().enumerate() {
-            r += xa * self.map.feature(theta, a);
-            self.map.add_feature_gradient(theta, a, *xa, grad_f);
-        }
-        residuals[0] = r;
-    }
-
+impl<F: FeatureMap> GaussNewtonProduct for FeatureModel<F> {
     /// `G v = Jᵀ Sxx J v`, O(m² + mP).
     fn gauss_newton_vector_product(&self, theta: &[f64], v: &[f64], out: &mut [f64]) {
         let m = self.map.feature_dim();
@@ -267,7 +279,9 @@ impl<F: FeatureMap> DataModel for FeatureModel<F> {
             self.map.add_feature_gradient(theta, a, u, out);
         }
     }
+}
 
+impl<F: FeatureMap> GradientNoise for FeatureModel<F> {
     /// With fourth moments, `C(θ) = Jᵀ C_φ J` in O(m⁴ + m²P²) independent of N.
     fn gradient_covariance(&self, theta: &[f64]) -> Vec<f64> {
         let Some(t) = &self.fourth else {

@@ -8,7 +8,8 @@
 //! matrix is ever formed. Sums over samples run over a fixed partition of the data into
 //! [`groups`] contiguous groups, reduced in order: results do not depend on the thread count.
 
-use super::{DataModel, Dataset, Model};
+use super::{DataModel, Dataset, GaussNewtonProduct, GradientNoise, HessianProduct, MinibatchGradient, Model};
+use crate::error::{Error, Result};
 use crate::linalg::gemm;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
@@ -22,7 +23,7 @@ const MAX_GROUPS: usize = 16;
 /// Number of groups the samples are split into for parallel sums: ⌈N/512⌉, at most 16. It
 /// depends on N only, so results do not depend on the thread count; fewer groups for small N
 /// keep the per-group gradient accumulators (P entries each) from dominating the cost.
-pub fn groups(samples: usize) -> usize {
+fn groups(samples: usize) -> usize {
     samples.div_ceil(GROUP_SAMPLES).clamp(1, MAX_GROUPS)
 }
 
@@ -30,9 +31,11 @@ pub fn groups(samples: usize) -> usize {
 type BlockSum<'a> = dyn Fn(&[f64], &[f64], usize, usize, &mut [f64]) + Sync + 'a;
 
 /// Hidden-layer nonlinearity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Activation {
     /// max(0, z); its second derivative is taken as 0.
+    #[default]
     Relu,
     /// tanh z.
     Tanh,
@@ -101,8 +104,19 @@ pub struct NoiseStrength {
 }
 
 impl Mlp {
-    /// An MLP with hidden widths `hidden` and K = `data.outputs` linear outputs on `data`.
-    pub fn new(hidden: &[usize], activation: Activation, data: Dataset) -> Self {
+    /// An MLP with hidden widths `hidden` (each ≥ 1) and K = `data.outputs` linear outputs on
+    /// `data` (at least one sample); an error names the offending value.
+    pub fn new(hidden: &[usize], activation: Activation, data: Dataset) -> Result<Self> {
+        if let Some(w) = hidden.iter().find(|w| **w == 0) {
+            return Err(Error::invalid("hidden", format!("{hidden:?}"), format!("widths must be ≥ 1 (found {w})")));
+        }
+        if data.is_empty() || data.features == 0 || data.outputs == 0 {
+            return Err(Error::invalid(
+                "data",
+                format!("{} samples × {} inputs, {} outputs", data.len(), data.features, data.outputs),
+                "an MLP needs at least one sample, one input and one output",
+            ));
+        }
         let mut sizes = vec![data.features];
         sizes.extend_from_slice(hidden);
         sizes.push(data.outputs);
@@ -112,7 +126,7 @@ impl Mlp {
             offsets.push(p);
             p += w[0] * w[1] + w[1];
         }
-        Mlp { sizes, activation, data, offsets, p }
+        Ok(Mlp { sizes, activation, data, offsets, p })
     }
 
     /// Layer sizes `[m, h₁, …, K]`.
@@ -131,9 +145,15 @@ impl Mlp {
     }
 
     /// The same network on other data (same input and output sizes), e.g. a test set.
-    pub fn with_data(&self, data: Dataset) -> Self {
-        assert_eq!((data.features, data.outputs), (self.data.features, self.data.outputs));
-        Mlp { data, ..self.clone() }
+    pub fn with_data(&self, data: Dataset) -> Result<Self> {
+        if (data.features, data.outputs) != (self.data.features, self.data.outputs) || data.is_empty() {
+            return Err(Error::invalid(
+                "data",
+                format!("{} samples × {} inputs, {} outputs", data.len(), data.features, data.outputs),
+                format!("must have the network's {} inputs and {} outputs, and at least one sample", self.data.features, self.data.outputs),
+            ));
+        }
+        Ok(Mlp { data, ..self.clone() })
     }
 
     /// Glorot (Xavier) uniform initialisation: W_i entries uniform in ±√(6/(in + out)), biases 0,
@@ -419,15 +439,13 @@ impl Model for Mlp {
         grad.copy_from_slice(&total[..p]);
         0.5 * total[p] / n
     }
+}
 
+impl HessianProduct for Mlp {
     fn hvp(&self, theta: &[f64], v: &[f64], out: &mut [f64]) {
         let scale = 1.0 / self.data.len() as f64;
         let total = self.sum_over_data(self.p, &|x, y, rows, _, acc| self.hvp_block(theta, v, x, y, rows, scale, acc));
         out.copy_from_slice(&total);
-    }
-
-    fn as_data_model(&self) -> Option<&dyn DataModel> {
-        Some(self)
     }
 }
 
@@ -438,22 +456,6 @@ impl DataModel for Mlp {
 
     fn outputs(&self) -> usize {
         self.data.outputs
-    }
-
-    fn minibatch_gradient(&self, theta: &[f64], batch: &[usize], grad: &mut [f64]) {
-        let (m, k) = (self.data.features, self.data.outputs);
-        let b = batch.len();
-        let mut x = Vec::with_capacity(b * m);
-        let mut y = Vec::with_capacity(b * k);
-        for &mu in batch {
-            x.extend_from_slice(self.data.row(mu));
-            y.extend_from_slice(self.data.target(mu));
-        }
-        let f = self.forward(theta, &x, b);
-        let last = self.layers() - 1;
-        let delta: Vec<f64> = f.z[last].iter().zip(&y).map(|(a, t)| (a - t) / b as f64).collect();
-        grad.fill(0.0);
-        self.backward(theta, &x, b, &f, delta, grad);
     }
 
     fn residuals_and_output_gradients(&self, theta: &[f64], mu: usize, residuals: &mut [f64], grad_f: &mut [f64]) {
@@ -483,14 +485,32 @@ impl DataModel for Mlp {
         loss
     }
 
-    fn gauss_newton_vector_product(&self, theta: &[f64], v: &[f64], out: &mut [f64]) {
-        self.weighted_gauss_newton_vector_product(theta, None, v, out)
-    }
-
     fn sample_losses(&self, theta: &[f64]) -> Vec<f64> {
         self.per_sample_losses_and_gradient_norms(theta).0
     }
+}
 
+impl MinibatchGradient for Mlp {
+    fn minibatch_gradient(&self, theta: &[f64], batch: &[usize], grad: &mut [f64]) {
+        let (m, k) = (self.data.features, self.data.outputs);
+        let b = batch.len();
+        let mut x = Vec::with_capacity(b * m);
+        let mut y = Vec::with_capacity(b * k);
+        for &mu in batch {
+            x.extend_from_slice(self.data.row(mu));
+            y.extend_from_slice(self.data.target(mu));
+        }
+        let f = self.forward(theta, &x, b);
+        let last = self.layers() - 1;
+        let delta: Vec<f64> = f.z[last].iter().zip(&y).map(|(a, t)| (a - t) / b as f64).collect();
+        grad.fill(0.0);
+        self.backward(theta, &x, b, &f, delta, grad);
+    }
+}
+
+impl GradientNoise for Mlp {}
+
+impl GaussNewtonProduct for Mlp {
     /// `out = (1/N) Σ_μ w_μ J_μᵀ J_μ v`, with J_μ the K × P output Jacobian of sample μ and
     /// per-sample weights `weights` (1 gives the Gauss–Newton G; ℓ_μ gives the loss-weighted
     /// matrix of the decoupling check, paper Fig. 1). Matrix-free: an R-pass and a backward pass.
@@ -507,5 +527,15 @@ impl DataModel for Mlp {
             self.backward(theta, x, rows, &f, delta, acc);
         });
         out.copy_from_slice(&total);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The partition of the samples depends on N only: ⌈N/512⌉ groups, at most 16 (digits,
+    /// N = 1797, makes the 4 groups that `tests/mlp.rs` checks thread independence with).
+    #[test]
+    fn groups_depend_on_the_sample_count_only() {
+        assert_eq!([1, 512, 513, 1797, 8192, 8193, 60_000].map(super::groups), [1, 1, 2, 4, 16, 16, 16]);
     }
 }

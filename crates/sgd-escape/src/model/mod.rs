@@ -1,6 +1,16 @@
-//! Models: a loss `L(θ)` over parameters `θ ∈ R^P` with its gradient and exact Hessian-vector
-//! product, and for data-built models the per-sample quantities SGD and the exact noise
-//! covariance need (THEORY.md §1–2).
+//! Models: a loss `L(θ)` over parameters `θ ∈ R^P`, and what else a model can do, one small
+//! trait per capability, so that a model implements only what it can and each algorithm states
+//! what it needs:
+//!
+//! | trait | capability | needed by |
+//! |---|---|---|
+//! | [`Model`] | `L(θ)`, `∇L(θ)` | every SDE, exits |
+//! | [`HessianProduct`] | `∇²L(θ) v` (and the dense Hessian) | minimisation, saddle search, curvature operators |
+//! | [`DataModel`] | per-sample residuals `r_μ` and output gradients `∇f_μ` | everything built from data |
+//! | [`MinibatchGradient`] | `∇L_B(θ)` | SGD |
+//! | [`GaussNewtonProduct`] | `G v`, `(1/N) Σ w_μ J_μᵀJ_μ v` | decoupling check, noise operators |
+//! | [`GradientNoise`] | the per-sample gradient covariance `C(θ)` and draws from it | the exact-noise SDE |
+//!
 //!
 //! - [`DoubleWell`]: the analytic landscape `L = ε + (θ₁² − 1)²/4 + (k/2) Σ_{i≥2} θ_i²`.
 //! - [`FeatureModel`]: data-built mean-square models `f(θ, x) = xᵀφ(θ)`, linear in the data
@@ -19,13 +29,18 @@ pub use curve::CurveMap;
 pub use double_well::DoubleWell;
 pub use feature::{FeatureMap, FeatureModel, quadratic_loss};
 pub use linear::LinearMap;
-pub use mlp::{Activation, Mlp, NoiseStrength, groups as mlp_groups};
+pub use mlp::{Activation, Mlp, NoiseStrength};
+
+/// Every capability trait, for `use sgd_escape::model::prelude::*`.
+pub mod prelude {
+    pub use super::{DataModel, GaussNewtonProduct, GradientNoise, HessianProduct, MinibatchGradient, Model};
+}
 
 use crate::dynamics::rng::ReplicaRng;
 use rand::RngExt;
 use rand_distr::StandardNormal;
 
-/// A differentiable loss landscape.
+/// What every model can do: the loss `L(θ)` over parameters `θ ∈ R^P` and its gradient.
 pub trait Model: Send + Sync {
     /// Number of parameters P.
     fn dim(&self) -> usize;
@@ -33,12 +48,13 @@ pub trait Model: Send + Sync {
     fn loss(&self, theta: &[f64]) -> f64;
     /// Writes `∇L(θ)` into `grad` and returns `L(θ)`.
     fn loss_and_gradient(&self, theta: &[f64], grad: &mut [f64]) -> f64;
-    /// Exact Hessian-vector product: `out = ∇²L(θ) v`.
+}
+
+/// Exact Hessian-vector products `∇²L(θ) v`: what minimisation, saddle search and every
+/// curvature operator need.
+pub trait HessianProduct: Model {
+    /// `out = ∇²L(θ) v`.
     fn hvp(&self, theta: &[f64], v: &[f64], out: &mut [f64]);
-    /// The data-built view of the model, if it has one (needed by SGD and exact noise).
-    fn as_data_model(&self) -> Option<&dyn DataModel> {
-        None
-    }
 
     /// Dense Hessian, row-major `P × P`, assembled from P Hessian-vector products and
     /// symmetrised.
@@ -48,13 +64,11 @@ pub trait Model: Send + Sync {
 }
 
 /// A mean-square model built from a data set `{(x_μ, y_μ)}`, μ = 1..N:
-/// `L(θ) = (1/2N) Σ_μ r_μ²`, residual `r_μ = f(θ, x_μ) − y_μ` (THEORY.md §1).
+/// `L(θ) = (1/2N) Σ_μ |r_μ|²`, residual `r_μ = f(θ, x_μ) − y_μ ∈ R^K` (docs/theory.md, eq. 1):
+/// the per-sample residuals and output gradients.
 pub trait DataModel: Model {
     /// Number of samples N.
     fn samples(&self) -> usize;
-
-    /// Minibatch gradient `∇L_B = (1/|B|) Σ_{μ∈B} r_μ ∇f_μ` written into `grad`.
-    fn minibatch_gradient(&self, theta: &[f64], batch: &[usize], grad: &mut [f64]);
 
     /// Number of outputs K of `f(θ, x) ∈ R^K` (the loss sums the squared residuals over them).
     fn outputs(&self) -> usize {
@@ -80,32 +94,6 @@ pub trait DataModel: Model {
         0.5 * crate::linalg::dot(&r, &r)
     }
 
-    /// Draws a vector `ζ` with covariance equal to the per-sample gradient covariance
-    /// `C(θ) = (1/N) Σ_μ ∇ℓ_μ ∇ℓ_μᵀ − ∇L ∇Lᵀ` (THEORY.md §2; the minibatch noise covariance with
-    /// replacement is `Σ = C / B`). `scratch` is a reusable buffer.
-    ///
-    /// The default costs O(N·P): `ζ = N^{-1/2} Σ_μ z_μ (∇ℓ_μ − ∇L)` with i.i.d. standard normal
-    /// `z_μ`, which has exactly covariance `C`. Models with sufficient statistics override it.
-    fn sample_gradient_noise(&self, theta: &[f64], rng: &mut ReplicaRng, scratch: &mut Vec<f64>, out: &mut [f64]) {
-        per_sample_gradient_noise(self, theta, rng, scratch, out)
-    }
-
-    /// Gauss–Newton matrix-vector product `out = G v`, `G = (1/N) Σ_μ ∇f_μ∇f_μᵀ`
-    /// (THEORY.md §1). The default sums over samples, O(N·P).
-    fn gauss_newton_vector_product(&self, theta: &[f64], v: &[f64], out: &mut [f64]) {
-        let (p, k, n) = (self.dim(), self.outputs(), self.samples());
-        let mut r = vec![0.0; k];
-        let mut jac = vec![0.0; k * p];
-        out.fill(0.0);
-        for mu in 0..n {
-            self.residuals_and_output_gradients(theta, mu, &mut r, &mut jac);
-            for row in jac.chunks_exact(p) {
-                let s = crate::linalg::dot(row, v) / n as f64;
-                crate::linalg::axpy(s, row, out);
-            }
-        }
-    }
-
     /// The per-sample losses `ℓ_μ = ½ Σ_k r_μk²`. The default goes through
     /// [`DataModel::residuals_and_output_gradients`], O(N·P).
     fn sample_losses(&self, theta: &[f64]) -> Vec<f64> {
@@ -119,11 +107,27 @@ pub trait DataModel: Model {
             })
             .collect()
     }
+}
+
+/// Minibatch gradients `∇L_B = (1/|B|) Σ_{μ∈B} ∇ℓ_μ`: what SGD needs.
+pub trait MinibatchGradient: DataModel {
+    /// `∇L_B(θ)` for the sample indices `batch`, written into `grad`.
+    fn minibatch_gradient(&self, theta: &[f64], batch: &[usize], grad: &mut [f64]);
+}
+
+/// Gauss–Newton products: what the decoupling check and the noise operators need.
+pub trait GaussNewtonProduct: DataModel {
+    /// Gauss–Newton matrix-vector product `out = G v`, `G = (1/N) Σ_μ J_μᵀ J_μ`
+    /// (docs/theory.md, eq. 4). The default is the unweighted
+    /// [`GaussNewtonProduct::weighted_gauss_newton_vector_product`].
+    fn gauss_newton_vector_product(&self, theta: &[f64], v: &[f64], out: &mut [f64]) {
+        self.weighted_gauss_newton_vector_product(theta, None, v, out)
+    }
 
     /// `out = (1/N) Σ_μ w_μ J_μᵀ J_μ v` with J_μ the K × P output Jacobian of sample μ and
     /// weights `w_μ` (all 1 when `None`: the Gauss–Newton product). With w_μ = ℓ_μ this is the
-    /// loss-weighted matrix `(1/N) Σ ℓ_μ ∇f_μ∇f_μᵀ` of the decoupling check (THEORY.md §5,
-    /// paper Fig. 1). The default sums over samples, O(N·K·P).
+    /// loss-weighted matrix `(1/N) Σ ℓ_μ ∇f_μ∇f_μᵀ` of the decoupling check (docs/theory.md,
+    /// eq. 7). The default sums over samples, O(N·K·P).
     fn weighted_gauss_newton_vector_product(&self, theta: &[f64], weights: Option<&[f64]>, v: &[f64], out: &mut [f64]) {
         let (p, k, n) = (self.dim(), self.outputs(), self.samples());
         let mut r = vec![0.0; k];
@@ -138,9 +142,23 @@ pub trait DataModel: Model {
             }
         }
     }
+}
+
+/// The covariance of per-sample gradients and draws from it: what the exact minibatch noise
+/// needs (docs/theory.md, eq. 5).
+pub trait GradientNoise: DataModel {
+    /// Draws a vector `ζ` with covariance equal to the per-sample gradient covariance
+    /// `C(θ) = (1/N) Σ_μ ∇ℓ_μ ∇ℓ_μᵀ − ∇L ∇Lᵀ` (the minibatch noise covariance with replacement
+    /// is `Σ = C / B`). `scratch` is a reusable buffer.
+    ///
+    /// The default costs O(N·P): `ζ = N^{-1/2} Σ_μ z_μ (∇ℓ_μ − ∇L)` with i.i.d. standard normal
+    /// `z_μ`, which has exactly covariance `C`. Models with sufficient statistics override it.
+    fn sample_gradient_noise(&self, theta: &[f64], rng: &mut ReplicaRng, scratch: &mut Vec<f64>, out: &mut [f64]) {
+        per_sample_gradient_noise(self, theta, rng, scratch, out)
+    }
 
     /// The per-sample gradient covariance `C(θ) = (1/N) Σ_μ ∇ℓ_μ∇ℓ_μᵀ − ∇L∇Lᵀ` as a dense
-    /// row-major P × P matrix (THEORY.md §2). The default sums over samples, O(N·P²).
+    /// row-major P × P matrix. The default sums over samples, O(N·P²).
     fn gradient_covariance(&self, theta: &[f64]) -> Vec<f64> {
         per_sample_gradient_covariance(self, theta)
     }
@@ -148,7 +166,7 @@ pub trait DataModel: Model {
 
 /// Draws `ζ = N^{-1/2} Σ_μ z_μ (∇ℓ_μ − ∇L)` with i.i.d. standard normal `z_μ`: covariance
 /// exactly `C(θ) = (1/N) Σ ∇ℓ_μ∇ℓ_μᵀ − ∇L∇Lᵀ`, at O(N·P) a draw. The default of
-/// [`DataModel::sample_gradient_noise`].
+/// [`GradientNoise::sample_gradient_noise`].
 pub fn per_sample_gradient_noise<M: DataModel + ?Sized>(
     model: &M,
     theta: &[f64],
@@ -176,7 +194,7 @@ pub fn per_sample_gradient_noise<M: DataModel + ?Sized>(
 }
 
 /// `C(θ) = (1/N) Σ_μ ∇ℓ_μ∇ℓ_μᵀ − ∇L∇Lᵀ` summed over samples, O(N·P²): the default of
-/// [`DataModel::gradient_covariance`] and the reference its overrides are tested against.
+/// [`GradientNoise::gradient_covariance`] and the reference its overrides are tested against.
 pub fn per_sample_gradient_covariance<M: DataModel + ?Sized>(model: &M, theta: &[f64]) -> Vec<f64> {
     let p = model.dim();
     let n = model.samples();

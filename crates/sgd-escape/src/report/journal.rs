@@ -6,7 +6,6 @@
 
 use crate::error::{Error, Result};
 use crate::escape::{ReplicaOutcome, Status};
-use crate::experiment::Config;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -14,12 +13,10 @@ use std::sync::Mutex;
 const HEADER: &str = "# sgd-escape replica journal v1";
 const FILE: &str = "replicas.journal";
 
-/// FNV-1a hash of the canonical configuration (without `replicas`, which may grow between
-/// resumptions) and the version: a journal is reused only for the same run.
-pub fn fingerprint(config: &Config) -> u64 {
-    let mut c = config.clone();
-    c.replicas = None;
-    let text = format!("{}\n{}", crate::VERSION, serde_json::to_string(&c).expect("config serialises"));
+/// FNV-1a hash of the version and a value's JSON (the run's configuration, by the caller's
+/// choice of what it includes): a journal is reused only for the same run.
+pub fn fingerprint<T: serde::Serialize + ?Sized>(value: &T) -> u64 {
+    let text = format!("{}\n{}", crate::VERSION, serde_json::to_string(value).expect("value serialises"));
     text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
 }
 

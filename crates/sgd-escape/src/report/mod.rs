@@ -6,7 +6,6 @@ pub mod plot;
 
 use crate::error::{Error, Result};
 use crate::escape::{ReplicaOutcome, Status};
-use crate::experiment::Summary;
 use crate::stats::kaplan_meier;
 use std::io::Write;
 use std::path::Path;
@@ -41,7 +40,7 @@ pub fn survival_csv(outcomes: &[ReplicaOutcome]) -> String {
 }
 
 /// Writes `summary.json`, `escape_times.csv` and `survival.csv` into `dir` (created if needed).
-pub fn write_run_outputs(dir: &Path, summary: &Summary, outcomes: &[ReplicaOutcome]) -> Result<()> {
+pub fn write_run_outputs<S: serde::Serialize>(dir: &Path, summary: &S, outcomes: &[ReplicaOutcome]) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Io { action: "cannot create output folder", path: dir.to_path_buf(), source })?;
     let mut json = serde_json::to_string_pretty(summary).expect("summary serialises");
     json.push('\n');

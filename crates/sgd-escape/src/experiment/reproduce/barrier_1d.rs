@@ -101,7 +101,7 @@ fn compute_point(noise: &str, beta: f64, c: f64, replicas: usize, seed: u64, bud
         "frozen" => Noise::Frozen { lr, batch_size: 1, sqrt_hessian, loss_at_minimum: epsilon },
         _ => Noise::Isotropic { temperature: temperature.expect("isotropic") },
     };
-    let sde = Sde::new(&model, DT, noise_value).expect("analytic noise");
+    let sde = Sde::new(&model, DT, noise_value, None).expect("analytic noise with a valid step");
     let spec = EnsembleSpec { seed, replicas, max_steps: (50.0 * quadrature / DT) as u64 + 1000 };
     let outcomes = run_ensemble(&model, &sde, &Exit::Coordinate { axis: 0, threshold: 1.0 }, &[-1.0], spec, Vec::new(), &|_| {});
     let stats = EscapeStatistics::from_outcomes(&outcomes);

@@ -79,7 +79,7 @@ fn compute_point(beta: f64, n: usize, replicas: usize, seed: u64, max_steps: u64
     for i in 0..n {
         sqrt_hessian[i * n + i] = H_STAR.sqrt();
     }
-    let sde = Sde::new(&model, DT, Noise::Paper { lr, batch_size: 1, sqrt_hessian }).expect("analytic noise");
+    let sde = Sde::new(&model, DT, Noise::Paper { lr, batch_size: 1, sqrt_hessian }, None).expect("analytic noise with a valid step");
     let mut start = vec![0.0; n];
     start[0] = -1.0;
     let spec = EnsembleSpec { seed, replicas, max_steps };

@@ -11,10 +11,12 @@
 
 use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, save_figure, write_text};
 use crate::data::{DataSpec, LabelMap, build, load_vendored};
+use crate::dynamics::Sampling;
 use crate::error::Result;
-use crate::experiment::train::{TrainConfig, train_in_dir};
-use crate::landscape::curvature::{DenseOperator, Hessian, Operator, SingleOutputNoise, WeightedGaussNewton, to_dense};
-use crate::landscape::spectrum::{SpectralDensity, dense_eigen, lanczos_extreme, stochastic_lanczos_quadrature};
+use crate::experiment::config::TrainConfig;
+use crate::experiment::train::{resolve, train_in_dir};
+use crate::landscape::curvature::{DenseOperator, GaussNewton, Hessian, Operator, exact_noise, to_dense};
+use crate::landscape::spectrum::{LanczosOptions, SpectralDensity, dense_eigen, lanczos_extreme, stochastic_lanczos_quadrature};
 use crate::model::{Activation, Mlp, Model};
 use crate::report::plot::{Figure, Legend, Series};
 use rand::RngExt;
@@ -113,11 +115,12 @@ fn traces(model: &Mlp, theta: &[f64]) -> (f64, f64, f64) {
 
 fn snapshot(model: &Mlp, theta: &[f64], epoch: usize, probes: usize, steps: usize, seed: u64) -> Snapshot {
     let (loss, trace_loss_weighted, trace_decoupled) = traces(model, theta);
-    let a = WeightedGaussNewton::loss_weighted(model, theta);
-    let g = WeightedGaussNewton::decoupled(model, theta);
+    let a = GaussNewton::loss_weighted(model, theta);
+    let g = GaussNewton::decoupled(model, theta);
     let k = 10;
-    let top_loss_weighted = lanczos_extreme(&a, k, true, seed).values;
-    let top_decoupled = lanczos_extreme(&g, k, true, seed).values;
+    let lanczos = LanczosOptions { seed, ..Default::default() };
+    let top_loss_weighted = lanczos_extreme(&a, k, true, lanczos).values;
+    let top_decoupled = lanczos_extreme(&g, k, true, lanczos).values;
     let slq_loss_weighted = pack(stochastic_lanczos_quadrature(&a, probes, steps, seed));
     let slq_decoupled = pack(stochastic_lanczos_quadrature(&g, probes, steps, seed));
     // Alignment: Tr Σ exactly, Tr H by Hutchinson with Rademacher probes.
@@ -136,9 +139,9 @@ fn snapshot(model: &Mlp, theta: &[f64], epoch: usize, probes: usize, steps: usiz
         .collect();
     let (trace_h, trace_h_se) = crate::stats::mean_and_stderr(&samples);
     let scale = 2.0 * loss / BATCH_SIZE as f64;
-    let sigma = SingleOutputNoise::new(model, theta, BATCH_SIZE).expect("one output");
-    let u = lanczos_extreme(&sigma, k, true, seed).vectors;
-    let w = lanczos_extreme(&h, k, true, seed).vectors;
+    let sigma = exact_noise(model, theta, BATCH_SIZE, Sampling::WithReplacement);
+    let u = lanczos_extreme(&sigma, k, true, lanczos).vectors;
+    let w = lanczos_extreme(&h, k, true, lanczos).vectors;
     let overlap = u.iter().flat_map(|a| w.iter().map(move |b| crate::linalg::dot(a, b).powi(2))).sum::<f64>() / k as f64;
     Snapshot {
         epoch,
@@ -160,10 +163,10 @@ fn validation(probes: usize, steps: usize, seed: u64) -> Result<Validation> {
     // Digits, even against odd, MLP 64-16-16-1 (P = 1329), at its Glorot initialisation.
     let data =
         build(&load_vendored("digits")?, &DataSpec { labels: LabelMap::Binary { positive: vec![0, 2, 4, 6, 8] }, ..Default::default() })?;
-    let model = Mlp::new(&[16, 16], Activation::Relu, data);
+    let model = Mlp::new(&[16, 16], Activation::Relu, data)?;
     let theta = model.glorot(seed);
-    let a = WeightedGaussNewton::loss_weighted(&model, &theta);
-    let g = WeightedGaussNewton::decoupled(&model, &theta);
+    let a = GaussNewton::loss_weighted(&model, &theta);
+    let g = GaussNewton::decoupled(&model, &theta);
     let p = model.dim();
     let exact = |op: &dyn Operator| dense_eigen(&DenseOperator { matrix: to_dense(op), p }).0;
     let (ea, eg) = (exact(&a), exact(&g));
@@ -213,7 +216,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
     let text = |e: usize| {
         format!(
             "[model]\nkind = \"mlp\"\nhidden = [{width}, {width}]\nactivation = \"relu\"\ninit_seed = {seed}\n\
-             [data]\nsource = \"fashion-mnist\"\nsamples = {samples}\nlabels = \"binary\"\npositive = [0, 2, 4, 6, 8]\nstandardize = false\n\
+             [data]\nsource = \"fashion-mnist\"\nsamples = {samples}\nlabels = {{ kind = \"binary\", positive = [0, 2, 4, 6, 8] }}\nstandardize = false\n\
              [train]\nlr = 0.01\nbatch_size = {BATCH_SIZE}\nsampling = \"without-replacement\"\nepochs = {e}\nseed = {seed}\nlog_every = 10\n",
             seed = options.seed
         )
@@ -222,7 +225,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
     let mut snapshots = Vec::new();
     for &e in &epochs {
         let (snap, cached) = cached_point(options, NAME, &format!("snapshot-{key}-epoch{e}"), || {
-            let spec = TrainConfig::from_toml(&text(e), Path::new("fig1.toml"))?.resolve(Path::new("."))?;
+            let spec = resolve(&TrainConfig::from_toml(&text(e), Path::new("fig1.toml"))?, Path::new("."))?;
             let theta =
                 if e == 0 { spec.model.glorot(spec.mlp.init_seed) } else { train_in_dir(&spec, &train_dir, &|_| {}, &|| false)?.theta };
             Ok(snapshot(&spec.model, &theta, e, probes, steps, options.seed.wrapping_add(e as u64)))

@@ -8,7 +8,8 @@
 
 use super::{Check, ReproduceOptions, ReproduceReport, checks_table, plus_minus, save_figure, write_text};
 use crate::error::Result;
-use crate::experiment::train::{EpochLog, TrainConfig, log_csv, train_in_dir};
+use crate::experiment::config::TrainConfig;
+use crate::experiment::train::{EpochLog, log_csv, resolve, train_in_dir};
 use crate::report::plot::{Figure, Legend, Series};
 use std::path::Path;
 
@@ -40,7 +41,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
          [train]\nlr = 0.1\nbatch_size = 100\nsampling = \"without-replacement\"\nepochs = {epochs}\nseed = {seed}\n",
         seed = options.seed
     );
-    let spec = TrainConfig::from_toml(&text, Path::new("fig2.toml"))?.resolve(Path::new("."))?;
+    let spec = resolve(&TrainConfig::from_toml(&text, Path::new("fig2.toml"))?, Path::new("."))?;
     let key = format!("w{width}-n{}-e{epochs}-s{}", samples.unwrap_or(60_000), options.seed);
     let dir = options.out.join("points").join(NAME).join(&key);
     let started = std::time::Instant::now();

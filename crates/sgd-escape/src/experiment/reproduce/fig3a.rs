@@ -75,16 +75,16 @@ struct Setup {
 
 fn setup(data_seed: u64) -> Result<Setup> {
     let data = Dataset::gaussian(SAMPLES, 1, data_seed, |_, xi| xi);
-    let model = FeatureModel::new(LinearMap { dim: 1 }, data);
+    let model = FeatureModel::new(LinearMap { dim: 1 }, data)?;
     let theta_star = minimize(&model, &[0.0], Default::default())?.theta[0];
     let loss_minimum = model.loss(&[theta_star]);
     let moments = LinearRegressionMoments::from_data(&model.data().x, &model.data().y, theta_star);
     Ok(Setup { model, theta_star, loss_minimum, moments })
 }
 
-fn compute_point(s: &Setup, lr: f64, batch_size: usize, replicas: usize, samples: usize, seed: u64) -> Point {
+fn compute_point(s: &Setup, lr: f64, batch_size: usize, replicas: usize, samples: usize, seed: u64) -> Result<Point> {
     let h_star = s.moments.x2;
-    let sgd = Sgd::new(&s.model, lr, batch_size, Sampling::WithReplacement);
+    let sgd = Sgd::new(&s.model, lr, batch_size, Sampling::WithReplacement)?;
     // The mean relaxes as (1 − ηh*)^k: 50 relaxation times, at least 1000 steps.
     let burn_in = ((50.0 / (lr * h_star)) as u64).max(1000);
     let spec = StationarySpec { seed, replicas, burn_in, every: EVERY, samples };
@@ -98,7 +98,7 @@ fn compute_point(s: &Setup, lr: f64, batch_size: usize, replicas: usize, samples
     let phi = fit_loss_power(&all, 1).map(|phi| (phi, mean_and_stderr(&per_replica).1));
     let variances: Vec<f64> = finished.iter().map(|run| run.iter().map(|(_, u)| u * u).sum::<f64>() / run.len() as f64).collect();
     let exact_variance = sgd_stationary_variance(&s.moments, lr, batch_size);
-    Point {
+    Ok(Point {
         lr,
         batch_size,
         replicas,
@@ -112,7 +112,7 @@ fn compute_point(s: &Setup, lr: f64, batch_size: usize, replicas: usize, samples
         exact_variance,
         phi_tail: kesten_tail_exponent(&multipliers(&s.model.data().x, lr, batch_size, seed)).map(|alpha| 0.5 * (1.0 + alpha)),
         diverged: runs.len() - finished.len(),
-    }
+    })
 }
 
 pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) -> Result<ReproduceReport> {
@@ -125,7 +125,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             index += 1;
             let key = format!("lr{lr}-B{batch_size}-r{replicas}-s{samples}");
             let seed = options.seed.wrapping_add(index);
-            let (point, cached) = cached_point(options, NAME, &key, || Ok(compute_point(&s, lr, batch_size, replicas, samples, seed)))?;
+            let (point, cached) = cached_point(options, NAME, &key, || compute_point(&s, lr, batch_size, replicas, samples, seed))?;
             progress(&format!("{NAME}: {key} {}", if cached { "(cached)" } else { "done" }));
             points.push(point);
         }

@@ -71,7 +71,7 @@ struct Problem {
 }
 
 fn problem(dim: usize, samples: usize, data_seed: u64) -> Result<Problem> {
-    let model = FeatureModel::new(LinearMap { dim }, Dataset::gaussian(samples, dim, data_seed, |_, xi| xi));
+    let model = FeatureModel::new(LinearMap { dim }, Dataset::gaussian(samples, dim, data_seed, |_, xi| xi))?;
     let theta_star = minimize(&model, &vec![0.0; dim], Default::default())?.theta;
     let (values, vectors) = dense_eigen(&Hessian { model: &model, theta: &theta_star });
     let outliers = detect_outliers(&values, &vectors, OutlierRule::default());
@@ -108,12 +108,12 @@ fn quadratures(l: &Landscape, c: f64) -> (f64, f64) {
     (paper, exact)
 }
 
-fn measure(p: &Problem, c: f64, replicas: usize, seed: u64, max_steps: u64) -> (Option<(f64, f64)>, usize) {
+fn measure(p: &Problem, c: f64, replicas: usize, seed: u64, max_steps: u64) -> Result<(Option<(f64, f64)>, usize)> {
     let exit = Exit::LossAbove { threshold: c * p.landscape.loss_minimum };
     let spec = EnsembleSpec { seed, replicas, max_steps };
-    let outcomes = run_linear_regression_sgd(&p.model, LR, BATCH_SIZE, &exit, &p.theta_star, spec, Vec::new(), &|_| {});
+    let outcomes = run_linear_regression_sgd(&p.model, LR, BATCH_SIZE, &exit, &p.theta_star, spec, Vec::new(), &|_| {})?;
     let stats = EscapeStatistics::from_outcomes(&outcomes);
-    (Some((stats.mean_time, stats.mean_time_stderr)), stats.censored + stats.diverged)
+    Ok((Some((stats.mean_time, stats.mean_time_stderr)), stats.censored + stats.diverged))
 }
 
 /// Weighted least-squares slope of log t against log c (weights (t/SE)²) and its standard
@@ -167,7 +167,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
                     point.skipped = Some(format!("extrapolated cost {cost:.1e} replica-steps exceeds this mode's budget {budget:.0e}"));
                 } else {
                     let max_steps = (budget / replicas as f64) as u64;
-                    (point.measured, point.censored) = measure(&p, c, replicas, seed, max_steps);
+                    (point.measured, point.censored) = measure(&p, c, replicas, seed, max_steps)?;
                 }
                 Ok(point)
             })?;

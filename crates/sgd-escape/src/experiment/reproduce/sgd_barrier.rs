@@ -15,10 +15,12 @@
 //! Items 3–5 come from the tool's own landscape analysis of each configuration.
 
 use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, save_figure, write_text};
+use crate::dynamics::Noise;
 use crate::error::Result;
 use crate::experiment::config::Config;
-use crate::experiment::landscape::analyze;
-use crate::experiment::run::{execute, prepare};
+use crate::experiment::predictions::Prediction;
+use crate::experiment::prepare::{Dynamics, prepare};
+use crate::experiment::simulate::simulate;
 use crate::report::plot::{Figure, Legend, Series};
 use crate::stats::EscapeStatistics;
 use serde::{Deserialize, Serialize};
@@ -83,11 +85,11 @@ struct Point {
     kramers: f64,
 }
 
-fn config(sigma: f64, batch_size: usize, lr: f64, replicas: usize, seed: u64, max_steps: u64, dynamics: &str) -> Result<Config> {
+fn config(sigma: f64, replicas: usize, seed: u64, max_steps: u64, dynamics: &str) -> Result<Config> {
     let text = format!(
         "seed = {seed}\nreplicas = {replicas}\nmax_steps = {max_steps}\n\
          [model]\nkind = \"curve\"\ndim = 1\ns = 0.5\nkappa = 1.0\nnoise = {sigma}\nsamples = {SAMPLES}\ndata_seed = 7\n\
-         [dynamics]\n{dynamics}\nlr = {lr}\nbatch_size = {batch_size}\n\
+         [dynamics]\n{dynamics}\n\
          [start]\npoint = [-1.0]\n\
          [exit]\nkind = \"coordinate\"\naxis = 0\nthreshold = 0.935\n"
     );
@@ -97,18 +99,27 @@ fn config(sigma: f64, batch_size: usize, lr: f64, replicas: usize, seed: u64, ma
 fn compute_point(sweep: &str, sigma: f64, batch_size: usize, lr: f64, replicas: usize, seed: u64, budget: f64) -> Result<Point> {
     let max_steps = (budget / replicas as f64) as u64;
     let sgd_prepared = prepare(
-        &config(sigma, batch_size, lr, replicas, seed, max_steps, "kind = \"sgd\"\nsampling = \"with-replacement\"")?,
+        &config(
+            sigma,
+            replicas,
+            seed,
+            max_steps,
+            &format!("kind = \"sgd\"\nlr = {lr}\nbatch_size = {batch_size}\nsampling = \"with-replacement\""),
+        )?,
         Path::new("."),
     )?;
-    let report = analyze(&sgd_prepared);
-    let sgd = Measured::from_stats(&EscapeStatistics::from_outcomes(&execute(&sgd_prepared, Vec::new(), &|_| {})));
-    let em = format!("kind = \"sde\"\nnoise = \"exact\"\ndt = {lr}\nsampling = \"with-replacement\"");
-    let em_prepared = prepare(&config(sigma, batch_size, lr, replicas, seed.wrapping_add(1 << 32), max_steps, &em)?, Path::new("."))?;
-    let sde_exact_em = Measured::from_stats(&EscapeStatistics::from_outcomes(&execute(&em_prepared, Vec::new(), &|_| {})));
-    let paper = format!("kind = \"sde\"\nnoise = \"paper\"\ndt = {lr}");
-    let paper_report = analyze(&prepare(&config(sigma, batch_size, lr, replicas, seed, max_steps, &paper)?, Path::new("."))?);
+    let report = &sgd_prepared.landscape;
+    let sgd = Measured::from_stats(&EscapeStatistics::from_outcomes(&simulate(&sgd_prepared, Vec::new(), &|_| {})?));
+    // SGD's Gaussian twin: the same prepared model and minimum, with the exact-noise SDE at
+    // dt = η as its dynamics and its own seed.
+    let mut em_prepared = sgd_prepared.clone();
+    em_prepared.config.seed = seed.wrapping_add(1 << 32);
+    em_prepared.dynamics = Dynamics::Sde { dt: lr, noise: Noise::Exact { lr, batch_size, factor: 1.0 } };
+    let sde_exact_em = Measured::from_stats(&EscapeStatistics::from_outcomes(&simulate(&em_prepared, Vec::new(), &|_| {})?));
+    let paper = format!("kind = \"sde\"\ndt = {lr}\n[dynamics.noise]\nkind = \"paper\"\nlr = {lr}\nbatch_size = {batch_size}");
+    let paper_report = prepare(&config(sigma, replicas, seed, max_steps, &paper)?, Path::new("."))?.landscape;
     let geometry = report.geometry.expect("the curve model has a saddle");
-    let time = |p: &crate::experiment::landscape::Prediction| p.mean_time.unwrap_or(f64::NAN);
+    let time = |p: &Prediction| p.mean_time.unwrap_or(f64::NAN);
     Ok(Point {
         sweep: sweep.into(),
         sigma,

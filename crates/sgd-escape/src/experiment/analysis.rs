@@ -1,0 +1,226 @@
+//! The landscape stage: from the model and its minimum θ* (with the Hessian already
+//! decomposed), the outliers of H(θ*), the saddle, the barrier, and the predictions of every
+//! theory. Computed once when a run is prepared, before any simulation; written as
+//! `landscape.json` by `sgd-escape landscape` and summarised in `summary.json` by `run`.
+
+use super::build::BuiltModel;
+use super::config::{DynamicsConfig, ExitConfig, LandscapeConfig, ModelConfig, SaddleConfig, values};
+use super::predictions::{Predictions, predict};
+use crate::escape::Exit;
+use crate::landscape::outliers::{OutlierRule, Outliers, detect_outliers, restricted_determinant};
+use crate::landscape::saddle::{Saddle, SaddleOptions, eigenvector_following, nudged_elastic_band};
+use crate::landscape::{MinimizeOptions, minimize};
+use crate::linalg;
+use crate::theory::rates::{self, BarrierGeometry};
+use serde::Serialize;
+
+/// The minimum θ* with its curvature, as the landscape stage receives it.
+#[derive(Clone, Copy, Debug)]
+pub struct MinimumInput<'a> {
+    /// θ*.
+    pub theta: &'a [f64],
+    /// L(θ*).
+    pub loss: f64,
+    /// H(θ*), dense row-major.
+    pub hessian: &'a [f64],
+    /// Its eigenvalues, ascending.
+    pub eigenvalues: &'a [f64],
+    /// Its eigenvectors (columns, row-major).
+    pub eigenvectors: &'a [f64],
+}
+
+/// Everything the landscape stage reads.
+#[derive(Clone, Copy, Debug)]
+pub struct AnalysisInput<'a> {
+    /// The model.
+    pub model: &'a BuiltModel,
+    /// `[model]` (the double wells have a default NEB target).
+    pub model_config: &'a ModelConfig,
+    /// θ* and H(θ*).
+    pub minimum: MinimumInput<'a>,
+    /// The exit (a coordinate or hyperplane exit sets the default search direction).
+    pub exit: &'a Exit,
+    /// `[exit]` (a loss threshold plays the saddle's role).
+    pub exit_config: &'a ExitConfig,
+    /// `[dynamics]`: η, B and the noise model set the predictions.
+    pub dynamics: &'a DynamicsConfig,
+    /// `[landscape]`, with the saddle search resolved.
+    pub landscape: &'a LandscapeConfig,
+}
+
+/// The minimum with its curvature.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct MinimumReport {
+    /// θ*.
+    pub theta: Vec<f64>,
+    /// L(θ*).
+    pub loss: f64,
+    /// Eigenvalues of H(θ*), ascending.
+    pub hessian_eigenvalues: Vec<f64>,
+    /// The outliers of that spectrum.
+    pub outliers: Outliers,
+    /// det Ĥ(θ*) over the outlier subspace.
+    pub det_restricted: f64,
+}
+
+/// The barrier between θ* and the saddle (or the loss threshold of a `loss-above` exit).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Barrier {
+    /// c = L(θˢ)/L(θ*).
+    pub ratio: f64,
+    /// log c.
+    pub log: f64,
+    /// ΔL = L(θˢ) − L(θ*).
+    pub linear: f64,
+    /// `"saddle"` or `"loss-threshold"` (the threshold c·L* plays the saddle's role).
+    pub from: String,
+}
+
+/// What the landscape stage finds.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LandscapeAnalysis {
+    /// θ*, its Hessian spectrum and outliers.
+    pub minimum: MinimumReport,
+    /// The saddle, when searched and found.
+    pub saddle: Option<Saddle>,
+    /// Why the saddle search failed, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saddle_error: Option<String>,
+    /// The barrier, when a saddle or a loss threshold defines one.
+    pub barrier: Option<Barrier>,
+    /// β = B/(η h*), when the dynamics has η and B.
+    pub beta: Option<f64>,
+    /// Every input of the rate formulas: L*, L(θˢ), h*, n, h_eˢ, det Ĥ(θ*), det Ĥ(θˢ) over
+    /// the outlier subspace, the full determinants, and h_e* (Xie et al.).
+    pub geometry: Option<BarrierGeometry>,
+    /// Predictions of every theory.
+    pub predictions: Predictions,
+    /// n_c = 2(β + 1).
+    pub critical_dimension: Option<f64>,
+    /// φ = 1 + β of P ∝ L^(−φ).
+    pub stationary_exponent: Option<f64>,
+}
+
+/// The time per step in units of t (η for SGD, dt for an SDE), and the SGD (η, B) the
+/// dynamics stands for, if any.
+pub fn time_per_step_and_minibatch(dynamics: &DynamicsConfig) -> (f64, Option<(f64, usize)>) {
+    match dynamics {
+        DynamicsConfig::Sgd(s) => (s.lr.get(), Some((s.lr.get(), s.batch_size.get()))),
+        DynamicsConfig::Sde(s) => (s.dt.get(), s.noise.minibatch()),
+    }
+}
+
+/// Runs the landscape analysis.
+pub fn analyze(input: AnalysisInput<'_>) -> LandscapeAnalysis {
+    let model = input.model.as_model();
+    let p = model.dim();
+    let theta_star = input.minimum.theta;
+    let loss_star = input.minimum.loss;
+    let values = input.minimum.eigenvalues;
+    let landscape = input.landscape;
+    let outliers = detect_outliers(
+        values,
+        input.minimum.eigenvectors,
+        OutlierRule { min_gap_ratio: landscape.outlier_gap.get(), count: landscape.outliers.map(|n| n.get()) },
+    );
+    let det_restricted = outliers.eigenvalues.iter().product();
+
+    let (saddle, saddle_error) = match find_saddle(&input) {
+        Ok(s) => (s, None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let barrier = match (&saddle, input.exit_config) {
+        (Some(s), _) => Some((s.loss, "saddle")),
+        (None, ExitConfig::LossAbove(e)) => Some((e.ratio.get() * loss_star, "loss-threshold")),
+        _ => None,
+    }
+    .map(|(loss_saddle, from)| Barrier {
+        ratio: loss_saddle / loss_star,
+        log: (loss_saddle / loss_star).ln(),
+        linear: loss_saddle - loss_star,
+        from: from.into(),
+    });
+
+    let (_, minibatch) = time_per_step_and_minibatch(input.dynamics);
+    let beta = minibatch.map(|(lr, b)| rates::beta(lr, b, outliers.h_star));
+    let geometry = barrier.as_ref().map(|bar| BarrierGeometry {
+        loss_minimum: loss_star,
+        loss_saddle: loss_star + bar.linear,
+        h_star: outliers.h_star,
+        outliers: outliers.n,
+        escape_eigenvalue: saddle.as_ref().map(|s| s.escape_eigenvalue),
+        det_minimum_restricted: det_restricted,
+        det_saddle_restricted: saddle.as_ref().map(|s| restricted_determinant(&model.hessian(&s.theta), &outliers.vectors)),
+        det_minimum: values.iter().product(),
+        det_saddle: saddle.as_ref().map(|s| s.hessian_eigenvalues.iter().product()),
+        escape_curvature_at_minimum: saddle.as_ref().map(|s| {
+            let mut hv = vec![0.0; p];
+            linalg::symv(input.minimum.hessian, &s.escape_direction, &mut hv);
+            linalg::dot(&s.escape_direction, &hv)
+        }),
+    });
+    let predictions = predict(&input, &outliers, geometry.as_ref(), beta, saddle.as_ref());
+    LandscapeAnalysis {
+        minimum: MinimumReport {
+            theta: theta_star.to_vec(),
+            loss: loss_star,
+            hessian_eigenvalues: values.to_vec(),
+            outliers,
+            det_restricted,
+        },
+        saddle,
+        saddle_error,
+        barrier,
+        beta,
+        geometry,
+        predictions,
+        critical_dimension: beta.map(rates::critical_dimension),
+        stationary_exponent: beta.map(crate::theory::stationary::stationary_exponent),
+    }
+}
+
+fn find_saddle(input: &AnalysisInput<'_>) -> crate::Result<Option<Saddle>> {
+    let model = input.model.as_model();
+    let p = model.dim();
+    let theta_star = input.minimum.theta;
+    match input.landscape.saddle.as_ref().expect("the saddle search is resolved when the run is prepared") {
+        SaddleConfig::None(_) => Ok(None),
+        SaddleConfig::EigenvectorFollowing(e) => {
+            // Default direction: toward the exit.
+            let direction = e.direction.as_deref().map(values::numbers).unwrap_or_else(|| match input.exit {
+                Exit::Coordinate { axis, threshold } => {
+                    let mut d = vec![0.0; p];
+                    d[*axis] = if *threshold >= theta_star[*axis] { 1.0 } else { -1.0 };
+                    d
+                }
+                Exit::Hyperplane { normal, .. } => normal.clone(),
+                _ => {
+                    let mut d = vec![0.0; p];
+                    d[0] = 1.0;
+                    d
+                }
+            });
+            eigenvector_following(model, theta_star, Some(&direction), SaddleOptions::default()).map(Some)
+        }
+        SaddleConfig::Neb(neb) => {
+            let target = match (&neb.target, input.model_config) {
+                (Some(t), _) => values::numbers(t),
+                // The double wells' second minimum: the mirror image of θ* in θ₁.
+                (None, ModelConfig::DoubleWell(_) | ModelConfig::Curve(_)) => {
+                    let mut t = theta_star.to_vec();
+                    t[0] = -t[0];
+                    t
+                }
+                (None, _) => unreachable!("a NEB target is required for this model when the run is prepared"),
+            };
+            let other = minimize(model, &target, MinimizeOptions::default())?;
+            if linalg::norm(&other.theta.iter().zip(theta_star).map(|(a, b)| a - b).collect::<Vec<_>>()) < 1e-6 {
+                return Err(crate::Error::Numerical(format!(
+                    "neb: minimising from landscape.saddle.target = {target:?} returned to θ* itself; give a target in another basin"
+                )));
+            }
+            let options = SaddleOptions { images: neb.images.get(), spring: neb.spring.get(), ..Default::default() };
+            nudged_elastic_band(model, theta_star, &other.theta, options).map(Some)
+        }
+    }
+}

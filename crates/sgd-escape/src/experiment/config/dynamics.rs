@@ -1,0 +1,50 @@
+//! `[dynamics]`: SGD itself or an SDE, tagged by `kind` (docs/config.md).
+
+use super::noise::NoiseConfig;
+use super::tagged::tagged_enum;
+use super::values::{Count, Positive};
+use crate::dynamics::Sampling;
+use serde::{Deserialize, Serialize};
+
+/// `[dynamics]`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum DynamicsConfig {
+    /// Minibatch SGD, `θ ← θ − η ∇L_B(θ)`; time advances by η a step.
+    Sgd(SgdConfig),
+    /// The SDE `dθ = −∇L dt + sqrt(η Σ(θ)) dW` by Euler–Maruyama; time advances by dt a step.
+    Sde(SdeConfig),
+}
+
+tagged_enum!(DynamicsConfig, "kind", {
+    "sgd" => Sgd(SgdConfig),
+    "sde" => Sde(SdeConfig),
+});
+
+/// `kind = "sgd"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SgdConfig {
+    /// Learning rate η.
+    pub lr: Positive,
+    /// Batch size B (≤ N, checked against the data).
+    #[serde(default = "one")]
+    pub batch_size: Count,
+    /// How minibatches are drawn.
+    #[serde(default = "Sampling::escape_default")]
+    pub sampling: Sampling,
+}
+
+/// `kind = "sde"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SdeConfig {
+    /// Time step in units of t.
+    pub dt: Positive,
+    /// `[dynamics.noise]`: the diffusion.
+    pub noise: NoiseConfig,
+}
+
+pub(super) fn one() -> Count {
+    Count::new(1).expect("in range")
+}

@@ -1,0 +1,62 @@
+//! `[exit]`: when a replica counts as escaped, tagged by `kind` (docs/config.md). A replica
+//! escapes the first step after which its criterion holds.
+
+use super::tagged::tagged_enum;
+use super::values::{AboveOne, Finite, Vector};
+use serde::{Deserialize, Serialize};
+
+/// `[exit]`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ExitConfig {
+    /// Never: every replica runs `max_steps` (stationary sampling).
+    Never(NoExitKeys),
+    /// `θ[axis] ≥ threshold`.
+    Coordinate(CoordinateExit),
+    /// `L(θ) > ratio · L(θ*)`.
+    LossAbove(LossAboveExit),
+    /// `normal · (θ − point) > 0`.
+    Hyperplane(HyperplaneExit),
+}
+
+tagged_enum!(ExitConfig, "kind", {
+    "never" => Never(NoExitKeys),
+    "coordinate" => Coordinate(CoordinateExit),
+    "loss-above" => LossAbove(LossAboveExit),
+    "hyperplane" => Hyperplane(HyperplaneExit),
+});
+
+/// `kind = "never"` has no keys.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoExitKeys {}
+
+/// `kind = "coordinate"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoordinateExit {
+    /// Parameter index, from 0 (< P, checked against the model).
+    #[serde(default)]
+    pub axis: usize,
+    /// The threshold on that coordinate.
+    pub threshold: Finite,
+}
+
+/// `kind = "loss-above"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossAboveExit {
+    /// c > 1: exit when L > c · L*.
+    pub ratio: AboveOne,
+}
+
+/// `kind = "hyperplane"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HyperplaneExit {
+    /// The normal (P entries, not all zero).
+    pub normal: Vector,
+    /// A point on the plane (default the origin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point: Option<Vector>,
+}

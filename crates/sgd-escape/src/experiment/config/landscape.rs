@@ -1,0 +1,94 @@
+//! `[landscape]`: the saddle search and the outlier rule behind the predictions
+//! (docs/config.md).
+
+use super::tagged::tagged_enum;
+use super::values::{AboveOne, AtLeast, Count, Fraction, Positive, Vector};
+use serde::{Deserialize, Serialize};
+
+/// `[landscape]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LandscapeConfig {
+    /// How the saddle is found (default: eigenvector following for coordinate and hyperplane
+    /// exits, none for the others; the echoed configuration shows the choice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saddle: Option<SaddleConfig>,
+    /// Outliers of H(θ*) are the eigenvalues above the largest ratio gap, if it is at least this.
+    #[serde(default = "default_gap")]
+    pub outlier_gap: AboveOne,
+    /// Fixes the number n of outliers instead of detecting it (≤ P).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outliers: Option<Count>,
+    /// s ∈ [0, 1] of Xie et al.'s exponent.
+    #[serde(default = "default_xie")]
+    pub xie_path_factor: Fraction,
+}
+
+impl Default for LandscapeConfig {
+    fn default() -> Self {
+        LandscapeConfig { saddle: None, outlier_gap: default_gap(), outliers: None, xie_path_factor: default_xie() }
+    }
+}
+
+fn default_gap() -> AboveOne {
+    AboveOne::new(10.0).expect("in range")
+}
+fn default_xie() -> Fraction {
+    Fraction::new(1.0).expect("in range")
+}
+
+/// `[landscape.saddle]` (or `saddle = "none"`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum SaddleConfig {
+    /// Walk uphill from θ* along the Hessian eigenvector closest to a direction, then follow
+    /// the lowest mode to an index-one saddle (dense Hessian every step).
+    EigenvectorFollowing(EigenvectorFollowingConfig),
+    /// Climbing-image nudged elastic band from θ* to a second minimum.
+    Neb(NebConfig),
+    /// No saddle search.
+    None(NoSaddleKeys),
+}
+
+tagged_enum!(SaddleConfig, "kind", {
+    "eigenvector-following" => EigenvectorFollowing(EigenvectorFollowingConfig),
+    "neb" => Neb(NebConfig),
+    "none" => None(NoSaddleKeys),
+});
+
+/// `kind = "eigenvector-following"`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EigenvectorFollowingConfig {
+    /// The direction to leave θ* along (P entries, not all zero; default toward the exit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Vector>,
+}
+
+/// `kind = "neb"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NebConfig {
+    /// A point from which the second minimum is found by minimisation (default for the double
+    /// wells: θ* with θ₁ negated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Vector>,
+    /// Images including both ends (≥ 3).
+    #[serde(default = "default_images")]
+    pub images: AtLeast<3>,
+    /// Spring constant between neighbouring images.
+    #[serde(default = "default_spring")]
+    pub spring: Positive,
+}
+
+fn default_images() -> AtLeast<3> {
+    AtLeast::new(17).expect("in range")
+}
+fn default_spring() -> Positive {
+    Positive::new(1.0).expect("in range")
+}
+
+/// `kind = "none"` has no keys.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoSaddleKeys {}

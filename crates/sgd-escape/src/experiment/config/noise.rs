@@ -1,0 +1,87 @@
+//! `[dynamics.noise]`: the noise model of an SDE, tagged by `kind` (docs/config.md,
+//! docs/theory.md eq. 5–11).
+
+use super::dynamics::one;
+use super::tagged::tagged_enum;
+use super::values::{Count, Positive};
+use crate::dynamics::Sampling;
+use serde::{Deserialize, Serialize};
+
+/// `[dynamics.noise]`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum NoiseConfig {
+    /// The exact minibatch covariance of the data, `Σ = (f/B)[(1/N) Σ ∇ℓ∇ℓᵀ − ∇L∇Lᵀ]`.
+    Exact(ExactNoiseConfig),
+    /// The paper's approximation `Σ = 2 L(θ) H*/B`.
+    Paper(MinibatchScale),
+    /// The paper's noise after the random time change `dτ = L dt`.
+    TimeChanged(MinibatchScale),
+    /// Noise frozen at the minimum, `Σ = 2 L* H*/B`.
+    Frozen(MinibatchScale),
+    /// Isotropic constant diffusion D: `dθ = −∇L dt + sqrt(2D) dW`.
+    Isotropic(IsotropicNoise),
+}
+
+tagged_enum!(NoiseConfig, "kind", {
+    "exact" => Exact(ExactNoiseConfig),
+    "paper" => Paper(MinibatchScale),
+    "time-changed" => TimeChanged(MinibatchScale),
+    "frozen" => Frozen(MinibatchScale),
+    "isotropic" => Isotropic(IsotropicNoise),
+});
+
+impl NoiseConfig {
+    /// The `kind` name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            NoiseConfig::Exact(_) => "exact",
+            NoiseConfig::Paper(_) => "paper",
+            NoiseConfig::TimeChanged(_) => "time-changed",
+            NoiseConfig::Frozen(_) => "frozen",
+            NoiseConfig::Isotropic(_) => "isotropic",
+        }
+    }
+
+    /// The SGD the noise stands for, (η, B), for every noise but the isotropic one.
+    pub fn minibatch(&self) -> Option<(f64, usize)> {
+        match self {
+            NoiseConfig::Exact(e) => Some((e.lr.get(), e.batch_size.get())),
+            NoiseConfig::Paper(m) | NoiseConfig::TimeChanged(m) | NoiseConfig::Frozen(m) => Some((m.lr.get(), m.batch_size.get())),
+            NoiseConfig::Isotropic(_) => None,
+        }
+    }
+}
+
+/// The SGD a noise model stands for: η and B set its scale.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinibatchScale {
+    /// Learning rate η.
+    pub lr: Positive,
+    /// Batch size B.
+    #[serde(default = "one")]
+    pub batch_size: Count,
+}
+
+/// `kind = "exact"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExactNoiseConfig {
+    /// Learning rate η.
+    pub lr: Positive,
+    /// Batch size B (≤ N, checked against the data).
+    #[serde(default = "one")]
+    pub batch_size: Count,
+    /// `"without-replacement"` multiplies Σ by (N − B)/(N − 1).
+    #[serde(default = "Sampling::escape_default")]
+    pub sampling: Sampling,
+}
+
+/// `kind = "isotropic"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IsotropicNoise {
+    /// The constant diffusion D (the temperature).
+    pub temperature: Positive,
+}

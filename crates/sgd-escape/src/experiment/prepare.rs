@@ -1,0 +1,475 @@
+//! Preparing a run: the configuration is checked against itself and against the data, the
+//! model is built, the minimum θ* is located, the Hessian there is decomposed once, the exit
+//! and the noise are resolved, and the landscape analysis (outliers, saddle, barrier,
+//! predictions) is done, all before any simulation. The result, [`Prepared`], is what the
+//! simulation, the statistics and the report read.
+
+use super::analysis::{AnalysisInput, LandscapeAnalysis, MinimumInput, analyze};
+use super::build::BuiltModel;
+use super::config::{
+    Config, DataConfig, DynamicsConfig, EigenvectorFollowingConfig, ExitConfig, LoadedData, ModelConfig, NoSaddleKeys, NoiseConfig,
+    SaddleConfig, values,
+};
+use crate::data::Standardization;
+use crate::dynamics::{Noise, Sampling};
+use crate::error::{Error, Result};
+use crate::escape::Exit;
+use crate::landscape::{MinimizeOptions, minimize};
+use crate::linalg;
+use crate::model::Mlp;
+use serde::Serialize;
+use std::path::Path;
+
+/// Largest parameter count for which `run` and `landscape` accept an MLP: they form the dense
+/// P × P Hessian at the start point. `train` has no limit.
+pub const MAX_DENSE_PARAMETERS: usize = 4096;
+
+/// The resolved dynamics: SGD, or an SDE with its noise built (H*^{1/2} computed).
+#[derive(Clone, Debug)]
+pub enum Dynamics {
+    /// Minibatch SGD.
+    Sgd {
+        /// η.
+        lr: f64,
+        /// B.
+        batch_size: usize,
+        /// How batches are drawn.
+        sampling: Sampling,
+    },
+    /// An SDE by Euler–Maruyama.
+    Sde {
+        /// The time step.
+        dt: f64,
+        /// The noise model.
+        noise: Noise,
+    },
+}
+
+/// The start of every replica.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct StartPoint {
+    /// θ* (or the configured point when `minimize = false`).
+    pub theta: Vec<f64>,
+    /// L(θ*).
+    pub loss: f64,
+    /// |∇L(θ*)|₂.
+    pub gradient_norm: f64,
+    /// Whether θ* was found by minimisation.
+    pub minimized: bool,
+    /// Eigenvalues of H(θ*), ascending.
+    pub hessian_eigenvalues: Vec<f64>,
+    /// H(θ*), dense row-major (computed once; not written out).
+    #[serde(skip)]
+    pub hessian: Vec<f64>,
+    /// Eigenvectors of H(θ*), the columns of a row-major matrix.
+    #[serde(skip)]
+    pub hessian_eigenvectors: Vec<f64>,
+}
+
+/// Everything a run needs, resolved.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    /// The configuration that runs: every default written out.
+    pub config: Config,
+    /// The model.
+    pub model: BuiltModel,
+    /// The standardisation applied to the data, if any.
+    pub standardization: Option<Standardization>,
+    /// The start point: the minimum found from `start.point`, or the point itself.
+    pub start: StartPoint,
+    /// The exit criterion with thresholds resolved against L(θ*).
+    pub exit: Exit,
+    /// The dynamics with its noise.
+    pub dynamics: Dynamics,
+    /// The landscape analysis at θ*: outliers, saddle, barrier, every theory's prediction.
+    pub landscape: LandscapeAnalysis,
+    /// Non-fatal findings (e.g. a start point whose Hessian is not positive semi-definite).
+    pub warnings: Vec<String>,
+}
+
+/// Prepares a configuration: relative data paths are resolved against `base_dir` (the
+/// configuration file's folder).
+pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
+    let mut config = config.clone();
+    let (model, standardization) = build_model(&mut config, base_dir)?;
+    let p = model.as_model().dim();
+    check_dynamics(&config.dynamics, &model)?;
+    let start_point = resolve_start(&mut config, &model, base_dir)?;
+    let exit = resolve_exit(&config.exit, p)?;
+    resolve_landscape(&mut config, p)?;
+
+    let m = model.as_model();
+    let mut warnings = Vec::new();
+    let minimized = config.start.minimize.expect("resolved");
+    let theta = if minimized { minimize(m, &start_point, MinimizeOptions::default())?.theta } else { start_point };
+    let mut grad = vec![0.0; p];
+    let loss = m.loss_and_gradient(&theta, &mut grad);
+    if !loss.is_finite() {
+        return Err(Error::invalid("start.point", format!("{theta:?}"), "the loss is not finite there"));
+    }
+    let hessian = m.hessian(&theta);
+    let (hessian_eigenvalues, hessian_eigenvectors) = linalg::symmetric_eigen(&hessian, p);
+    let start =
+        StartPoint { theta, loss, gradient_norm: linalg::norm(&grad), minimized, hessian_eigenvalues, hessian, hessian_eigenvectors };
+
+    let exit = match exit {
+        Exit::LossAbove { threshold: ratio } => Exit::LossAbove { threshold: ratio * start.loss },
+        other => other,
+    };
+    if exit.reached(m, &start.theta) {
+        return Err(Error::invalid(
+            "exit",
+            serde_json::to_string(&config.exit).expect("serialises"),
+            format!("the exit criterion already holds at the start point θ* = {:?}", start.theta),
+        ));
+    }
+    let dynamics = resolve_dynamics(&config.dynamics, &start, model.samples().unwrap_or(1), &mut warnings)?;
+    if minimized && start.hessian_eigenvalues.first().is_some_and(|&l| l < 0.0) {
+        warnings.push(format!("the start point is not a minimum: H(θ*) has eigenvalue {:.3e}", start.hessian_eigenvalues[0]));
+    }
+    let landscape = analyze(AnalysisInput {
+        model: &model,
+        model_config: &config.model,
+        minimum: MinimumInput {
+            theta: &start.theta,
+            loss: start.loss,
+            hessian: &start.hessian,
+            eigenvalues: &start.hessian_eigenvalues,
+            eigenvectors: &start.hessian_eigenvectors,
+        },
+        exit: &exit,
+        exit_config: &config.exit,
+        dynamics: &config.dynamics,
+        landscape: &config.landscape,
+    });
+    Ok(Prepared { config, model, standardization, start, exit, dynamics, landscape, warnings })
+}
+
+/// Builds the model (loading or generating its data) and writes the data defaults into
+/// `config`.
+fn build_model(config: &mut Config, base_dir: &Path) -> Result<(BuiltModel, Option<Standardization>)> {
+    let data_section_only_for = |kind: &str| -> Result<()> {
+        match &config.data {
+            Some(_) => Err(Error::invalid(
+                "[data]",
+                "(present)",
+                format!("model.kind = {kind:?} generates its own data; a [data] section belongs to linear-regression and mlp"),
+            )),
+            None => Ok(()),
+        }
+    };
+    match &mut config.model {
+        ModelConfig::DoubleWell(d) => {
+            data_section_only_for("double-well")?;
+            Ok((BuiltModel::double_well(d.epsilon.get(), d.dim.get(), d.stiffness.get()), None))
+        }
+        ModelConfig::Curve(c) => {
+            data_section_only_for("curve")?;
+            let model = BuiltModel::curve(
+                c.dim.get(),
+                c.s.get(),
+                c.kappa.get(),
+                c.stiffness.get(),
+                c.noise.get(),
+                c.tilt.get(),
+                c.samples.get(),
+                c.data_seed,
+            )?;
+            Ok((model, None))
+        }
+        ModelConfig::LinearRegression(lr) => {
+            // `model.data` is shorthand for a [data] CSV section.
+            let shorthand = lr.data.take();
+            if shorthand.is_some() && config.data.is_some() {
+                return Err(Error::invalid(
+                    "model.data",
+                    "(present)",
+                    "give the data either as model.data or as a [data] section, not both",
+                ));
+            }
+            let data = shorthand.clone().map(DataConfig::csv).or(config.data.take());
+            match data {
+                None => {
+                    let dim = *lr.dim.get_or_insert(values::Count::new(1).expect("in range"));
+                    let samples = *lr.samples.get_or_insert(values::Count::new(super::config::DEFAULT_SAMPLES).expect("in range"));
+                    let data_seed = *lr.data_seed.get_or_insert(0);
+                    let data = crate::data::Dataset::gaussian(samples.get(), dim.get(), data_seed, |_, xi| xi);
+                    Ok((BuiltModel::linear_regression(data)?, None))
+                }
+                Some(mut section) => {
+                    for (key, present) in [("model.samples", lr.samples.is_some()), ("model.data_seed", lr.data_seed.is_some())] {
+                        if present {
+                            return Err(Error::invalid(
+                                key,
+                                "(present)",
+                                "only for generated data: with a data set, N is its number of rows",
+                            ));
+                        }
+                    }
+                    let loaded = section.load(base_dir, "data", None).map_err(|e| match (&shorthand, e) {
+                        // Errors of the shorthand name the key it was given by.
+                        (Some(path), Error::Io { source, path: resolved, .. }) => {
+                            Error::invalid("model.data", path.display(), format!("cannot read {}: {source}", resolved.display()))
+                        }
+                        (Some(path), Error::Data { message, .. }) => Error::invalid("model.data", path.display(), message),
+                        (_, other) => other,
+                    })?;
+                    let LoadedData { data, standardization } = loaded;
+                    if let Some(d) = lr.dim
+                        && d.get() != data.features
+                    {
+                        return Err(Error::invalid(
+                            "model.dim",
+                            d,
+                            format!("does not match the {} input columns of the data", data.features),
+                        ));
+                    }
+                    if data.outputs != 1 {
+                        return Err(Error::invalid("data.labels", "(K > 1 outputs)", "linear regression has one output"));
+                    }
+                    lr.dim = Some(values::Count::new(data.features).map_err(|m| Error::invalid("data", "(no features)", m))?);
+                    config.data = Some(section);
+                    Ok((BuiltModel::linear_regression(data)?, standardization))
+                }
+            }
+        }
+        ModelConfig::Mlp(mlp) => {
+            let section = config.data.as_mut().ok_or_else(|| {
+                Error::invalid("[data]", "(missing)", "model.kind = \"mlp\" needs a [data] section (e.g. source = \"wine\")")
+            })?;
+            let LoadedData { data, standardization } = section.load(base_dir, "data", None)?;
+            let model = Mlp::new(&mlp.widths(), mlp.activation, data)?;
+            let parameters = crate::model::Model::dim(&model);
+            if parameters > MAX_DENSE_PARAMETERS {
+                return Err(Error::invalid(
+                    "model.hidden",
+                    format!("{:?}", mlp.widths()),
+                    format!(
+                        "gives P = {parameters} parameters; `run` and `landscape` form the dense P × P Hessian and accept at most {MAX_DENSE_PARAMETERS} (use `train` for larger networks)"
+                    ),
+                ));
+            }
+            Ok((BuiltModel::Mlp(model), standardization))
+        }
+    }
+}
+
+/// Checks the dynamics against the model: SGD and exact noise need data; B ≤ N.
+fn check_dynamics(dynamics: &DynamicsConfig, model: &BuiltModel) -> Result<()> {
+    let samples = model.samples();
+    let check_batch = |key: &str, b: usize| -> Result<()> {
+        match samples {
+            Some(n) if b > n => Err(Error::invalid(key, b, format!("must not exceed the number of samples N = {n}"))),
+            _ => Ok(()),
+        }
+    };
+    match dynamics {
+        DynamicsConfig::Sgd(s) => {
+            if samples.is_none() {
+                return Err(Error::invalid(
+                    "dynamics.kind",
+                    "\"sgd\"",
+                    "SGD needs a data-built model; model.kind = \"double-well\" is analytic (use kind = \"sde\")",
+                ));
+            }
+            check_batch("dynamics.batch_size", s.batch_size.get())
+        }
+        DynamicsConfig::Sde(s) => {
+            if let NoiseConfig::Exact(e) = &s.noise {
+                if samples.is_none() {
+                    return Err(Error::invalid(
+                        "dynamics.noise.kind",
+                        "\"exact\"",
+                        "exact noise needs a data-built model; model.kind = \"double-well\" is analytic (use \"paper\", \"time-changed\", \"frozen\" or \"isotropic\")",
+                    ));
+                }
+                check_batch("dynamics.noise.batch_size", e.batch_size.get())?;
+            }
+            if let Some((_, b)) = s.noise.minibatch() {
+                check_batch("dynamics.noise.batch_size", b)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The start point (before minimisation), with `[start]`'s defaults written into `config`.
+fn resolve_start(config: &mut Config, model: &BuiltModel, base_dir: &Path) -> Result<Vec<f64>> {
+    let p = model.as_model().dim();
+    let start = &mut config.start;
+    if let BuiltModel::Mlp(mlp) = model {
+        // A network starts from a parameter file (e.g. `train`'s params.json) or its Glorot
+        // initialisation; listing P numbers inline is not supported.
+        if start.point.is_some() {
+            return Err(Error::invalid(
+                "start.point",
+                "(present)",
+                "not a key for model.kind = \"mlp\" (use start.parameters or model.init_seed)",
+            ));
+        }
+        start.minimize.get_or_insert(false);
+        let ModelConfig::Mlp(m) = &config.model else { unreachable!("an MLP is built from an mlp section") };
+        return match &start.parameters {
+            Some(path) => {
+                let resolved = if path.is_absolute() { path.clone() } else { base_dir.join(path) };
+                read_parameters(&resolved, p).map_err(|message| Error::invalid("start.parameters", path.display(), message))
+            }
+            None => Ok(mlp.glorot(m.init_seed)),
+        };
+    }
+    if start.parameters.is_some() {
+        return Err(Error::invalid("start.parameters", "(present)", "only for model.kind = \"mlp\""));
+    }
+    let point = match &start.point {
+        Some(point) => values::numbers(point),
+        None => {
+            let mut v = vec![0.0; p];
+            if !matches!(model, BuiltModel::LinearRegression(_)) {
+                v[0] = -1.0;
+            }
+            start.point = Some(v.iter().map(|x| values::Finite::new(*x).expect("finite")).collect());
+            v
+        }
+    };
+    if point.len() != p {
+        return Err(Error::invalid(
+            "start.point",
+            format!("{point:?}"),
+            format!("must have {p} entries (one per parameter), not {}", point.len()),
+        ));
+    }
+    start.minimize.get_or_insert(true);
+    Ok(point)
+}
+
+/// Reads P parameters from a JSON file: a bare array, or an object with a `theta` array (as
+/// `train` writes `params.json`).
+fn read_parameters(path: &Path, p: usize) -> std::result::Result<Vec<f64>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+    let array =
+        value.get("theta").unwrap_or(&value).as_array().ok_or_else(|| format!("{} holds no array of parameters", path.display()))?;
+    let theta: Vec<f64> = array
+        .iter()
+        .map(|v| v.as_f64().filter(|x| x.is_finite()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| format!("{}: every parameter must be a finite number", path.display()))?;
+    if theta.len() != p {
+        return Err(format!("{} has {} parameters; this network has P = {p}", path.display(), theta.len()));
+    }
+    Ok(theta)
+}
+
+/// Checks a vector's length against P (and, for a direction, that it is not zero).
+fn check_vector(key: &str, v: &[values::Finite], p: usize, nonzero: bool) -> Result<Vec<f64>> {
+    let numbers = values::numbers(v);
+    if numbers.len() != p {
+        return Err(Error::invalid(
+            key,
+            format!("{numbers:?}"),
+            format!("must have {p} entries (one per parameter), not {}", numbers.len()),
+        ));
+    }
+    if nonzero && numbers.iter().all(|x| *x == 0.0) {
+        return Err(Error::invalid(key, format!("{numbers:?}"), "must not be the zero vector"));
+    }
+    Ok(numbers)
+}
+
+/// The exit criterion; a loss-above exit holds its ratio until L* is known.
+fn resolve_exit(exit: &ExitConfig, p: usize) -> Result<Exit> {
+    Ok(match exit {
+        ExitConfig::Never(_) => Exit::Never,
+        ExitConfig::Coordinate(c) => {
+            if c.axis >= p {
+                return Err(Error::invalid("exit.axis", c.axis, format!("must be < the number of parameters P = {p}")));
+            }
+            Exit::Coordinate { axis: c.axis, threshold: c.threshold.get() }
+        }
+        ExitConfig::LossAbove(l) => Exit::LossAbove { threshold: l.ratio.get() },
+        ExitConfig::Hyperplane(h) => {
+            let normal = check_vector("exit.normal", &h.normal, p, true)?;
+            let point = match &h.point {
+                Some(point) => check_vector("exit.point", point, p, false)?,
+                None => vec![0.0; p],
+            };
+            let offset = linalg::dot(&normal, &point);
+            Exit::Hyperplane { normal, offset }
+        }
+    })
+}
+
+/// Checks `[landscape]` against P and writes the default saddle search into `config`.
+fn resolve_landscape(config: &mut Config, p: usize) -> Result<()> {
+    let default = match config.exit {
+        ExitConfig::Coordinate(_) | ExitConfig::Hyperplane(_) => SaddleConfig::EigenvectorFollowing(EigenvectorFollowingConfig::default()),
+        ExitConfig::LossAbove(_) | ExitConfig::Never(_) => SaddleConfig::None(NoSaddleKeys {}),
+    };
+    let saddle = config.landscape.saddle.get_or_insert(default);
+    match saddle {
+        SaddleConfig::EigenvectorFollowing(e) => {
+            if let Some(d) = &e.direction {
+                check_vector("landscape.saddle.direction", d, p, true)?;
+            }
+        }
+        SaddleConfig::Neb(neb) => match &neb.target {
+            Some(t) => {
+                check_vector("landscape.saddle.target", t, p, false)?;
+            }
+            None if !matches!(config.model, ModelConfig::DoubleWell(_) | ModelConfig::Curve(_)) => {
+                return Err(Error::invalid(
+                    "landscape.saddle.target",
+                    "(missing)",
+                    "required for a NEB search on this model: a point from which the second minimum is found",
+                ));
+            }
+            None => {}
+        },
+        SaddleConfig::None(_) => {}
+    }
+    if let Some(n) = config.landscape.outliers
+        && n.get() > p
+    {
+        return Err(Error::invalid("landscape.outliers", n, format!("must be between 1 and the number of parameters P = {p}")));
+    }
+    Ok(())
+}
+
+/// The dynamics with its noise: the paper's, time-changed and frozen noises take H*^{1/2}
+/// from the eigendecomposition of H(θ*) already at hand.
+fn resolve_dynamics(dynamics: &DynamicsConfig, start: &StartPoint, samples: usize, warnings: &mut Vec<String>) -> Result<Dynamics> {
+    let s = match dynamics {
+        DynamicsConfig::Sgd(s) => return Ok(Dynamics::Sgd { lr: s.lr.get(), batch_size: s.batch_size.get(), sampling: s.sampling }),
+        DynamicsConfig::Sde(s) => s,
+    };
+    let noise = match &s.noise {
+        NoiseConfig::Isotropic(i) => Noise::Isotropic { temperature: i.temperature.get() },
+        NoiseConfig::Exact(e) => {
+            let batch_size = e.batch_size.get();
+            Noise::Exact { lr: e.lr.get(), batch_size, factor: e.sampling.covariance_factor(samples, batch_size) }
+        }
+        scaled @ (NoiseConfig::Paper(m) | NoiseConfig::TimeChanged(m) | NoiseConfig::Frozen(m)) => {
+            if start.loss <= 0.0 {
+                return Err(Error::invalid(
+                    "dynamics.noise.kind",
+                    format!("{:?}", scaled.kind()),
+                    format!(
+                        "this noise is proportional to L(θ*), which is {} here: the replicas could never move (raise model.epsilon or model.noise)",
+                        start.loss
+                    ),
+                ));
+            }
+            let (sqrt_hessian, clipped) = linalg::psd_sqrt_from_eigen(&start.hessian_eigenvalues, &start.hessian_eigenvectors);
+            if clipped > 0 {
+                warnings.push(format!("H(θ*) has {clipped} negative eigenvalue(s) at the start point; they were set to 0 in H*^(1/2)"));
+            }
+            let (lr, batch_size, loss_at_minimum) = (m.lr.get(), m.batch_size.get(), start.loss);
+            match scaled {
+                NoiseConfig::Paper(_) => Noise::Paper { lr, batch_size, sqrt_hessian },
+                NoiseConfig::Frozen(_) => Noise::Frozen { lr, batch_size, sqrt_hessian, loss_at_minimum },
+                _ => Noise::TimeChanged { lr, batch_size, sqrt_hessian, loss_at_minimum },
+            }
+        }
+    };
+    Ok(Dynamics::Sde { dt: s.dt.get(), noise })
+}
