@@ -3,6 +3,8 @@
 //! Fashion-MNIST loads from Debian's package, the label maps and standardisation do what they
 //! say, and every malformed input is an error naming the file, row and column.
 
+mod common;
+
 use sgd_escape::data::{DataSpec, FASHION_MNIST_DIR, LabelMap, Scale, Table, build, load_fashion_mnist, load_vendored};
 use std::path::Path;
 
@@ -42,7 +44,7 @@ fn built_in_sets_have_documented_shapes_checksums_and_sums() {
 /// Fashion-MNIST from Debian's `dataset-fashion-mnist` (installed by .ci/run).
 #[test]
 fn fashion_mnist_loads_from_the_debian_package() {
-    if !sgd_escape::data::fashion_mnist_for_tests() {
+    if !common::fashion_mnist_for_tests() {
         return;
     }
     let dir = Path::new(FASHION_MNIST_DIR);

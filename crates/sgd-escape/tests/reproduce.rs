@@ -1,6 +1,8 @@
 //! `reproduce` in quick mode: the experiment's quantitative claims hold within statistical
 //! error, every output is written, and a second run resumes from the cached points.
 
+mod common;
+
 use sgd_escape::experiment::reproduce::{ReproduceOptions, reproduce};
 use std::sync::Mutex;
 
@@ -255,7 +257,7 @@ fn sgd_barrier_quick() {
 /// fig2 quick mode (2000 Fashion-MNIST images, width 64, 300 epochs).
 #[test]
 fn fig2_quick() {
-    if !sgd_escape::data::fashion_mnist_for_tests() {
+    if !common::fashion_mnist_for_tests() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -288,7 +290,7 @@ fn fig2_quick() {
 /// fig1 quick mode (1000 Fashion-MNIST images, MLP 784-32-32-1, epochs 0, 5, 50).
 #[test]
 fn fig1_quick() {
-    if !sgd_escape::data::fashion_mnist_for_tests() {
+    if !common::fashion_mnist_for_tests() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

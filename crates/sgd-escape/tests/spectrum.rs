@@ -188,3 +188,67 @@ fn decoupling_operators_match_dense_references() {
     let reference2 = model2.gradient_covariance(&theta2);
     assert!(sigma2.iter().zip(&reference2).all(|(s, r)| (s - r / 3.0).abs() < 1e-12));
 }
+
+/// The operator algebra against dense arithmetic: `a·A + B + s·u uᵀ`, its restriction `UᵀMU` to
+/// an orthonormal basis, and block application equal the same matrices formed entry by entry.
+#[test]
+fn operator_algebra_matches_dense_arithmetic() {
+    use sgd_escape::landscape::curvature::OperatorExt;
+    let p = 12;
+    let a = random_symmetric(&(0..p).map(|i| 1.0 + i as f64).collect::<Vec<_>>(), 1);
+    let b = random_symmetric(&(0..p).map(|i| (i as f64 - 4.0) * 0.3).collect::<Vec<_>>(), 2);
+    let u: Vec<f64> = (0..p).map(|i| (i as f64 * 0.7).sin()).collect();
+    let (ma, mb) = (a.matrix.clone(), b.matrix.clone());
+    let combined = a.scaled(-0.5).plus(b).plus_rank_one(u.clone(), 2.5);
+    let dense = to_dense(&combined);
+    let expected: Vec<f64> = (0..p * p).map(|k| -0.5 * ma[k] + mb[k] + 2.5 * u[k / p] * u[k % p]).collect();
+    for (x, y) in dense.iter().zip(&expected) {
+        assert!((x - y).abs() < 1e-12, "{x} vs {y}");
+    }
+    // Restriction to three orthonormal vectors (eigenvectors of A): Uᵀ M U entry by entry.
+    let (_, vectors) = dense_eigen(&DenseOperator { matrix: ma.clone(), p });
+    let basis: Vec<Vec<f64>> = (0..3).map(|k| (0..p).map(|i| vectors[i * p + k]).collect()).collect();
+    let restricted = to_dense(&combined.restricted(basis.clone()));
+    for i in 0..3 {
+        for j in 0..3 {
+            let mut mu = vec![0.0; p];
+            for r in 0..p {
+                mu[r] = (0..p).map(|c| expected[r * p + c] * basis[j][c]).sum();
+            }
+            let e: f64 = (0..p).map(|r| basis[i][r] * mu[r]).sum();
+            assert!((restricted[i * 3 + j] - e).abs() < 1e-12, "({i}, {j}): {} vs {e}", restricted[i * 3 + j]);
+        }
+    }
+    // A block of vectors is applied one by one.
+    let op = DenseOperator { matrix: expected, p };
+    let block: Vec<f64> = (0..3 * p).map(|i| (i as f64 * 0.31).cos()).collect();
+    let mut out = vec![0.0; 3 * p];
+    op.apply_block(&block, &mut out);
+    for k in 0..3 {
+        let mut single = vec![0.0; p];
+        op.apply(&block[k * p..(k + 1) * p], &mut single);
+        assert_eq!(&out[k * p..(k + 1) * p], &single[..]);
+    }
+}
+
+/// Lanczos stops on its residual tolerance: the reported residuals |A v − λ v| are the true ones
+/// and below the tolerance, with far fewer steps than P for well-separated outliers; with too
+/// few steps allowed it says it has not converged.
+#[test]
+fn lanczos_stops_on_the_residual_tolerance() {
+    let p = 300;
+    let op = random_symmetric(&spectrum_with_outliers(p, 4), 21);
+    let options = LanczosOptions { tolerance: 1e-10, seed: 3, ..Default::default() };
+    let top = lanczos_extreme(&op, 3, true, options);
+    assert!(top.converged && top.steps < p / 2, "{} steps", top.steps);
+    let scale = top.values[0].abs();
+    for (v, (value, reported)) in top.vectors.iter().zip(top.values.iter().zip(&top.residuals)) {
+        let mut av = vec![0.0; p];
+        op.apply(v, &mut av);
+        let residual: f64 = av.iter().zip(v).map(|(a, x)| (a - value * x).powi(2)).sum::<f64>().sqrt();
+        assert!(*reported <= 1e-10 * scale, "reported {reported}");
+        assert!(residual <= 1e-9 * scale, "true residual {residual} (reported {reported})");
+    }
+    let short = lanczos_extreme(&op, 3, true, LanczosOptions { max_steps: 4, ..options });
+    assert!(!short.converged && short.steps == 4);
+}

@@ -11,7 +11,7 @@ pub mod vendored;
 pub use dataset::Dataset;
 pub use idx::read_idx;
 pub use table::Table;
-pub use vendored::{FASHION_MNIST_DIR, VENDORED, fashion_mnist_available, fashion_mnist_for_tests, load_fashion_mnist, load_vendored};
+pub use vendored::{FASHION_MNIST_DIR, VENDORED, fashion_mnist_available, load_fashion_mnist, load_vendored};
 
 use crate::error::{Error, Result};
 

@@ -112,7 +112,7 @@ fn splitmix64(mut z: u64) -> u64 {
 
 /// The 256-bit xoshiro state of replica `replica` under run seed `seed`: four consecutive
 /// SplitMix64 outputs from a start point that mixes both numbers (little-endian bytes).
-pub fn replica_seed(seed: u64, replica: u64) -> [u8; 32] {
+fn replica_seed(seed: u64, replica: u64) -> [u8; 32] {
     let mut state = splitmix64(seed) ^ splitmix64(replica.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ 0x5851_F42D_4C95_7F2D);
     let mut bytes = [0u8; 32];
     for chunk in bytes.chunks_mut(8) {

@@ -164,10 +164,20 @@ impl TrainSpec {
 
 /// The log as CSV.
 pub fn log_csv(log: &[EpochLog]) -> String {
-    let mut csv = String::from("epoch,steps,time,loss,gradient_norm_sq,noise,trace_sigma,accuracy,test_loss,test_accuracy\n");
+    let mut table = crate::report::table::Table::new(&[
+        "epoch",
+        "steps",
+        "time",
+        "loss",
+        "gradient_norm_sq",
+        "noise",
+        "trace_sigma",
+        "accuracy",
+        "test_loss",
+        "test_accuracy",
+    ]);
     for r in log {
-        csv.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{}\n",
+        table.row(crate::cells![
             r.epoch,
             r.steps,
             r.time,
@@ -178,9 +188,9 @@ pub fn log_csv(log: &[EpochLog]) -> String {
             r.accuracy,
             r.test_loss.unwrap_or(f64::NAN),
             r.test_accuracy.unwrap_or(f64::NAN)
-        ));
+        ]);
     }
-    csv
+    table.csv()
 }
 
 /// What a training run produced.

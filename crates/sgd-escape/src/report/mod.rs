@@ -1,8 +1,9 @@
-//! Reports: atomic file writes, the outputs of `run`, and the journal that makes interrupted
-//! runs resumable.
+//! Reports: atomic file writes, the outputs of `run`, tables (CSV and Markdown), figures, and
+//! the journal that makes interrupted runs resumable.
 
 pub mod journal;
 pub mod plot;
+pub mod table;
 
 use crate::error::{Error, Result};
 use crate::escape::{ReplicaOutcome, Status};
@@ -23,20 +24,20 @@ pub fn atomic_write(path: &Path, contents: &[u8]) -> Result<()> {
 
 /// `escape_times.csv`: one row per replica.
 pub fn escape_times_csv(outcomes: &[ReplicaOutcome]) -> String {
-    let mut s = String::from("replica,steps,time,status,escaped\n");
+    let mut t = table::Table::new(&["replica", "steps", "time", "status", "escaped"]);
     for o in outcomes {
-        s.push_str(&format!("{},{},{},{},{}\n", o.replica, o.steps, o.time, o.status.name(), o.status == Status::Escaped));
+        t.row(crate::cells![o.replica, o.steps, o.time, o.status.name(), o.status == Status::Escaped]);
     }
-    s
+    t.csv()
 }
 
 /// `survival.csv`: the Kaplan–Meier curve.
 pub fn survival_csv(outcomes: &[ReplicaOutcome]) -> String {
-    let mut s = String::from("time,at_risk,events,survival,stderr\n");
+    let mut t = table::Table::new(&["time", "at_risk", "events", "survival", "stderr"]);
     for p in kaplan_meier(outcomes) {
-        s.push_str(&format!("{},{},{},{},{}\n", p.time, p.at_risk, p.events, p.survival, p.stderr));
+        t.row(crate::cells![p.time, p.at_risk, p.events, p.survival, p.stderr]);
     }
-    s
+    t.csv()
 }
 
 /// Writes `summary.json`, `escape_times.csv` and `survival.csv` into `dir` (created if needed).

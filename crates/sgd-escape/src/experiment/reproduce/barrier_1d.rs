@@ -6,11 +6,13 @@
 //! exp(−βΔL/L*) for frozen noise, Kramers exp(−ΔL/D) for isotropic noise (D fixed across c).
 
 use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, save_figure, write_text};
+use crate::cells;
 use crate::dynamics::{Noise, Sde};
 use crate::error::Result;
 use crate::escape::{EnsembleSpec, Exit, run_ensemble};
 use crate::model::DoubleWell;
 use crate::report::plot::{Figure, Legend, Series, Style};
+use crate::report::table::Table;
 use crate::stats::EscapeStatistics;
 use crate::theory::mean_first_passage_time_auto;
 use crate::theory::rates::{BarrierGeometry, kramers_isotropic_rate, linear_barrier_rate, log_barrier_rate};
@@ -147,13 +149,26 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         "command": options.command, "dt": DT, "h_star": H_STAR, "points": points,
     });
     write_text(&mut files, &out.join(format!("{NAME}.json")), &serde_json::to_string_pretty(&json).expect("serialises"))?;
-    let mut csv = String::from(
-        "noise,beta,c,epsilon,lr,dt,replicas,measured_mean_time,measured_stderr,escaped,censored,quadrature,theory,theory_name,skipped\n",
-    );
+    let mut csv = Table::new(&[
+        "noise",
+        "beta",
+        "c",
+        "epsilon",
+        "lr",
+        "dt",
+        "replicas",
+        "measured_mean_time",
+        "measured_stderr",
+        "escaped",
+        "censored",
+        "quadrature",
+        "theory",
+        "theory_name",
+        "skipped",
+    ]);
     for p in &points {
         let (m, se) = p.measured.unwrap_or((f64::NAN, f64::NAN));
-        csv.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        csv.row(cells![
             p.noise,
             p.beta,
             p.c,
@@ -169,9 +184,9 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             p.theory,
             p.theory_name,
             p.skipped.is_some()
-        ));
+        ]);
     }
-    write_text(&mut files, &out.join(format!("{NAME}.csv")), &csv)?;
+    write_text(&mut files, &out.join(format!("{NAME}.csv")), &csv.csv())?;
 
     // Figures, one per β.
     let mut figure_names = Vec::new();
@@ -296,9 +311,19 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         "\n## All points against every theory\n\nMean escape times t (measured ± standard error). The theory columns are the closed forms at \
          the same β and c: log barrier (1/2π)√(h*|hˢ|) c^−(β+1/2), linear barrier with frozen noise, and Kramers with the isotropic D; \
          each simulation should match the exact quadrature of its own noise.\n\n\
-         | noise | β | c | measured | exact quadrature | log barrier | linear barrier | Kramers (isotropic D) | measured / quadrature |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
+         ",
     );
+    let mut table = Table::new(&[
+        "noise",
+        "β",
+        "c",
+        "measured",
+        "exact quadrature",
+        "log barrier",
+        "linear barrier",
+        "Kramers (isotropic D)",
+        "measured / quadrature",
+    ]);
     for p in &points {
         let (measured, ratio) = match (p.measured, &p.skipped) {
             (Some((m, se)), _) => (format!("{m:.4} ± {se:.2}"), format!("{:.3}", m / p.quadrature)),
@@ -308,19 +333,19 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         let lr = 1.0 / (H_STAR * p.beta);
         let g = BarrierGeometry::one_dimensional(p.epsilon, p.epsilon + 0.25, H_STAR, -1.0);
         let time = |rate: Option<f64>| rate.map(|r| format!("{:.4}", 1.0 / r)).unwrap_or_else(|| "—".into());
-        md.push_str(&format!(
-            "| {} | {} | {} | {} | {:.4} | {} | {} | {} | {} |\n",
-            p.noise,
-            p.beta,
-            p.c,
-            measured,
-            p.quadrature,
-            time(log_barrier_rate(&g, lr, 1)),
-            time(linear_barrier_rate(&g, lr, 1)),
-            time(kramers_isotropic_rate(&g, lr * 0.25 * H_STAR)),
-            ratio
-        ));
+        table.row(vec![
+            p.noise.to_string(),
+            p.beta.to_string(),
+            p.c.to_string(),
+            measured.to_string(),
+            format!("{:.4}", p.quadrature),
+            time(log_barrier_rate(&g, lr, 1)).to_string(),
+            time(linear_barrier_rate(&g, lr, 1)).to_string(),
+            time(kramers_isotropic_rate(&g, lr * 0.25 * H_STAR)).to_string(),
+            ratio.to_string(),
+        ]);
     }
+    md.push_str(&table.markdown());
     write_text(&mut files, &out.join(format!("{NAME}.md")), &md)?;
     Ok(ReproduceReport { name: NAME.into(), files, summary, checks })
 }

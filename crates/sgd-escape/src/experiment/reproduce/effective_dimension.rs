@@ -7,11 +7,13 @@
 //! P ∝ L^−(β+1) is normalisable in n dimensions only if n < 2(β + 1)).
 
 use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, save_figure, write_text};
+use crate::cells;
 use crate::dynamics::{Noise, Sde};
 use crate::error::Result;
 use crate::escape::{EnsembleSpec, Exit, run_ensemble};
 use crate::model::DoubleWell;
 use crate::report::plot::{Figure, Legend, Series};
+use crate::report::table::Table;
 use crate::stats::EscapeStatistics;
 use crate::theory::mean_first_passage_time_auto;
 use crate::theory::rates::{BarrierGeometry, critical_dimension, log_barrier_exponent, log_barrier_rate};
@@ -183,12 +185,24 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         "quadrature_n1": BETAS.iter().map(|&b| (b, quadrature(b))).collect::<Vec<_>>(),
     });
     write_text(&mut files, &out.join(format!("{NAME}.json")), &serde_json::to_string_pretty(&json).expect("serialises"))?;
-    let mut csv = String::from(
-        "beta,n,lr,replicas,mean_time,mean_time_stderr,rate,rate_lower,rate_upper,escaped,censored,diverged,log_barrier_time,critical_dimension\n",
-    );
+    let mut csv = Table::new(&[
+        "beta",
+        "n",
+        "lr",
+        "replicas",
+        "mean_time",
+        "mean_time_stderr",
+        "rate",
+        "rate_lower",
+        "rate_upper",
+        "escaped",
+        "censored",
+        "diverged",
+        "log_barrier_time",
+        "critical_dimension",
+    ]);
     for p in &points {
-        csv.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        csv.row(cells![
             p.beta,
             p.n,
             p.lr,
@@ -203,9 +217,9 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             p.diverged,
             theory_time(p.beta, p.n).map(|t| t.to_string()).unwrap_or_else(|| "none".into()),
             critical_dimension(p.beta)
-        ));
+        ]);
     }
-    write_text(&mut files, &out.join(format!("{NAME}.csv")), &csv)?;
+    write_text(&mut files, &out.join(format!("{NAME}.csv")), &csv.csv())?;
 
     let pairs = |below: bool| {
         BETAS.iter().flat_map(move |&beta| {
@@ -250,25 +264,31 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         md.push_str(&format!("- {line}\n"));
     }
     md.push_str(&checks_table(&checks));
-    md.push_str("\n## All points\n\n| β | n | n_c | simulated mean t | rate (95% CI) | escaped / censored / diverged | log barrier 1/κ | simulated / log barrier |\n|---|---|---|---|---|---|---|---|\n");
+    md.push_str("\n## All points\n\n");
+    let mut table = Table::new(&[
+        "β",
+        "n",
+        "n_c",
+        "simulated mean t",
+        "rate (95% CI)",
+        "escaped / censored / diverged",
+        "log barrier 1/κ",
+        "simulated / log barrier",
+    ]);
     for p in &points {
         let theory = theory_time(p.beta, p.n);
-        md.push_str(&format!(
-            "| {} | {} | {} | {} | {:.3e} ({:.3e} – {:.3e}) | {} / {} / {} | {} | {} |\n",
-            p.beta,
-            p.n,
-            critical_dimension(p.beta),
-            plus_minus(p.measured.0, p.measured.1),
-            p.rate.0,
-            p.rate.1,
-            p.rate.2,
-            p.escaped,
-            p.censored,
-            p.diverged,
-            theory.map(|t| format!("{t:.4}")).unwrap_or_else(|| "— (n ≥ n_c)".into()),
-            theory.map(|t| format!("{:.3}", p.measured.0 / t)).unwrap_or_else(|| "—".into())
-        ));
+        table.row(vec![
+            p.beta.to_string(),
+            p.n.to_string(),
+            critical_dimension(p.beta).to_string(),
+            plus_minus(p.measured.0, p.measured.1).to_string(),
+            format!("{:.3e} ({:.3e} – {:.3e})", p.rate.0, p.rate.1, p.rate.2),
+            format!("{} / {} / {}", p.escaped, p.censored, p.diverged),
+            theory.map(|t| format!("{t:.4}")).unwrap_or_else(|| "— (n ≥ n_c)".into()).to_string(),
+            theory.map(|t| format!("{:.3}", p.measured.0 / t)).unwrap_or_else(|| "—".into()).to_string(),
+        ]);
     }
+    md.push_str(&table.markdown());
     write_text(&mut files, &out.join(format!("{NAME}.md")), &md)?;
     Ok(ReproduceReport { name: NAME.into(), files, summary, checks })
 }

@@ -10,6 +10,7 @@
 //! overlap of their top eigenspaces.
 
 use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, save_figure, write_text};
+use crate::cells;
 use crate::data::{DataSpec, LabelMap, build, load_vendored};
 use crate::dynamics::Sampling;
 use crate::error::Result;
@@ -19,6 +20,7 @@ use crate::landscape::curvature::{DenseOperator, GaussNewton, Hessian, Operator,
 use crate::landscape::spectrum::{LanczosOptions, SpectralDensity, dense_eigen, lanczos_extreme, stochastic_lanczos_quadrature};
 use crate::model::{Activation, Mlp, Model};
 use crate::report::plot::{Figure, Legend, Series};
+use crate::report::table::Table;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -286,12 +288,20 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         "validation": v, "snapshots": snapshots,
     });
     write_text(&mut files, &out.join(format!("{NAME}.json")), &serde_json::to_string_pretty(&json).expect("serialises"))?;
-    let mut csv = String::from(
-        "epoch,loss,trace_loss_weighted,trace_decoupled,top_loss_weighted,top_decoupled,trace_sigma,paper_trace,paper_trace_stderr,overlap\n",
-    );
+    let mut csv = Table::new(&[
+        "epoch",
+        "loss",
+        "trace_loss_weighted",
+        "trace_decoupled",
+        "top_loss_weighted",
+        "top_decoupled",
+        "trace_sigma",
+        "paper_trace",
+        "paper_trace_stderr",
+        "overlap",
+    ]);
     for s in &snapshots {
-        csv.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{}\n",
+        csv.row(cells![
             s.epoch,
             s.loss,
             s.trace_loss_weighted,
@@ -302,9 +312,9 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             s.paper_trace.0,
             s.paper_trace.1,
             s.overlap
-        ));
+        ]);
     }
-    write_text(&mut files, &out.join(format!("{NAME}.csv")), &csv)?;
+    write_text(&mut files, &out.join(format!("{NAME}.csv")), &csv.csv())?;
 
     let checks = vec![
         Check::new(
@@ -389,22 +399,22 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
          and of H (1 when the subspaces coincide, about k/P for random ones).\n\n",
     );
     md.push_str(&checks_table(&checks));
-    md.push_str("## Per epoch\n\n| epoch | L | Tr ℓ-weighted | Tr L·G | top ℓ-weighted | top L·G | Tr Σ | 2L·Tr H/B | overlap |\n|---|---|---|---|---|---|---|---|---|\n");
+    md.push_str("## Per epoch\n\n");
+    let mut table = Table::new(&["epoch", "L", "Tr ℓ-weighted", "Tr L·G", "top ℓ-weighted", "top L·G", "Tr Σ", "2L·Tr H/B", "overlap"]);
     for s in &snapshots {
-        md.push_str(&format!(
-            "| {} | {:.4e} | {:.4e} | {:.4e} | {:.4e} | {:.4e} | {:.4e} | {:.4e} ± {:.1e} | {:.3} |\n",
-            s.epoch,
-            s.loss,
-            s.trace_loss_weighted,
-            s.trace_decoupled,
-            s.top_loss_weighted[0],
-            s.top_decoupled[0],
-            s.trace_sigma,
-            s.paper_trace.0,
-            s.paper_trace.1,
-            s.overlap
-        ));
+        table.row(vec![
+            s.epoch.to_string(),
+            format!("{:.4e}", s.loss),
+            format!("{:.4e}", s.trace_loss_weighted),
+            format!("{:.4e}", s.trace_decoupled),
+            format!("{:.4e}", s.top_loss_weighted[0]),
+            format!("{:.4e}", s.top_decoupled[0]),
+            format!("{:.4e}", s.trace_sigma),
+            format!("{:.4e} ± {:.1e}", s.paper_trace.0, s.paper_trace.1),
+            format!("{:.3}", s.overlap),
+        ]);
     }
+    md.push_str(&table.markdown());
     write_text(&mut files, &out.join(format!("{NAME}.md")), &md)?;
     Ok(ReproduceReport { name: NAME.into(), files, summary, checks })
 }

@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::experiment::config::TrainConfig;
 use crate::experiment::train::{EpochLog, log_csv, resolve, train_in_dir};
 use crate::report::plot::{Figure, Legend, Series};
+use crate::report::table::Table;
 use std::path::Path;
 
 const NAME: &str = "fig2";
@@ -193,19 +194,20 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
          the slopes come from the regression residuals; successive epochs are correlated, so they are lower bounds.\n\n",
     );
     md.push_str(&checks_table(&checks));
-    md.push_str("## Every logged epoch\n\n| epoch | L | 𝒩 | 𝒩/L | Tr Σ | \\|∇L\\|² | training accuracy |\n|---|---|---|---|---|---|---|\n");
+    md.push_str("## Every logged epoch\n\n");
+    let mut table = Table::new(&["epoch", "L", "𝒩", "𝒩/L", "Tr Σ", "|∇L|²", "training accuracy"]);
     for r in &log {
-        md.push_str(&format!(
-            "| {} | {:.4e} | {:.4e} | {:.1} | {:.4e} | {:.3e} | {:.4} |\n",
-            r.epoch,
-            r.loss,
-            r.noise,
-            r.noise / r.loss,
-            r.trace_sigma,
-            r.gradient_norm_sq,
-            r.accuracy
-        ));
+        table.row(vec![
+            r.epoch.to_string(),
+            format!("{:.4e}", r.loss),
+            format!("{:.4e}", r.noise),
+            format!("{:.1}", r.noise / r.loss),
+            format!("{:.4e}", r.trace_sigma),
+            format!("{:.3e}", r.gradient_norm_sq),
+            format!("{:.4}", r.accuracy),
+        ]);
     }
+    md.push_str(&table.markdown());
     write_text(&mut files, &out.join(format!("{NAME}.md")), &md)?;
     Ok(ReproduceReport { name: NAME.into(), files, summary, checks })
 }

@@ -7,6 +7,7 @@
 //! finite-η correction.
 
 use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, save_figure, write_text};
+use crate::cells;
 use crate::dynamics::rng::{replica_rng, uniform_index};
 use crate::dynamics::{Sampling, Sgd};
 use crate::error::Result;
@@ -14,6 +15,7 @@ use crate::escape::{StationarySpec, sample_stationary};
 use crate::landscape::minimize;
 use crate::model::{Dataset, FeatureModel, LinearMap, Model};
 use crate::report::plot::{Figure, Legend, Series};
+use crate::report::table::Table;
 use crate::stats::{fit_loss_power, mean_and_stderr};
 use crate::theory::stationary::{
     LinearRegressionMoments, exponent_from_variance, kesten_tail_exponent, sgd_stationary_variance, stationary_exponent,
@@ -142,14 +144,25 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         "points": points,
     });
     write_text(&mut files, &out.join(format!("{NAME}.json")), &serde_json::to_string_pretty(&json).expect("serialises"))?;
-    let mut csv = String::from(
-        "lr,batch_size,replicas,samples_per_replica,phi,phi_stderr,phi_continuum,phi_from_exact_variance,phi_tail,variance,variance_stderr,exact_variance,diverged\n",
-    );
+    let mut csv = Table::new(&[
+        "lr",
+        "batch_size",
+        "replicas",
+        "samples_per_replica",
+        "phi",
+        "phi_stderr",
+        "phi_continuum",
+        "phi_from_exact_variance",
+        "phi_tail",
+        "variance",
+        "variance_stderr",
+        "exact_variance",
+        "diverged",
+    ]);
     let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_else(|| "inf".into());
     for p in &points {
         let (phi, se) = p.phi.unwrap_or((f64::NAN, f64::NAN));
-        csv.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        csv.row(cells![
             p.lr,
             p.batch_size,
             p.replicas,
@@ -163,9 +176,9 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             p.variance.1,
             opt(p.exact_variance),
             p.diverged
-        ));
+        ]);
     }
-    write_text(&mut files, &out.join(format!("{NAME}.csv")), &csv)?;
+    write_text(&mut files, &out.join(format!("{NAME}.csv")), &csv.csv())?;
 
     let mut series = Vec::new();
     for (k, &lr) in LRS.iter().enumerate() {
@@ -282,26 +295,33 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         md.push_str(&format!("- {line}\n"));
     }
     md.push_str(&checks_table(&checks));
-    md.push_str(
-        "\n## All points\n\n| η | B | fitted φ | 1 + B/(ηh*) | φ from exact variance | Kesten tail φ | measured variance | exact variance | diverged replicas |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
-    );
+    md.push_str("\n## All points\n\n");
+    let mut table = Table::new(&[
+        "η",
+        "B",
+        "fitted φ",
+        "1 + B/(ηh*)",
+        "φ from exact variance",
+        "Kesten tail φ",
+        "measured variance",
+        "exact variance",
+        "diverged replicas",
+    ]);
     for p in &points {
         let phi = p.phi.map(|(v, se)| plus_minus(v, se)).unwrap_or_else(|| "—".into());
-        md.push_str(&format!(
-            "| {} | {} | {} | {:.3} | {} | {} | {:.4e} ± {:.1e} | {} | {} |\n",
-            p.lr,
-            p.batch_size,
-            phi,
-            p.phi_continuum,
-            p.phi_from_exact_variance.map(|v| format!("{v:.3}")).unwrap_or_else(|| "∞ variance (φ ≤ 3/2)".into()),
-            p.phi_tail.map(|v| format!("{v:.3}")).unwrap_or_else(|| "no power-law tail".into()),
-            p.variance.0,
-            p.variance.1,
-            p.exact_variance.map(|v| format!("{v:.4e}")).unwrap_or_else(|| "∞".into()),
-            p.diverged
-        ));
+        table.row(vec![
+            p.lr.to_string(),
+            p.batch_size.to_string(),
+            phi.to_string(),
+            format!("{:.3}", p.phi_continuum),
+            p.phi_from_exact_variance.map(|v| format!("{v:.3}")).unwrap_or_else(|| "∞ variance (φ ≤ 3/2)".into()).to_string(),
+            p.phi_tail.map(|v| format!("{v:.3}")).unwrap_or_else(|| "no power-law tail".into()).to_string(),
+            format!("{:.4e} ± {:.1e}", p.variance.0, p.variance.1),
+            p.exact_variance.map(|v| format!("{v:.4e}")).unwrap_or_else(|| "∞".into()).to_string(),
+            p.diverged.to_string(),
+        ]);
     }
+    md.push_str(&table.markdown());
     write_text(&mut files, &out.join(format!("{NAME}.md")), &md)?;
     Ok(ReproduceReport { name: NAME.into(), files, summary, checks })
 }

@@ -11,6 +11,7 @@
 //! samples of the same law, which separates the effect of a finite data set.
 
 use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, save_figure, write_text};
+use crate::cells;
 use crate::error::Result;
 use crate::escape::lanes::run_linear_regression_sgd;
 use crate::escape::{EnsembleSpec, Exit};
@@ -20,6 +21,7 @@ use crate::landscape::outliers::{OutlierRule, detect_outliers};
 use crate::landscape::spectrum::dense_eigen;
 use crate::model::{Dataset, FeatureModel, LinearMap, Model};
 use crate::report::plot::{Figure, Legend, Series};
+use crate::report::table::Table;
 use crate::stats::EscapeStatistics;
 use crate::theory::mfpt::radial_mean_first_passage_time;
 use crate::theory::rates::{beta, log_barrier_exponent};
@@ -301,26 +303,23 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         }).collect::<Vec<_>>(),
     });
     write_text(&mut files, &out.join(format!("{NAME}.json")), &serde_json::to_string_pretty(&json).expect("serialises"))?;
-    let mut csv = String::from(
-        "dim,samples,c,replicas,measured_mean_time,measured_stderr,censored,paper_sde_quadrature,exact_sde_quadrature,skipped\n",
-    );
+    let mut csv = Table::new(&[
+        "dim",
+        "samples",
+        "c",
+        "replicas",
+        "measured_mean_time",
+        "measured_stderr",
+        "censored",
+        "paper_sde_quadrature",
+        "exact_sde_quadrature",
+        "skipped",
+    ]);
     for (p, (paper, exact)) in points.iter().zip(&point_quadratures) {
         let (m, se) = p.measured.unwrap_or((f64::NAN, f64::NAN));
-        csv.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{}\n",
-            p.dim,
-            p.samples,
-            p.c,
-            p.replicas,
-            m,
-            se,
-            p.censored,
-            paper,
-            exact,
-            p.skipped.is_some()
-        ));
+        csv.row(cells![p.dim, p.samples, p.c, p.replicas, m, se, p.censored, paper, exact, p.skipped.is_some()]);
     }
-    write_text(&mut files, &out.join(format!("{NAME}.csv")), &csv)?;
+    write_text(&mut files, &out.join(format!("{NAME}.csv")), &csv.csv())?;
 
     let mut md = format!(
         "# fig3b: first passage of SGD to L > c·L* (paper Fig. 3b)\n\n\
@@ -353,7 +352,9 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
          SDEs and the slope is steeper; with N = 10⁶ samples of the same law the slope comes down to near the prediction.\n\n",
     );
     md.push_str(&checks_table(&checks));
-    md.push_str("\n## All points\n\n| d | N | c | SGD t_p | paper-noise SDE | exact-noise SDE | c^(β+1−n/2) × (SDE at c = 2)/2^(β+1−n/2) |\n|---|---|---|---|---|---|---|\n");
+    md.push_str("\n## All points\n\n");
+    let mut table =
+        Table::new(&["d", "N", "c", "SGD t_p", "paper-noise SDE", "exact-noise SDE", "c^(β+1−n/2) × (SDE at c = 2)/2^(β+1−n/2)"]);
     for (p, (paper, exact)) in points.iter().zip(&point_quadratures) {
         let anchored = rows[set_of(p)].paper_at_2 * (p.c / 2.0).powf(landscapes[set_of(p)].predicted_slope);
         let measured = match (&p.measured, &p.skipped) {
@@ -362,11 +363,17 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             (None, Some(why)) => format!("skipped ({why})"),
             _ => "—".into(),
         };
-        md.push_str(&format!(
-            "| {} | {} | {} | {} | {:.4e} | {:.4e} | {:.4e} |\n",
-            p.dim, p.samples, p.c, measured, paper, exact, anchored
-        ));
+        table.row(vec![
+            p.dim.to_string(),
+            p.samples.to_string(),
+            p.c.to_string(),
+            measured.to_string(),
+            format!("{:.4e}", paper),
+            format!("{:.4e}", exact),
+            format!("{:.4e}", anchored),
+        ]);
     }
+    md.push_str(&table.markdown());
     write_text(&mut files, &out.join(format!("{NAME}.md")), &md)?;
     Ok(ReproduceReport { name: NAME.into(), files, summary, checks })
 }

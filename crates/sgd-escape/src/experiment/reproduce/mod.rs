@@ -79,12 +79,11 @@ impl Check {
 
 /// The Markdown table of checks for a results page.
 pub(crate) fn checks_table(checks: &[Check]) -> String {
-    let mut md = String::from("## Checks\n\n| claim | result | holds |\n|---|---|---|\n");
+    let mut table = crate::report::table::Table::new(&["claim", "result", "holds"]);
     for c in checks {
-        md.push_str(&format!("| {} | {} | {} |\n", c.claim, c.result, if c.holds { "yes" } else { "**no**" }));
+        table.row(crate::cells![c.claim, c.result, if c.holds { "yes" } else { "**no**" }]);
     }
-    md.push('\n');
-    md
+    format!("## Checks\n\n{}\n", table.markdown())
 }
 
 /// Runs one experiment (`name` from [`EXPERIMENTS`]). `progress` receives one line per point.

@@ -15,6 +15,7 @@
 //! Items 3–5 come from the tool's own landscape analysis of each configuration.
 
 use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, save_figure, write_text};
+use crate::cells;
 use crate::dynamics::Noise;
 use crate::error::Result;
 use crate::experiment::config::Config;
@@ -22,6 +23,7 @@ use crate::experiment::predictions::Prediction;
 use crate::experiment::prepare::{Dynamics, prepare};
 use crate::experiment::simulate::simulate;
 use crate::report::plot::{Figure, Legend, Series};
+use crate::report::table::Table;
 use crate::stats::EscapeStatistics;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -210,13 +212,32 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         "command": options.command, "samples": SAMPLES, "points": points,
     });
     write_text(&mut files, &out.join(format!("{NAME}.json")), &serde_json::to_string_pretty(&json).expect("serialises"))?;
-    let mut csv = String::from(
-        "sweep,sigma,batch_size,lr,beta,c,replicas,sgd_time,sgd_time_low,sgd_time_high,sgd_censored,em_time,em_time_low,em_time_high,em_censored,quadrature_exact,quadrature_paper,log_barrier,linear_barrier,xie,kramers\n",
-    );
+    let mut csv = Table::new(&[
+        "sweep",
+        "sigma",
+        "batch_size",
+        "lr",
+        "beta",
+        "c",
+        "replicas",
+        "sgd_time",
+        "sgd_time_low",
+        "sgd_time_high",
+        "sgd_censored",
+        "em_time",
+        "em_time_low",
+        "em_time_high",
+        "em_censored",
+        "quadrature_exact",
+        "quadrature_paper",
+        "log_barrier",
+        "linear_barrier",
+        "xie",
+        "kramers",
+    ]);
     for p in &points {
         let (s, e) = (p.sgd.time(), p.sde_exact_em.time());
-        csv.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        csv.row(cells![
             p.sweep,
             p.sigma,
             p.batch_size,
@@ -238,9 +259,9 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             p.linear_barrier,
             p.xie,
             p.kramers
-        ));
+        ]);
     }
-    write_text(&mut files, &out.join(format!("{NAME}.csv")), &csv)?;
+    write_text(&mut files, &out.join(format!("{NAME}.csv")), &csv.csv())?;
 
     let by_beta: Vec<&Point> = {
         let mut v: Vec<&Point> = points.iter().filter(|p| p.sweep == "batch-lr").collect();
@@ -335,8 +356,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
          (noise frozen at θ*), **Xie et al.** (Σ = H/B) and isotropic **Kramers** (D = ηL*h*/B, equal to the linear barrier \
          in one dimension).\n\n\
          ![β sweep]({NAME}-beta.png)\n\n![c sweep]({NAME}-c.png)\n\n## Every point against every theory\n\n\
-         | σ | B | η | β | c | SGD | EM, exact noise | exact quadrature | paper quadrature | log barrier | linear barrier | Xie | SGD censored |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+         ",
         options.command,
         if options.quick { " (quick mode)" } else { "" },
     );
@@ -344,24 +364,39 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         let (t, lo, hi) = m.time();
         if m.escaped == 0 { "none escaped".to_string() } else { format!("{t:.4e} ({lo:.3e} – {hi:.3e})") }
     };
+    let mut table = Table::new(&[
+        "σ",
+        "B",
+        "η",
+        "β",
+        "c",
+        "SGD",
+        "EM, exact noise",
+        "exact quadrature",
+        "paper quadrature",
+        "log barrier",
+        "linear barrier",
+        "Xie",
+        "SGD censored",
+    ]);
     for p in points.iter() {
-        md.push_str(&format!(
-            "| {} | {} | {} | {:.2} | {:.3} | {} | {} | {:.4e} | {:.4e} | {:.4e} | {:.4e} | {:.4e} | {} |\n",
-            p.sigma,
-            p.batch_size,
-            p.lr,
-            p.beta,
-            p.c,
-            ci(&p.sgd),
-            ci(&p.sde_exact_em),
-            p.quadrature_exact,
-            p.quadrature_paper,
-            p.log_barrier,
-            p.linear_barrier,
-            p.xie,
-            p.sgd.censored
-        ));
+        table.row(vec![
+            p.sigma.to_string(),
+            p.batch_size.to_string(),
+            p.lr.to_string(),
+            format!("{:.2}", p.beta),
+            format!("{:.3}", p.c),
+            ci(&p.sgd).to_string(),
+            ci(&p.sde_exact_em).to_string(),
+            format!("{:.4e}", p.quadrature_exact),
+            format!("{:.4e}", p.quadrature_paper),
+            format!("{:.4e}", p.log_barrier),
+            format!("{:.4e}", p.linear_barrier),
+            format!("{:.4e}", p.xie),
+            p.sgd.censored.to_string(),
+        ]);
     }
+    md.push_str(&table.markdown());
     md.push_str(&checks_table(&checks));
     md.push_str("\n## The chain of approximations, as ratios of mean times\n\n");
     let range = |f: &dyn Fn(&Point) -> f64| points.iter().map(f).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
