@@ -39,8 +39,8 @@ enum Command {
     /// Reproduce an experiment (or `all`): numbers, figures and a Markdown page. Finished
     /// points are cached in OUT/points, so an interrupted reproduction resumes.
     Reproduce {
-        /// Experiment name (fig1, fig2, fig3a, fig3b, barrier-1d, effective-dimension,
-        /// sgd-barrier) or `all`.
+        /// The experiment, or `all`.
+        #[arg(value_parser = experiment_names())]
         name: String,
         /// Small grids and ensembles: about two minutes per experiment on 2 cores.
         #[arg(long)]
@@ -74,6 +74,12 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// The names `reproduce` accepts: every experiment and `all` (listed by `--help`).
+fn experiment_names() -> clap::builder::PossibleValuesParser {
+    let names: Vec<&'static str> = sgd_escape::experiment::reproduce::EXPERIMENTS.iter().copied().chain(["all"]).collect();
+    clap::builder::PossibleValuesParser::new(names)
 }
 
 fn reproduce(name: &str, quick: bool, out: &Path, seed: u64) -> Result<(), sgd_escape::Error> {

@@ -13,38 +13,66 @@ pub fn dense_eigen(op: &dyn Operator) -> (Vec<f64>, Vec<f64>) {
     linalg::symmetric_eigen(&to_dense(op), p)
 }
 
-/// Lanczos tridiagonalisation with full reorthogonalisation: `steps` Krylov vectors from the
-/// start vector `q0` (normalised here). Returns the basis (each vector length P) and the
-/// tridiagonal's diagonal `alpha` and off-diagonal `beta`. Stops early on an invariant subspace.
-pub fn lanczos(op: &dyn Operator, q0: &[f64], steps: usize) -> (Vec<Vec<f64>>, Vec<f64>, Vec<f64>) {
-    let p = op.dim();
-    let steps = steps.min(p);
-    let mut basis: Vec<Vec<f64>> = Vec::with_capacity(steps);
-    let mut alpha = Vec::with_capacity(steps);
-    let mut beta = Vec::with_capacity(steps);
-    let norm0 = linalg::norm(q0);
-    let mut q: Vec<f64> = q0.iter().map(|x| x / norm0).collect();
-    let mut w = vec![0.0; p];
-    for j in 0..steps {
-        op.apply(&q, &mut w);
+/// A Lanczos process with full reorthogonalisation ("twice is enough"), one Krylov vector at
+/// a time: the orthonormal basis, the tridiagonal's diagonal `alpha` and off-diagonal `beta`.
+struct Krylov<'a> {
+    op: &'a dyn Operator,
+    basis: Vec<Vec<f64>>,
+    alpha: Vec<f64>,
+    beta: Vec<f64>,
+    /// The next basis vector (before normalisation): the residual of the last step.
+    w: Vec<f64>,
+}
+
+impl<'a> Krylov<'a> {
+    fn new(op: &'a dyn Operator, q0: &[f64]) -> Self {
+        let norm0 = linalg::norm(q0);
+        Krylov { op, basis: Vec::new(), alpha: Vec::new(), beta: Vec::new(), w: q0.iter().map(|x| x / norm0).collect() }
+    }
+
+    /// Adds one basis vector; returns the norm of the new residual (the next β), or `None` when
+    /// it vanishes: the space is invariant and the process cannot continue.
+    fn step(&mut self) -> Option<f64> {
+        if let Some(&b) = self.beta.last().filter(|_| self.beta.len() == self.alpha.len()) {
+            self.w.iter_mut().for_each(|x| *x /= b);
+        }
+        let q = std::mem::take(&mut self.w);
+        let mut w = vec![0.0; q.len()];
+        self.op.apply(&q, &mut w);
         let a = linalg::dot(&q, &w);
-        alpha.push(a);
-        basis.push(q.clone());
-        // Full reorthogonalisation (twice: "twice is enough").
+        self.alpha.push(a);
+        self.basis.push(q);
         for _ in 0..2 {
-            for b in &basis {
+            for b in &self.basis {
                 let c = linalg::dot(b, &w);
                 linalg::axpy(-c, b, &mut w);
             }
         }
-        let bnorm = linalg::norm(&w);
-        if j + 1 == steps || bnorm <= 1e-12 * a.abs().max(1e-300) {
-            break;
-        }
-        beta.push(bnorm);
-        q = w.iter().map(|x| x / bnorm).collect();
+        let norm = linalg::norm(&w);
+        self.w = w;
+        (norm > 1e-12 * a.abs().max(1e-300)).then_some(norm)
     }
-    (basis, alpha, beta)
+
+    /// Accepts the residual norm returned by [`Krylov::step`] as the next β, so that the next
+    /// step continues the process.
+    fn accept(&mut self, beta: f64) {
+        self.beta.push(beta);
+    }
+}
+
+/// Lanczos tridiagonalisation with full reorthogonalisation: `steps` Krylov vectors from the
+/// start vector `q0` (normalised here). Returns the basis (each vector length P) and the
+/// tridiagonal's diagonal `alpha` and off-diagonal `beta`. Stops early on an invariant subspace.
+pub fn lanczos(op: &dyn Operator, q0: &[f64], steps: usize) -> (Vec<Vec<f64>>, Vec<f64>, Vec<f64>) {
+    let steps = steps.min(op.dim());
+    let mut krylov = Krylov::new(op, q0);
+    for j in 0..steps {
+        match krylov.step() {
+            Some(beta) if j + 1 < steps => krylov.accept(beta),
+            _ => break,
+        }
+    }
+    (krylov.basis, krylov.alpha, krylov.beta)
 }
 
 /// Eigen-decomposition of the symmetric tridiagonal (alpha, beta): Ritz values ascending and
@@ -106,49 +134,34 @@ pub fn lanczos_extreme(op: &dyn Operator, k: usize, largest: bool, options: Lanc
     let max_steps = options.max_steps.min(p).max(k);
     let mut rng = replica_rng(options.seed, 0x1a2c);
     let q0: Vec<f64> = (0..p).map(|_| rng.random_range(-1.0..1.0)).collect();
-    let norm0 = linalg::norm(&q0);
-    let mut q: Vec<f64> = q0.iter().map(|x| x / norm0).collect();
-    let mut basis: Vec<Vec<f64>> = Vec::new();
-    let (mut alpha, mut beta) = (Vec::new(), Vec::new());
-    let mut w = vec![0.0; p];
+    let mut krylov = Krylov::new(op, &q0);
     loop {
-        op.apply(&q, &mut w);
-        let a = linalg::dot(&q, &w);
-        alpha.push(a);
-        basis.push(q.clone());
-        for _ in 0..2 {
-            for b in &basis {
-                let c = linalg::dot(b, &w);
-                linalg::axpy(-c, b, &mut w);
-            }
-        }
-        let next_beta = linalg::norm(&w);
-        let m = alpha.len();
-        let invariant = next_beta <= 1e-12 * a.abs().max(1e-300);
-        let check = invariant || m == max_steps || (m >= k && (m - k).is_multiple_of(4));
-        if check {
-            let (ritz, s) = tridiagonal_eigen(&alpha, &beta);
+        let next_beta = krylov.step();
+        let m = krylov.alpha.len();
+        let invariant = next_beta.is_none();
+        if invariant || m == max_steps || (m >= k && (m - k).is_multiple_of(4)) {
+            let (ritz, s) = tridiagonal_eigen(&krylov.alpha, &krylov.beta);
             // With an invariant subspace of dimension m < k, all m pairs are returned.
             let order: Vec<usize> = if largest { (0..m).rev().take(k).collect() } else { (0..m).take(k).collect() };
             let scale = ritz.iter().fold(0.0_f64, |x, v| x.max(v.abs())).max(1e-300);
-            let residuals: Vec<f64> = order.iter().map(|&j| if invariant { 0.0 } else { next_beta * s[(m - 1) * m + j].abs() }).collect();
-            let converged = residuals.iter().all(|r| *r <= options.tolerance * scale);
-            if converged || invariant || m == max_steps {
-                let mut values = Vec::new();
-                let mut vectors = Vec::new();
-                for &j in &order {
-                    values.push(ritz[j]);
-                    let mut v = vec![0.0; p];
-                    for (i, b) in basis.iter().enumerate() {
-                        linalg::axpy(s[i * m + j], b, &mut v);
-                    }
-                    vectors.push(v);
-                }
-                return Eigenpairs { values, vectors, residuals, steps: m, converged: converged || invariant };
+            let residuals: Vec<f64> = order.iter().map(|&j| next_beta.map_or(0.0, |b| b * s[(m - 1) * m + j].abs())).collect();
+            let converged = invariant || residuals.iter().all(|r| *r <= options.tolerance * scale);
+            if converged || m == max_steps {
+                let values = order.iter().map(|&j| ritz[j]).collect();
+                let vectors = order
+                    .iter()
+                    .map(|&j| {
+                        let mut v = vec![0.0; p];
+                        for (i, b) in krylov.basis.iter().enumerate() {
+                            linalg::axpy(s[i * m + j], b, &mut v);
+                        }
+                        v
+                    })
+                    .collect();
+                return Eigenpairs { values, vectors, residuals, steps: m, converged };
             }
         }
-        beta.push(next_beta);
-        q = w.iter().map(|x| x / next_beta).collect();
+        krylov.accept(next_beta.expect("not invariant"));
     }
 }
 

@@ -21,7 +21,7 @@ tagged_enum!(DynamicsConfig, "kind", {
     "sde" => Sde(SdeConfig),
 });
 
-/// `kind = "sgd"`.
+/// `kind = "sgd"`, and the SGD whose exact noise an SDE carries (`noise.kind = "exact"`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SgdConfig {

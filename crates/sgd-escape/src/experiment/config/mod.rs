@@ -25,7 +25,7 @@ pub use dynamics::{DynamicsConfig, SdeConfig, SgdConfig};
 pub use exit::{CoordinateExit, ExitConfig, HyperplaneExit, LossAboveExit, NoExitKeys};
 pub use landscape::{EigenvectorFollowingConfig, LandscapeConfig, NebConfig, NoSaddleKeys, SaddleConfig};
 pub use model::{CurveConfig, DEFAULT_SAMPLES, DoubleWellConfig, LinearRegressionConfig, MlpConfig, ModelConfig};
-pub use noise::{ExactNoiseConfig, IsotropicNoise, MinibatchScale, NoiseConfig};
+pub use noise::{IsotropicNoise, MinibatchScale, NoiseConfig};
 pub use start::StartConfig;
 pub use train::{TrainConfig, TrainSection};
 

@@ -1,18 +1,18 @@
 //! `[dynamics.noise]`: the noise model of an SDE, tagged by `kind` (docs/config.md,
 //! docs/theory.md eq. 5–11).
 
-use super::dynamics::one;
+use super::dynamics::{SgdConfig, one};
 use super::tagged::tagged_enum;
 use super::values::{Count, Positive};
-use crate::dynamics::Sampling;
 use serde::{Deserialize, Serialize};
 
 /// `[dynamics.noise]`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum NoiseConfig {
-    /// The exact minibatch covariance of the data, `Σ = (f/B)[(1/N) Σ ∇ℓ∇ℓᵀ − ∇L∇Lᵀ]`.
-    Exact(ExactNoiseConfig),
+    /// The exact minibatch covariance of the data, `Σ = (f/B)[(1/N) Σ ∇ℓ∇ℓᵀ − ∇L∇Lᵀ]`, of the
+    /// SGD it describes (η, B and the sampling, which sets f).
+    Exact(SgdConfig),
     /// The paper's approximation `Σ = 2 L(θ) H*/B`.
     Paper(MinibatchScale),
     /// The paper's noise after the random time change `dτ = L dt`.
@@ -24,7 +24,7 @@ pub enum NoiseConfig {
 }
 
 tagged_enum!(NoiseConfig, "kind", {
-    "exact" => Exact(ExactNoiseConfig),
+    "exact" => Exact(SgdConfig),
     "paper" => Paper(MinibatchScale),
     "time-changed" => TimeChanged(MinibatchScale),
     "frozen" => Frozen(MinibatchScale),
@@ -62,20 +62,6 @@ pub struct MinibatchScale {
     /// Batch size B.
     #[serde(default = "one")]
     pub batch_size: Count,
-}
-
-/// `kind = "exact"`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExactNoiseConfig {
-    /// Learning rate η.
-    pub lr: Positive,
-    /// Batch size B (≤ N, checked against the data).
-    #[serde(default = "one")]
-    pub batch_size: Count,
-    /// `"without-replacement"` multiplies Σ by (N − B)/(N − 1).
-    #[serde(default = "Sampling::escape_default")]
-    pub sampling: Sampling,
 }
 
 /// `kind = "isotropic"`.
