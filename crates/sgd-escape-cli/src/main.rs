@@ -157,18 +157,26 @@ fn landscape(config_path: &Path, out: &Path) -> Result<bool, sgd_escape::Error> 
         );
     }
     let p = &report.predictions;
-    println!("\n{:<20} {:>14} {:>14} {:>14}", "theory", "rate per t", "rate per step", "mean time t");
+    println!("\n{:<30} {:>14} {:>14} {:>14}  valid", "theory", "rate per t", "rate per step", "mean time t");
     let mut rows = vec![
         ("log_barrier", &p.log_barrier),
         ("linear_barrier", &p.linear_barrier),
-        ("xie", &p.xie),
+        ("xie (s = 1, minimum curvature)", &p.xie.minimum_curvature),
+        ("xie (s = 0, saddle curvature)", &p.xie.saddle_curvature),
         ("kramers_isotropic", &p.kramers_isotropic),
     ];
-    if let Some(q) = &p.quadrature {
-        rows.push(("quadrature", q));
+    for (name, exact) in [("quadrature", &p.quadrature), ("sgd_chain", &p.sgd_chain), ("euler_maruyama_chain", &p.euler_maruyama_chain)] {
+        if let Some(q) = exact {
+            rows.push((name, q));
+        }
     }
     for (name, pr) in rows {
-        println!("{name:<20} {:>14} {:>14} {:>14}", fmt_opt(pr.rate_per_time), fmt_opt(pr.rate_per_step), fmt_opt(pr.mean_time));
+        let valid = match pr.valid {
+            Some(true) => "yes".to_string(),
+            Some(false) => format!("no: {}", pr.reason.as_deref().unwrap_or("")),
+            None => "—".to_string(),
+        };
+        println!("{name:<30} {:>14} {:>14} {:>14}  {valid}", fmt_opt(pr.rate_per_time), fmt_opt(pr.rate_per_step), fmt_opt(pr.mean_time));
     }
     if let Some(e) = p.log_barrier_exponent {
         println!("log-barrier exponent β + 1 − n/2 = {e:.6}");

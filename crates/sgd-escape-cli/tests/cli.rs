@@ -212,7 +212,7 @@ fn landscape_writes_json_with_every_theory() {
     let output = Command::new(env!("CARGO_BIN_EXE_sgd-escape")).args(["landscape", &cfg, "--out", out.to_str().unwrap()]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let table = String::from_utf8_lossy(&output.stdout);
-    for row in ["log_barrier", "linear_barrier", "xie", "kramers_isotropic", "outliers  n = 2"] {
+    for row in ["log_barrier", "linear_barrier", "xie (s = 1", "xie (s = 0", "kramers_isotropic", "valid", "outliers  n = 2"] {
         assert!(table.contains(row), "table lacks {row}: {table}");
     }
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("landscape.json")).unwrap()).unwrap();
@@ -228,10 +228,12 @@ fn landscape_writes_json_with_every_theory() {
     for key in ["ratio", "log", "linear"] {
         assert!(json["barrier"][key].is_f64(), "barrier.{key}");
     }
-    for theory in ["log_barrier", "linear_barrier", "xie", "kramers_isotropic"] {
+    let p = &json["predictions"];
+    for prediction in [&p["log_barrier"], &p["linear_barrier"], &p["xie"]["minimum_curvature"], &p["xie"]["saddle_curvature"], &p["kramers_isotropic"]] {
         for key in ["rate_per_time", "rate_per_step", "mean_time"] {
-            assert!(json["predictions"][theory][key].is_f64(), "predictions.{theory}.{key}");
+            assert!(prediction[key].is_f64(), "{key} in {prediction}");
         }
+        assert!(prediction["valid"].is_boolean() && prediction["assumptions"].is_array(), "{prediction}");
     }
     assert!(json["critical_dimension"].is_f64() && json["stationary_exponent"].is_f64());
     // Invalid landscape keys are input errors.
@@ -273,7 +275,7 @@ fn mlp_train_then_landscape_and_run() {
     let train = write(
         d,
         "train.toml",
-        "[model]\nkind = \"mlp\"\nhidden = [6]\nactivation = \"tanh\"\n[data]\nsource = \"wine\"\n[train]\nlr = 0.05\nbatch_size = 8\nepochs = 30\n",
+        "[model]\nkind = \"mlp\"\nhidden = [6]\nactivation = \"tanh\"\n[data]\nsource = \"wine\"\nstandardize = true\n[train]\nlr = 0.05\nbatch_size = 8\nepochs = 30\n",
     );
     let out =
         Command::new(env!("CARGO_BIN_EXE_sgd-escape")).args(["train", &train, "--out", d.join("t").to_str().unwrap()]).output().unwrap();
@@ -289,7 +291,7 @@ fn mlp_train_then_landscape_and_run() {
             d,
             "run.toml",
             &format!(
-                "seed = 2\nreplicas = 20\nmax_steps = 2000\n[model]\nkind = \"mlp\"\nhidden = [6]\nactivation = \"tanh\"\n[data]\nsource = \"wine\"\n[dynamics]\n{dynamics}\n[start]\nparameters = \"{}\"\n[exit]\nkind = \"loss-above\"\nratio = 1.5\n[landscape]\nsaddle = \"none\"\n",
+                "seed = 2\nreplicas = 20\nmax_steps = 2000\n[model]\nkind = \"mlp\"\nhidden = [6]\nactivation = \"tanh\"\n[data]\nsource = \"wine\"\nstandardize = true\n[dynamics]\n{dynamics}\n[start]\nparameters = \"{}\"\n[exit]\nkind = \"loss-above\"\nratio = 1.5\n[landscape]\nsaddle = \"none\"\n",
                 params.display()
             ),
         );

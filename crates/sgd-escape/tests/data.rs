@@ -71,8 +71,13 @@ fn fashion_mnist_loads_from_the_debian_package() {
 fn label_maps_subsetting_and_standardisation() {
     let t = load_vendored("wine").unwrap();
     // Binary ±1 from a class set, first 100 rows, selected features.
-    let spec =
-        DataSpec { features: Some(vec![0, 12]), labels: LabelMap::Binary { positive: vec![1, 2] }, first: Some(100), ..Default::default() };
+    let spec = DataSpec {
+        features: Some(vec![0, 12]),
+        labels: LabelMap::Binary { positive: vec![1, 2] },
+        first: Some(100),
+        scale: Scale::Standardize,
+        ..Default::default()
+    };
     let d = build(&t, &spec).unwrap();
     assert_eq!((d.len(), d.features, d.outputs), (100, 2, 1));
     for mu in 0..100 {
@@ -86,12 +91,12 @@ fn label_maps_subsetting_and_standardisation() {
         let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 100.0;
         assert!(mean.abs() < 1e-12 && (var - 1.0).abs() < 1e-12, "{mean} {var}");
     }
-    // Unscaled: the values as read.
-    let raw = build(&t, &DataSpec { scale: Scale::None, first: Some(3), ..Default::default() }).unwrap();
+    // By default the data are as read.
+    let raw = build(&t, &DataSpec { first: Some(3), ..Default::default() }).unwrap();
     assert_eq!(raw.row(0)[0], 14.23);
     assert_eq!(raw.target(2), &[t.get(2, 13)]);
     // Constant columns (digits' blank corner pixels) are centred, not divided by zero.
-    let digits = build(&load_vendored("digits").unwrap(), &DataSpec::default()).unwrap();
+    let digits = build(&load_vendored("digits").unwrap(), &DataSpec { scale: Scale::Standardize, ..Default::default() }).unwrap();
     assert!(digits.x.iter().all(|v| v.is_finite()));
 }
 
@@ -180,4 +185,97 @@ fn npy_files_load_and_malformed_ones_are_errors() {
     expect_error(Table::from_npy(&p), &p, &["not a .npy file"]);
     let p = write(d, "empty.npy", &npy("<f8", "(0, 2)", &[]));
     expect_error(Table::from_npy(&p), &p, &["empty"]);
+}
+
+/// Linear regression on a user's CSV file is fitted to the data as given: θ*, L* and the
+/// Hessian eigenvalues equal the closed forms of the raw data (x with mean 1 and standard
+/// deviation 2, and an intercept column), to 1e-10; with `standardize = true` they equal the
+/// closed forms of the standardised inputs, and the statistics used are reported.
+#[test]
+fn linear_regression_fits_the_data_as_given() {
+    use sgd_escape::experiment::{Config, prepare};
+    let dir = tempfile::tempdir().unwrap();
+    let n = 500;
+    let mut rows = String::from("one,x,y\n");
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        // Deterministic pseudo-normal values: x = 1 + 2z, y = 0.5x + 0.9ξ.
+        let z = ((i as f64 * 0.618_033_988_7).fract() - 0.5) * 3.4;
+        let xi = ((i as f64 * 0.414_213_562_3).fract() - 0.5) * 3.4;
+        let (x, y) = (1.0 + 2.0 * z, 0.5 * (1.0 + 2.0 * z) + 0.9 * xi);
+        rows.push_str(&format!("1,{x},{y}\n"));
+        xs.push(x);
+        ys.push(y);
+    }
+    let csv = write(dir.path(), "user.csv", rows.as_bytes());
+    let mean = |f: &dyn Fn(usize) -> f64| (0..n).map(f).sum::<f64>() / n as f64;
+    let run = |features: &str, standardize: bool| {
+        let text = format!(
+            "[model]\nkind = \"linear-regression\"\n[data]\nsource = \"csv\"\npath = \"{}\"\nfeatures = {features}\nstandardize = {standardize}\n\
+             [dynamics]\nkind = \"sgd\"\nlr = 0.01\n[exit]\nkind = \"loss-above\"\nratio = 2.0\n",
+            csv.display()
+        );
+        prepare(&Config::from_toml(&text, Path::new("user.toml")).unwrap(), Path::new(".")).unwrap()
+    };
+    let close = |a: f64, b: f64, what: &str| assert!((a - b).abs() <= 1e-10 * b.abs().max(1.0), "{what}: {a} vs {b}");
+
+    // One feature, as given: θ* = E[xy]/E[x²], L* = ½(E[y²] − E[xy]²/E[x²]), H = E[x²].
+    let (sxx, sxy, syy) = (mean(&|i| xs[i] * xs[i]), mean(&|i| xs[i] * ys[i]), mean(&|i| ys[i] * ys[i]));
+    let p = run("[2]", false);
+    close(p.start.theta[0], sxy / sxx, "θ*");
+    close(p.start.loss, 0.5 * (syy - sxy * sxy / sxx), "L*");
+    close(p.start.hessian_eigenvalues[0], sxx, "h*");
+    assert!(p.data.as_ref().unwrap().standardization.is_none());
+    assert!((sxx - 5.0).abs() < 0.5, "the inputs have E[x²] ≈ 1 + 2² = 5: {sxx}");
+
+    // With the intercept column: the 2 × 2 normal equations, solved here by Cramer's rule.
+    let (a, b, c) = (1.0, mean(&|i| xs[i]), sxx);
+    let (ry0, ry1) = (mean(&|i| ys[i]), sxy);
+    let det = a * c - b * b;
+    let theta = [(c * ry0 - b * ry1) / det, (a * ry1 - b * ry0) / det];
+    let loss = 0.5 * (syy - theta[0] * ry0 - theta[1] * ry1);
+    let (tr, disc) = (a + c, ((a - c) * (a - c) + 4.0 * b * b).sqrt());
+    let p = run("[1, 2]", false);
+    close(p.start.theta[0], theta[0], "intercept");
+    close(p.start.theta[1], theta[1], "slope");
+    close(p.start.loss, loss, "L* with intercept");
+    close(p.start.hessian_eigenvalues[0], 0.5 * (tr - disc), "smaller eigenvalue");
+    close(p.start.hessian_eigenvalues[1], 0.5 * (tr + disc), "larger eigenvalue");
+    // `model.data` is shorthand for the same file with every column but the last as inputs.
+    let text = format!(
+        "[model]\nkind = \"linear-regression\"\ndata = \"{}\"\n[dynamics]\nkind = \"sgd\"\nlr = 0.01\n[exit]\nkind = \"loss-above\"\nratio = 2.0\n",
+        csv.display()
+    );
+    let shorthand = prepare(&Config::from_toml(&text, Path::new("user.toml")).unwrap(), Path::new(".")).unwrap();
+    assert_eq!(shorthand.start.theta, p.start.theta);
+
+    // Standardised on request: x' = (x − mean)/std, and the statistics are reported.
+    let (mx, sd) = (b, (sxx - b * b).sqrt());
+    let xs_std: Vec<f64> = xs.iter().map(|x| (x - mx) / sd).collect();
+    let (s2, sy) = (mean(&|i| xs_std[i] * xs_std[i]), mean(&|i| xs_std[i] * ys[i]));
+    let p = run("[2]", true);
+    close(p.start.theta[0], sy / s2, "θ* standardised");
+    close(p.start.loss, 0.5 * (syy - sy * sy / s2), "L* standardised");
+    close(p.start.hessian_eigenvalues[0], 1.0, "h* standardised");
+    let s = p.data.as_ref().unwrap().standardization.as_ref().unwrap();
+    close(s.mean[0], mx, "reported mean");
+    close(s.inv_std[0], 1.0 / sd, "reported 1/std");
+}
+
+/// Class labels under a classification label map must be exact, moderate integers: 2.5 and
+/// 1e19 are errors naming the file, the row and the column.
+#[test]
+fn class_labels_must_be_moderate_integers() {
+    let dir = tempfile::tempdir().unwrap();
+    for (bad, row) in [("2.5", 3), ("1e19", 4)] {
+        let text = format!("x,class\n0.1,0\n0.2,1\n{}", if row == 3 { format!("0.3,{bad}\n0.4,1\n") } else { format!("0.3,1\n0.4,{bad}\n") });
+        let p = write(dir.path(), "labels.csv", text.as_bytes());
+        let table = Table::from_csv(&p, true).unwrap();
+        for labels in [LabelMap::OneHot, LabelMap::Binary { positive: vec![1] }] {
+            let message = build(&table, &DataSpec { labels: labels.clone(), ..Default::default() }).unwrap_err().to_string();
+            for fragment in [p.display().to_string(), format!("row {row}"), "column 2".into(), bad.replace("1e19", "10000000000000000000")] {
+                assert!(message.contains(&fragment), "{labels:?}: `{fragment}` not in: {message}");
+            }
+        }
+    }
 }

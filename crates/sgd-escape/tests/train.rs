@@ -15,6 +15,7 @@ init_seed = 4
 [data]
 source = "digits"
 samples = 1200
+standardize = true
 [test]
 source = "digits"
 skip = 1200

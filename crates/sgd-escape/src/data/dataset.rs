@@ -2,10 +2,8 @@
 //! targets `y_μ ∈ R^K` (K = 1 for scalar regression, K classes for one-hot labels).
 
 use crate::dynamics::rng::ReplicaRng;
-use crate::error::{Error, Result};
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
-use std::path::Path;
 
 /// Inputs `x_μ ∈ R^m` (row-major `N × m`) and targets `y_μ ∈ R^K` (row-major `N × K`).
 #[derive(Clone, Debug, PartialEq)]
@@ -70,20 +68,5 @@ impl Dataset {
             y.push(label(&x[start..], xi));
         }
         Dataset { features, outputs: 1, x, y }
-    }
-
-    /// Loads a CSV file with a header row; every column but the last is an input, the last is
-    /// the target. Empty files, ragged rows and non-finite or non-numeric entries are errors
-    /// naming the row (1-based, header = row 1) and the column.
-    pub fn from_csv(path: &Path) -> Result<Self> {
-        let table = super::Table::from_csv(path, true)?;
-        if table.columns < 2 {
-            return Err(Error::Data {
-                path: path.to_path_buf(),
-                message: format!("the header has {} column; at least 2 are needed (inputs, then the target last)", table.columns),
-            });
-        }
-        let spec = super::DataSpec { target: Some(table.columns - 1), ..Default::default() };
-        super::build(&table, &spec)
     }
 }

@@ -31,13 +31,14 @@ pub enum LabelMap {
     OneHot,
 }
 
-/// How the feature columns are scaled (statistics over the rows used).
+/// How the feature columns are scaled (statistics over the rows used). The default is the
+/// data as given.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Scale {
     /// Zero mean and unit variance per column; a constant column is only centred.
-    #[default]
     Standardize,
     /// As read.
+    #[default]
     None,
 }
 
@@ -58,14 +59,18 @@ pub struct DataSpec {
     pub first: Option<usize>,
 }
 
-/// Per-feature standardisation `x ↦ (x − mean)·inv_std`.
-#[derive(Clone, Debug, PartialEq)]
+/// Per-feature standardisation `x ↦ (x − mean)·inv_std`, recorded in every output that
+/// depends on it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Standardization {
     /// Column means.
     pub mean: Vec<f64>,
     /// 1/standard deviation (1 for constant columns).
     pub inv_std: Vec<f64>,
 }
+
+/// The largest class label accepted (|label| ≤ 2³¹).
+const MAX_CLASS_LABEL: f64 = 2_147_483_648.0;
 
 /// Builds a data set from `table` as `spec` says. Errors name the table and the column (or
 /// row) at fault: a column index out of range, the target among the features, a non-integer
@@ -103,12 +108,13 @@ pub fn build_with(table: &Table, spec: &DataSpec, given: Option<&Standardization
     for r in 0..rows {
         x.extend(features.iter().map(|&c| table.get(row0 + r, c)));
     }
-    let class = |r: usize| -> Result<i64> {
-        let r = row0 + r;
+    // A class label must be an exact integer of moderate size: 2.5 or 1e19 (which `as i64`
+    // would merge with other classes) are errors naming the row and column.
+    let class_at = |r: usize| -> Result<i64> {
         let v = table.get(r, target);
-        if v.fract() != 0.0 {
+        if v.fract() != 0.0 || v.abs() > MAX_CLASS_LABEL {
             return Err(err(format!(
-                "row {}, column {} (`{}`): class label {v} is not an integer (classification label maps need integer classes)",
+                "row {}, column {} (`{}`): class label {v} is not an integer between −2³¹ and 2³¹ (classification label maps need integer classes)",
                 r + 1,
                 target + 1,
                 table.names[target]
@@ -116,6 +122,7 @@ pub fn build_with(table: &Table, spec: &DataSpec, given: Option<&Standardization
         }
         Ok(v as i64)
     };
+    let class = |r: usize| class_at(row0 + r);
     let (outputs, y) = match &spec.labels {
         LabelMap::Regression => (1, (0..rows).map(|r| table.get(row0 + r, target)).collect()),
         LabelMap::Binary { positive } => {
@@ -128,12 +135,7 @@ pub fn build_with(table: &Table, spec: &DataSpec, given: Option<&Standardization
         LabelMap::OneHot => {
             let classes: Vec<i64> = (0..rows).map(class).collect::<Result<_>>()?;
             // The classes of the whole table, so that subsets (train, test) share one encoding.
-            let mut distinct: Vec<i64> = (0..table.rows)
-                .filter_map(|r| {
-                    let v = table.get(r, target);
-                    (v.fract() == 0.0).then_some(v as i64)
-                })
-                .collect();
+            let mut distinct: Vec<i64> = (0..table.rows).map(class_at).collect::<Result<_>>()?;
             distinct.sort_unstable();
             distinct.dedup();
             let k = distinct.len();

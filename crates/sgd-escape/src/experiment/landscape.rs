@@ -4,7 +4,7 @@
 
 use super::analysis::LandscapeAnalysis;
 use super::config::Config;
-use super::prepare::{Prepared, prepare};
+use super::prepare::{DataReport, Prepared, prepare};
 use crate::error::{Error, Result};
 use serde::Serialize;
 use std::path::Path;
@@ -16,6 +16,9 @@ pub struct LandscapeReport {
     pub version: String,
     /// The configuration, every default written out.
     pub config: Config,
+    /// The data of a data-built model: size and any standardisation applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataReport>,
     /// The analysis.
     #[serde(flatten)]
     pub analysis: LandscapeAnalysis,
@@ -24,7 +27,12 @@ pub struct LandscapeReport {
 impl LandscapeReport {
     /// The report of a prepared run.
     pub fn new(prepared: &Prepared) -> Self {
-        LandscapeReport { version: crate::VERSION.into(), config: prepared.config.clone(), analysis: prepared.landscape.clone() }
+        LandscapeReport {
+            version: crate::VERSION.into(),
+            config: prepared.config.clone(),
+            data: prepared.data.clone(),
+            analysis: prepared.landscape.clone(),
+        }
     }
 }
 

@@ -66,6 +66,28 @@ pub struct StartPoint {
     pub hessian_eigenvectors: Vec<f64>,
 }
 
+/// The data a data-built model was built on, as every output records it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct DataReport {
+    /// `generated` (Gaussian data from `model.data_seed`) or the `[data]` source.
+    pub source: String,
+    /// N.
+    pub samples: usize,
+    /// Input dimension m.
+    pub inputs: usize,
+    /// Outputs K.
+    pub outputs: usize,
+    /// The standardisation applied to the inputs, `x ↦ (x − mean)·inv_std`; null when the data
+    /// are used as given.
+    pub standardization: Option<Standardization>,
+}
+
+impl DataReport {
+    fn new(source: &str, data: &crate::data::Dataset, standardization: Option<Standardization>) -> Self {
+        DataReport { source: source.into(), samples: data.len(), inputs: data.features, outputs: data.outputs, standardization }
+    }
+}
+
 /// Everything a run needs, resolved.
 #[derive(Clone, Debug)]
 pub struct Prepared {
@@ -73,8 +95,8 @@ pub struct Prepared {
     pub config: Config,
     /// The model.
     pub model: BuiltModel,
-    /// The standardisation applied to the data, if any.
-    pub standardization: Option<Standardization>,
+    /// The data of a data-built model (none for analytic ones).
+    pub data: Option<DataReport>,
     /// The start point: the minimum found from `start.point`, or the point itself.
     pub start: StartPoint,
     /// The exit criterion with thresholds resolved against L(θ*).
@@ -91,7 +113,7 @@ pub struct Prepared {
 /// configuration file's folder).
 pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
     let mut config = config.clone();
-    let (model, standardization) = build_model(&mut config, base_dir)?;
+    let (model, data) = build_model(&mut config, base_dir)?;
     let p = model.as_model().dim();
     check_dynamics(&config.dynamics, &model)?;
     let start_point = resolve_start(&mut config, &model, base_dir)?;
@@ -142,12 +164,12 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
         dynamics: &config.dynamics,
         landscape: &config.landscape,
     });
-    Ok(Prepared { config, model, standardization, start, exit, dynamics, landscape, warnings })
+    Ok(Prepared { config, model, data, start, exit, dynamics, landscape, warnings })
 }
 
 /// Builds the model (loading or generating its data) and writes the data defaults into
 /// `config`.
-fn build_model(config: &mut Config, base_dir: &Path) -> Result<(BuiltModel, Option<Standardization>)> {
+fn build_model(config: &mut Config, base_dir: &Path) -> Result<(BuiltModel, Option<DataReport>)> {
     let data_section_only_for = |kind: &str| -> Result<()> {
         match &config.data {
             Some(_) => Err(Error::invalid(
@@ -175,7 +197,9 @@ fn build_model(config: &mut Config, base_dir: &Path) -> Result<(BuiltModel, Opti
                 c.samples.get(),
                 c.data_seed,
             )?;
-            Ok((model, None))
+            let BuiltModel::Curve(curve) = &model else { unreachable!("a curve model") };
+            let report = DataReport::new("generated", curve.data(), None);
+            Ok((model, Some(report)))
         }
         ModelConfig::LinearRegression(lr) => {
             // `model.data` is shorthand for a [data] CSV section.
@@ -194,7 +218,8 @@ fn build_model(config: &mut Config, base_dir: &Path) -> Result<(BuiltModel, Opti
                     let samples = *lr.samples.get_or_insert(values::Count::new(super::config::DEFAULT_SAMPLES).expect("in range"));
                     let data_seed = *lr.data_seed.get_or_insert(0);
                     let data = crate::data::Dataset::gaussian(samples.get(), dim.get(), data_seed, |_, xi| xi);
-                    Ok((BuiltModel::linear_regression(data)?, None))
+                    let report = DataReport::new("generated", &data, None);
+                    Ok((BuiltModel::linear_regression(data)?, Some(report)))
                 }
                 Some(mut section) => {
                     for (key, present) in [("model.samples", lr.samples.is_some()), ("model.data_seed", lr.data_seed.is_some())] {
@@ -228,8 +253,9 @@ fn build_model(config: &mut Config, base_dir: &Path) -> Result<(BuiltModel, Opti
                         return Err(Error::invalid("data.labels", "(K > 1 outputs)", "linear regression has one output"));
                     }
                     lr.dim = Some(values::Count::new(data.features).map_err(|m| Error::invalid("data", "(no features)", m))?);
+                    let report = DataReport::new(section.source(), &data, standardization);
                     config.data = Some(section);
-                    Ok((BuiltModel::linear_regression(data)?, standardization))
+                    Ok((BuiltModel::linear_regression(data)?, Some(report)))
                 }
             }
         }
@@ -238,6 +264,7 @@ fn build_model(config: &mut Config, base_dir: &Path) -> Result<(BuiltModel, Opti
                 Error::invalid("[data]", "(missing)", "model.kind = \"mlp\" needs a [data] section (e.g. source = \"wine\")")
             })?;
             let LoadedData { data, standardization } = section.load(base_dir, "data", None)?;
+            let report = DataReport::new(section.source(), &data, standardization);
             let model = Mlp::new(&mlp.widths(), mlp.activation, data)?;
             let parameters = crate::model::Model::dim(&model);
             if parameters > MAX_DENSE_PARAMETERS {
@@ -249,7 +276,7 @@ fn build_model(config: &mut Config, base_dir: &Path) -> Result<(BuiltModel, Opti
                     ),
                 ));
             }
-            Ok((BuiltModel::Mlp(model), standardization))
+            Ok((BuiltModel::Mlp(model), Some(report)))
         }
     }
 }

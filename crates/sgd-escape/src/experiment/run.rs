@@ -4,7 +4,7 @@
 use super::analysis::Barrier;
 use super::config::Config;
 use super::predictions::{Comparison, Predictions, compare};
-use super::prepare::{Dynamics, Prepared, StartPoint, prepare};
+use super::prepare::{DataReport, Dynamics, Prepared, StartPoint, prepare};
 use super::simulate::simulate;
 use crate::dynamics::Noise;
 use crate::error::Result;
@@ -24,6 +24,9 @@ pub struct Summary {
     pub seed: u64,
     /// The configuration that ran, every default written out.
     pub config: Config,
+    /// The data of a data-built model: size and any standardisation applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataReport>,
     /// The start point θ* and its loss and curvature.
     pub minimum: StartPoint,
     /// How time is measured.
@@ -86,6 +89,7 @@ pub fn summarize(prepared: &Prepared, outcomes: &[ReplicaOutcome]) -> Summary {
         version: crate::VERSION.to_string(),
         seed: prepared.config.seed,
         config: prepared.config.clone(),
+        data: prepared.data.clone(),
         minimum: prepared.start.clone(),
         time_unit: time_unit.to_string(),
         escape,

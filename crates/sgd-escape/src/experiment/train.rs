@@ -92,7 +92,8 @@ pub fn resolve(config: &TrainConfig, base_dir: &Path) -> Result<TrainSpec> {
     let LoadedData { data, standardization } = config.data.load(base_dir, "data", None)?;
     let test = match &mut config.test {
         Some(section) => {
-            // The test features are scaled with the training set's statistics.
+            // The test set is scaled like the training set, with the training set's statistics.
+            section.set_standardize(standardization.is_some());
             let test = section.load(base_dir, "test", standardization.as_ref())?.data;
             if (test.features, test.outputs) != (data.features, data.outputs) {
                 return Err(Error::invalid(
@@ -260,11 +261,11 @@ pub fn train_in_dir(spec: &TrainSpec, dir: &Path, progress: &dyn Fn(&EpochLog), 
     }
     if !interrupted {
         let params = serde_json::json!({
-            "version": crate::VERSION, "config": spec.config, "epoch": epoch, "steps": steps, "theta": theta,
+            "version": crate::VERSION, "config": spec.config, "standardization": spec.standardization, "epoch": epoch, "steps": steps, "theta": theta,
         });
         crate::report::atomic_write(&dir.join("params.json"), serde_json::to_string(&params).expect("serialises").as_bytes())?;
         let summary = serde_json::json!({
-            "version": crate::VERSION, "config": spec.config, "parameters": spec.model.dim(), "samples": spec.model.samples(),
+            "version": crate::VERSION, "config": spec.config, "standardization": spec.standardization, "parameters": spec.model.dim(), "samples": spec.model.samples(),
             "steps_per_epoch": spec.steps_per_epoch(), "resumed_from_epoch": resumed_from, "final": log.last(),
         });
         crate::report::atomic_write(&dir.join("train.json"), serde_json::to_string_pretty(&summary).expect("serialises").as_bytes())?;

@@ -148,6 +148,24 @@ impl<F: FeatureMap> FeatureModel<F> {
         &self.data
     }
 
+    /// For a one-parameter model: the state after one SGD step with batch size 1 on each sample,
+    /// `θ − η r_μ(θ) f'_μ(θ)` for μ = 1..N, appended to `out` (the transitions of the SGD chain,
+    /// docs/theory.md eq. 22). φ(θ) and φ'(θ) are computed once, then each sample costs O(m).
+    pub fn one_parameter_sgd_steps(&self, theta: f64, lr: f64, out: &mut Vec<f64>) {
+        assert_eq!(self.map.param_dim(), 1, "one parameter");
+        let m = self.map.feature_dim();
+        let phi: Vec<f64> = (0..m).map(|a| self.map.feature(&[theta], a)).collect();
+        let dphi: Vec<f64> = (0..m).map(|a| self.map.feature_derivative(&[theta], a, &[1.0])).collect();
+        for (x, y) in self.data.x.chunks_exact(m).zip(&self.data.y) {
+            let (mut r, mut g) = (-y, 0.0);
+            for a in 0..m {
+                r += x[a] * phi[a];
+                g += x[a] * dphi[a];
+            }
+            out.push(theta - lr * r * g);
+        }
+    }
+
     /// Sufficient statistics `(Sxx, sxy, syy)`: `Sxx = (1/N) Σ x xᵀ` (row-major `m × m`),
     /// `sxy = (1/N) Σ x y`, `syy = (1/N) Σ y²`.
     pub fn sufficient_statistics(&self) -> (&[f64], &[f64], f64) {

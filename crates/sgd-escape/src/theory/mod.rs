@@ -3,6 +3,7 @@
 //! time quadrature (THEORY.md §4), the ground truth for 1-D tests under any noise model;
 //! [`stationary`] the stationary exponent and the exact discrete-time SGD variance.
 
+pub mod chain;
 pub mod mfpt;
 pub mod rates;
 pub mod stationary;

@@ -87,9 +87,10 @@ macro_rules! data_source {
             /// Label map (default: one-hot for the classification sets, regression otherwise).
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub labels: Option<Labels>,
-            /// Scale every feature to mean 0, variance 1 over the rows used.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
-            pub standardize: Option<bool>,
+            /// Scale every feature to mean 0, variance 1 over the rows used (default: the data
+            /// as given).
+            #[serde(default)]
+            pub standardize: bool,
             /// Leading rows skipped.
             #[serde(default)]
             pub skip: usize,
@@ -104,7 +105,7 @@ macro_rules! data_source {
                     features: &self.features,
                     target: &self.target,
                     labels: &mut self.labels,
-                    standardize: &mut self.standardize,
+                    standardize: self.standardize,
                     skip: self.skip,
                     samples: self.samples,
                 }
@@ -166,7 +167,7 @@ struct Selection<'a> {
     features: &'a Option<Vec<Column>>,
     target: &'a Option<Column>,
     labels: &'a mut Option<Labels>,
-    standardize: &'a mut Option<bool>,
+    standardize: bool,
     skip: usize,
     samples: Option<Count>,
 }
@@ -189,7 +190,7 @@ impl DataConfig {
             features: None,
             target: None,
             labels: None,
-            standardize: None,
+            standardize: false,
             skip: 0,
             samples: None,
         })
@@ -205,6 +206,16 @@ impl DataConfig {
             DataConfig::FashionMnist(_) => "fashion-mnist",
             DataConfig::Csv(_) => "csv",
             DataConfig::Npy(_) => "npy",
+        }
+    }
+
+    /// Sets `standardize` (a test set follows its training set).
+    pub fn set_standardize(&mut self, standardize: bool) {
+        match self {
+            DataConfig::Diabetes(d) | DataConfig::Wine(d) | DataConfig::BreastCancer(d) | DataConfig::Digits(d) => d.standardize = standardize,
+            DataConfig::FashionMnist(d) => d.standardize = standardize,
+            DataConfig::Csv(d) => d.standardize = standardize,
+            DataConfig::Npy(d) => d.standardize = standardize,
         }
     }
 
@@ -263,7 +274,7 @@ impl DataConfig {
             .labels
             .get_or_insert_with(|| if classification { Labels::OneHot(NoKeys {}) } else { Labels::Regression(NoKeys {}) })
             .clone();
-        let standardize = *selection.standardize.get_or_insert(source != "fashion-mnist");
+        let standardize = selection.standardize;
         let spec = DataSpec {
             features,
             target,

@@ -2,7 +2,7 @@
 //! (docs/config.md).
 
 use super::tagged::tagged_enum;
-use super::values::{AboveOne, AtLeast, Count, Fraction, Positive, Vector};
+use super::values::{AboveOne, AtLeast, Count, Positive, Vector};
 use serde::{Deserialize, Serialize};
 
 /// `[landscape]`.
@@ -19,22 +19,24 @@ pub struct LandscapeConfig {
     /// Fixes the number n of outliers instead of detecting it (≤ P).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outliers: Option<Count>,
-    /// s ∈ [0, 1] of Xie et al.'s exponent.
-    #[serde(default = "default_xie")]
-    pub xie_path_factor: Fraction,
+    /// Compute the exact chain references of one-parameter models (`sgd_chain`,
+    /// `euler_maruyama_chain`); each takes up to seconds for large data sets.
+    #[serde(default = "yes")]
+    pub exact_chains: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for LandscapeConfig {
     fn default() -> Self {
-        LandscapeConfig { saddle: None, outlier_gap: default_gap(), outliers: None, xie_path_factor: default_xie() }
+        LandscapeConfig { saddle: None, outlier_gap: default_gap(), outliers: None, exact_chains: true }
     }
 }
 
 fn default_gap() -> AboveOne {
     AboveOne::new(10.0).expect("in range")
-}
-fn default_xie() -> Fraction {
-    Fraction::new(1.0).expect("in range")
 }
 
 /// `[landscape.saddle]` (or `saddle = "none"`).

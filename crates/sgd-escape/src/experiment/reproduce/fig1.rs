@@ -11,7 +11,7 @@
 
 use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, save_figure, write_text};
 use crate::cells;
-use crate::data::{DataSpec, LabelMap, build, load_vendored};
+use crate::data::{DataSpec, LabelMap, Scale, build, load_vendored};
 use crate::dynamics::Sampling;
 use crate::error::Result;
 use crate::experiment::config::TrainConfig;
@@ -164,7 +164,7 @@ fn snapshot(model: &Mlp, theta: &[f64], epoch: usize, probes: usize, steps: usiz
 fn validation(probes: usize, steps: usize, seed: u64) -> Result<Validation> {
     // Digits, even against odd, MLP 64-16-16-1 (P = 1329), at its Glorot initialisation.
     let data =
-        build(&load_vendored("digits")?, &DataSpec { labels: LabelMap::Binary { positive: vec![0, 2, 4, 6, 8] }, ..Default::default() })?;
+        build(&load_vendored("digits")?, &DataSpec { labels: LabelMap::Binary { positive: vec![0, 2, 4, 6, 8] }, scale: Scale::Standardize, ..Default::default() })?;
     let model = Mlp::new(&[16, 16], Activation::Relu, data)?;
     let theta = model.glorot(seed);
     let a = GaussNewton::loss_weighted(&model, &theta);

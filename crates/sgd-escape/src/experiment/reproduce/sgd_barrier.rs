@@ -142,7 +142,7 @@ fn compute_point(sweep: &str, sigma: f64, batch_size: usize, lr: f64, replicas: 
         quadrature_paper: paper_report.predictions.quadrature.as_ref().map(time).unwrap_or(f64::NAN),
         log_barrier: time(&report.predictions.log_barrier),
         linear_barrier: time(&report.predictions.linear_barrier),
-        xie: time(&report.predictions.xie),
+        xie: time(&report.predictions.xie.minimum_curvature),
         kramers: time(&report.predictions.kramers_isotropic),
     })
 }

@@ -1,0 +1,354 @@
+//! Exact mean exit times of one-dimensional Markov chains: SGD itself at finite η, and the
+//! Euler–Maruyama scheme of an SDE at its step (docs/theory.md eq. 22).
+//!
+//! A chain on θ ∈ R with transition kernel K(θ, ·) leaves the interval D = (lower, upper)
+//! (through an absorbing end; a reflecting end confines it) after m(θ) steps on average, where
+//!
+//! `m(θ) = c(θ) + ∫_D m(x) K(θ, dx)` for θ ∈ D,  m = 0 beyond an absorbing end,
+//!
+//! with cost c(θ) = 1 a step (or the time a step takes). For SGD with B = 1 and indices drawn
+//! with replacement the kernel is a mixture of the N maps θ ↦ θ − η r_μ(θ) f'_μ(θ), each of
+//! weight 1/N ([`SgdKernel`]); for Euler–Maruyama it is Gaussian ([`GaussianKernel`]).
+//!
+//! m is represented on a uniform grid of M nodes by its piecewise-linear interpolant. Each
+//! transition contributes its exact weight on the nodes (an atom by linear interpolation, a
+//! Gaussian by integrating the interpolant in closed form), which gives the linear system
+//! `(I − P) m = c`, solved by LU with partial pivoting. M doubles until m(start) moves by less
+//! than the tolerance (0.1% by default); a reflecting end, where the grid must stop somewhere,
+//! is moved twice as far out until that too changes m(start) by less than the tolerance.
+
+use crate::linalg;
+use faer::Mat;
+use faer::linalg::solvers::Solve;
+use rayon::prelude::*;
+use serde::Serialize;
+use statrs::function::erf::erfc;
+
+/// What lies beyond an end of the interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum End {
+    /// Beyond it the chain has exited (m = 0): a coordinate threshold or a loss level.
+    Absorbing,
+    /// The grid stops here, but the chain does not exit: it is confined by the drift, and points
+    /// beyond the end are counted at the end. The end is moved out until this does not matter.
+    Reflecting,
+}
+
+/// The interval the chain lives in, with what lies beyond each end.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Domain {
+    /// Lower end.
+    pub lower: f64,
+    /// What lies below it.
+    pub below: End,
+    /// Upper end.
+    pub upper: f64,
+    /// What lies above it.
+    pub above: End,
+}
+
+/// Where one step from θ goes: atoms (x, weight) and Gaussians (mean, sd, weight), weights
+/// summing to 1.
+#[derive(Clone, Debug, Default)]
+pub struct Transitions {
+    atoms: Vec<(f64, f64)>,
+    gaussians: Vec<(f64, f64, f64)>,
+}
+
+impl Transitions {
+    /// Moves to x with probability `weight`.
+    pub fn atom(&mut self, x: f64, weight: f64) {
+        self.atoms.push((x, weight));
+    }
+    /// Moves to N(mean, sd²) with probability `weight`.
+    pub fn gaussian(&mut self, mean: f64, sd: f64, weight: f64) {
+        self.gaussians.push((mean, sd, weight));
+    }
+    fn clear(&mut self) {
+        self.atoms.clear();
+        self.gaussians.clear();
+    }
+}
+
+/// A Markov chain on R: its transitions and the cost of a step.
+pub trait Kernel: Sync {
+    /// The law of the next state from θ.
+    fn transitions(&self, theta: f64, out: &mut Transitions);
+    /// What a step from θ adds to the mean (1 to count steps; the elapsed time otherwise).
+    fn cost(&self, _theta: f64) -> f64 {
+        1.0
+    }
+}
+
+/// SGD with batch size 1 and indices drawn with replacement on a one-parameter model:
+/// θ ↦ θ − η r_μ(θ) f'_μ(θ) with μ uniform over the N samples (docs/theory.md eq. 2).
+/// `steps(θ, out)` appends the N states one step can reach.
+pub struct SgdKernel<F> {
+    /// The N next states from θ.
+    pub steps: F,
+}
+
+impl<F: Fn(f64, &mut Vec<f64>) + Sync> Kernel for SgdKernel<F> {
+    fn transitions(&self, theta: f64, out: &mut Transitions) {
+        let mut next = Vec::new();
+        (self.steps)(theta, &mut next);
+        let weight = 1.0 / next.len() as f64;
+        out.atoms.extend(next.into_iter().map(|x| (x, weight)));
+    }
+}
+
+/// An Euler–Maruyama step θ ↦ N(mean(θ), sd(θ)²) (docs/theory.md eq. 10), each step costing
+/// `dt` (or `cost(θ)` when steps differ in length, as under a time change).
+pub struct GaussianKernel<M, S, C> {
+    /// θ + drift·dt.
+    pub mean: M,
+    /// The standard deviation of the step.
+    pub sd: S,
+    /// The time a step takes.
+    pub cost: C,
+}
+
+impl<M: Fn(f64) -> f64 + Sync, S: Fn(f64) -> f64 + Sync, C: Fn(f64) -> f64 + Sync> Kernel for GaussianKernel<M, S, C> {
+    fn transitions(&self, theta: f64, out: &mut Transitions) {
+        out.gaussian((self.mean)(theta), (self.sd)(theta), 1.0);
+    }
+    fn cost(&self, theta: f64) -> f64 {
+        (self.cost)(theta)
+    }
+}
+
+/// When [`mean_exit_time`] stops refining.
+#[derive(Clone, Copy, Debug)]
+pub struct ChainOptions {
+    /// Relative change of m(start) below which the grid (and a reflecting end) counts as
+    /// converged.
+    pub tolerance: f64,
+    /// Nodes of the first grid.
+    pub initial_nodes: usize,
+    /// The largest grid (the dense system takes 8M² bytes).
+    pub max_nodes: usize,
+}
+
+impl Default for ChainOptions {
+    fn default() -> Self {
+        ChainOptions { tolerance: 1e-3, initial_nodes: 200, max_nodes: 6400 }
+    }
+}
+
+/// The mean exit time from `start` and how it was reached.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ChainSolution {
+    /// m(start), in the kernel's cost units (steps for SGD).
+    pub mean: f64,
+    /// Nodes of the finest grid.
+    pub nodes: usize,
+    /// The domain of the finest grid (a reflecting end as far out as it was moved).
+    pub domain: Domain,
+    /// |m_fine − m_coarse|/m_fine between the last two grids (and reflecting ends).
+    pub relative_change: f64,
+    /// Whether the change fell below the tolerance within `max_nodes`.
+    pub converged: bool,
+    /// (nodes, m(start)) of every grid solved.
+    pub history: Vec<(usize, f64)>,
+}
+
+/// The grid: M nodes with spacing h. At a reflecting end the first (last) node sits on the
+/// end; at an absorbing end half a spacing inside it.
+#[derive(Clone, Copy, Debug)]
+struct Grid {
+    domain: Domain,
+    first: f64,
+    h: f64,
+    m: usize,
+}
+
+impl Grid {
+    fn new(domain: Domain, m: usize) -> Self {
+        let inset = |end: End| if end == End::Absorbing { 0.5 } else { 0.0 };
+        let (lo, hi) = (inset(domain.below), inset(domain.above));
+        let h = (domain.upper - domain.lower) / ((m - 1) as f64 + lo + hi);
+        Grid { domain, first: domain.lower + lo * h, h, m }
+    }
+
+    /// The number of nodes that gives `domain` the spacing `h` (rounded).
+    fn nodes_for(domain: Domain, h: f64) -> usize {
+        let inset = |end: End| if end == End::Absorbing { 0.5 } else { 0.0 };
+        ((domain.upper - domain.lower) / h - inset(domain.below) - inset(domain.above)).round() as usize + 1
+    }
+
+    fn node(&self, i: usize) -> f64 {
+        self.first + i as f64 * self.h
+    }
+
+    /// Adds `weight` × (the interpolant's coefficients at x) to `row`.
+    fn deposit_atom(&self, x: f64, weight: f64, row: &mut [f64]) {
+        let d = self.domain;
+        if x < d.lower {
+            if d.below == End::Reflecting {
+                row[0] += weight;
+            }
+            return;
+        }
+        if x >= d.upper {
+            if d.above == End::Reflecting {
+                row[self.m - 1] += weight;
+            }
+            return;
+        }
+        // Cell j with t ∈ [0, 1) inside, or linear extrapolation in the half cells at the ends.
+        let u = (x - self.first) / self.h;
+        let j = (u.floor().max(0.0) as usize).min(self.m - 2);
+        let t = u - j as f64;
+        row[j] += weight * (1.0 - t);
+        row[j + 1] += weight * t;
+    }
+
+    /// Adds `weight` × E[interpolant coefficients at X], X ~ N(mean, sd²), to `row`, exactly for
+    /// the piecewise-linear interpolant (linear on each cell, extrapolated on the half cells,
+    /// constant at a reflecting end beyond it, zero beyond an absorbing end).
+    fn deposit_gaussian(&self, mean: f64, sd: f64, weight: f64, row: &mut [f64]) {
+        if !(sd > 1e-9 * self.h) {
+            return self.deposit_atom(mean, weight, row);
+        }
+        let d = self.domain;
+        let z = |x: f64| (x - mean) / sd;
+        let cdf = |x: f64| 0.5 * erfc(-z(x) / std::f64::consts::SQRT_2);
+        let pdf = |x: f64| (-0.5 * z(x) * z(x)).exp() / (2.0 * std::f64::consts::PI).sqrt();
+        // Probability and first moment of X on [u, v].
+        let moments = |u: f64, v: f64| {
+            let p = cdf(v) - cdf(u);
+            (p, mean * p + sd * (pdf(u) - pdf(v)))
+        };
+        // Linear piece on [u, v] with nodes (j, j + 1): coefficient of m_j is E[1 − (X − θ_j)/h],
+        // of m_{j+1} E[(X − θ_j)/h].
+        let piece = |u: f64, v: f64, j: usize, row: &mut [f64]| {
+            if v <= u {
+                return;
+            }
+            let (p, first) = moments(u, v);
+            let s = (first - self.node(j) * p) / self.h;
+            row[j] += weight * (p - s);
+            row[j + 1] += weight * s;
+        };
+        let reach = 12.0 * sd;
+        let (lo, hi) = ((mean - reach).max(d.lower), (mean + reach).min(d.upper));
+        if lo < hi {
+            // Cells 0..m−2 cover [first, last]; the half cells [lower, first) and (last, upper)
+            // extrapolate cells 0 and m − 2.
+            let j0 = (((lo - self.first) / self.h).floor().max(0.0) as usize).min(self.m - 2);
+            let j1 = (((hi - self.first) / self.h).floor().max(0.0) as usize).min(self.m - 2);
+            for j in j0..=j1 {
+                let u = if j == 0 { d.lower } else { self.node(j) };
+                let v = if j == self.m - 2 { d.upper } else { self.node(j + 1) };
+                piece(u.max(lo), v.min(hi), j, row);
+            }
+        }
+        if d.below == End::Reflecting {
+            row[0] += weight * cdf(d.lower);
+        }
+        if d.above == End::Reflecting {
+            row[self.m - 1] += weight * (1.0 - cdf(d.upper));
+        }
+    }
+
+    /// m(x) from the node values.
+    fn interpolate(&self, values: &[f64], x: f64) -> f64 {
+        let mut row = vec![0.0; self.m];
+        self.deposit_atom(x, 1.0, &mut row);
+        linalg::dot(&row, values)
+    }
+}
+
+/// Solves `(I − P) m = c` on one grid; returns the node values.
+fn solve_grid(kernel: &dyn Kernel, grid: &Grid) -> Vec<f64> {
+    let m = grid.m;
+    let mut system = vec![0.0; m * m];
+    let mut cost = vec![0.0; m];
+    system.par_chunks_mut(m).zip(cost.par_iter_mut()).enumerate().for_each_init(Transitions::default, |out, (i, (row, c))| {
+        let theta = grid.node(i);
+        out.clear();
+        kernel.transitions(theta, out);
+        for &(x, w) in &out.atoms {
+            grid.deposit_atom(x, w, row);
+        }
+        for &(mean, sd, w) in &out.gaussians {
+            grid.deposit_gaussian(mean, sd, w, row);
+        }
+        row.iter_mut().for_each(|p| *p = -*p);
+        row[i] += 1.0;
+        *c = kernel.cost(theta);
+    });
+    let a = Mat::<f64>::from_fn(m, m, |i, j| system[i * m + j]);
+    let mut rhs = Mat::<f64>::from_fn(m, 1, |i, _| cost[i]);
+    a.partial_piv_lu().solve_in_place(&mut rhs);
+    (0..m).map(|i| rhs[(i, 0)]).collect()
+}
+
+/// The mean exit time (in the kernel's cost units) of the chain from `start` ∈ (lower, upper),
+/// refined until it moves by less than `options.tolerance` (see the module documentation).
+///
+/// The interpolation error of the grid falls as h², so each refinement is extrapolated to
+/// h → 0 (Richardson: `(4 m_h/2 − m_h)/3`), and the estimate is converged when two successive
+/// extrapolations agree within the tolerance. A reflecting end is then moved out by half the
+/// interval at the same spacing; the estimate stands if that moves m(start) by less than the
+/// tolerance, and is redone on the wider interval otherwise.
+pub fn mean_exit_time(kernel: &dyn Kernel, domain: Domain, start: f64, options: ChainOptions) -> ChainSolution {
+    assert!(domain.lower < start && start < domain.upper, "the start {start} must lie inside the domain {domain:?}");
+    let mut history = Vec::new();
+    let mut solve = |domain: Domain, nodes: usize| {
+        let grid = Grid::new(domain, nodes);
+        let value = grid.interpolate(&solve_grid(kernel, &grid), start);
+        history.push((nodes, value));
+        value
+    };
+    let change = |a: f64, b: f64| ((b - a) / b).abs();
+    let mut domain = domain;
+    let mut nodes = options.initial_nodes.max(8);
+    loop {
+        // Refine: m on grids of nodes, 2·nodes, …; Richardson estimates from successive pairs.
+        let mut plain = solve(domain, nodes);
+        let mut estimate = f64::NAN;
+        let mut relative = f64::INFINITY;
+        while nodes * 2 <= options.max_nodes && !(relative < options.tolerance) {
+            nodes *= 2;
+            let finer = solve(domain, nodes);
+            let extrapolated = (4.0 * finer - plain) / 3.0;
+            relative = if estimate.is_nan() { f64::INFINITY } else { change(estimate, extrapolated) };
+            estimate = extrapolated;
+            plain = finer;
+        }
+        if estimate.is_nan() {
+            estimate = plain;
+        }
+        let converged = relative < options.tolerance;
+        let done = |domain: Domain, nodes: usize, relative: f64, converged: bool, history: Vec<(usize, f64)>| ChainSolution {
+            mean: estimate,
+            nodes,
+            domain,
+            relative_change: relative,
+            converged,
+            history,
+        };
+        // Move each reflecting end out by half the interval, at the same spacing.
+        let width = domain.upper - domain.lower;
+        let mut wider = domain;
+        if domain.below == End::Reflecting {
+            wider.lower -= 0.5 * width;
+        }
+        if domain.above == End::Reflecting {
+            wider.upper += 0.5 * width;
+        }
+        let wider_nodes = Grid::nodes_for(wider, Grid::new(domain, nodes).h);
+        if !converged || wider == domain || wider_nodes > options.max_nodes {
+            let reached = converged && wider == domain;
+            return done(domain, nodes, relative, reached, history);
+        }
+        let moved = change(plain, solve(wider, wider_nodes));
+        if moved < options.tolerance {
+            return done(domain, nodes, relative.max(moved), true, history);
+        }
+        domain = wider;
+        nodes = options.initial_nodes.max(8);
+    }
+}
