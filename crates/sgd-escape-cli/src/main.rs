@@ -228,7 +228,7 @@ fn run(
         started.elapsed().as_secs_f64()
     );
     eprintln!("L(θ*) = {:.6e} at θ* = {}", summary.minimum.loss, brief(&summary.minimum.theta));
-    eprintln!("mean escape time t = {:.6e} ± {:.2e} ({:.4e} steps)", e.mean_time, e.mean_time_stderr, e.mean_steps);
+    eprintln!("mean escape time t = {:.6e} ± {:.2e} ({:.4e} steps; {})", e.mean_time, e.mean_time_stderr, e.mean_steps, e.mean_time_method);
     eprintln!("escape rate per unit t = {:.6e}  (95% CI {:.6e} – {:.6e})", r.estimate, r.ci_low, r.ci_high);
     for w in &summary.warnings {
         eprintln!("warning: {w}");

@@ -81,7 +81,7 @@ pub fn summarize(prepared: &Prepared, outcomes: &[ReplicaOutcome]) -> Summary {
     }
     if escape.censored > 0 {
         warnings.push(format!(
-            "{} replica(s) reached max_steps without escaping: mean_time is a lower bound, use rate_per_time",
+            "{} replica(s) reached max_steps without escaping: mean_time is 1/rate from the censored exponential fit (mean_time_of_escaped is conditional on escape)",
             escape.censored
         ));
     }

@@ -3,7 +3,9 @@
 
 use crate::error::{Error, Result};
 use plotters::coord::Shift;
-use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
+use plotters::coord::combinators::LogCoord;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
 use std::sync::Once;
@@ -86,9 +88,12 @@ pub struct Figure {
     pub legend: Legend,
 }
 
-/// Legend corner.
+/// Where the legend goes: a corner of the plotting area, or a panel to the right of it (off
+/// the data).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Legend {
+    /// A panel right of the plotting area.
+    Right,
     /// Upper left.
     UpperLeft,
     /// Upper right.
@@ -147,6 +152,75 @@ fn bounds(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
     }
 }
 
+/// An axis (linear or logarithmic) with the tick positions of [`ticks`]: labels and bold grid
+/// lines at the ticks, light grid lines from the axis itself.
+struct Ticked<R> {
+    axis: R,
+    ticks: Vec<f64>,
+}
+
+impl<R: Ranged<ValueType = f64>> Ranged for Ticked<R> {
+    type FormatOption = plotters::coord::ranged1d::DefaultFormatting;
+    type ValueType = f64;
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.axis.map(value, limit)
+    }
+    fn key_points<Hint: plotters::coord::ranged1d::KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() && hint.max_num_points() > self.ticks.len() {
+            self.axis.key_points(hint)
+        } else {
+            self.ticks.clone()
+        }
+    }
+    fn range(&self) -> std::ops::Range<f64> {
+        self.axis.range()
+    }
+}
+
+/// Tick positions over [lo, hi]: for a linear axis multiples of 1, 2 or 5 × 10^k, about six;
+/// for a log axis the decades, with 2 and 5 (and 3 under two decades) between them while the
+/// axis spans few decades, so that every part of the range is labelled and labels do not
+/// collide.
+fn ticks(lo: f64, hi: f64, log: bool) -> Vec<f64> {
+    let linear = |lo: f64, hi: f64| {
+        let raw = (hi - lo) / 6.0;
+        let magnitude = 10f64.powf(raw.log10().floor());
+        let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|s| *s >= raw).unwrap_or(10.0 * magnitude);
+        let first = (lo / step).ceil() as i64;
+        let last = (hi / step).floor() as i64;
+        (first..=last).map(|k| k as f64 * step).collect::<Vec<f64>>()
+    };
+    if !log {
+        return linear(lo, hi);
+    }
+    let decades = hi.log10() - lo.log10();
+    let mantissas: &[f64] = if decades > 10.0 {
+        &[1.0]
+    } else if decades > 4.0 {
+        &[1.0]
+    } else if decades > 2.0 {
+        &[1.0, 2.0, 5.0]
+    } else if decades > 0.8 {
+        &[1.0, 2.0, 3.0, 5.0]
+    } else {
+        &[1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+    };
+    let every = if decades > 10.0 { (decades / 8.0).ceil() as i64 } else { 1 };
+    let mut out = Vec::new();
+    for k in (lo.log10().floor() as i64)..=(hi.log10().ceil() as i64) {
+        if k.rem_euclid(every) != 0 {
+            continue;
+        }
+        for m in mantissas {
+            let v = m * 10f64.powi(k as i32);
+            if v >= lo * (1.0 - 1e-12) && v <= hi * (1.0 + 1e-12) {
+                out.push(v);
+            }
+        }
+    }
+    if out.len() < 3 { linear(lo, hi).into_iter().filter(|v| *v > 0.0).collect() } else { out }
+}
+
 fn draw<DB, X, Y>(root: &DrawingArea<DB, Shift>, figure: &Figure, x: X, y: Y) -> std::result::Result<(), String>
 where
     DB: DrawingBackend,
@@ -155,7 +229,6 @@ where
     X::CoordDescType: ValueFormatter<f64>,
     Y::CoordDescType: ValueFormatter<f64>,
 {
-    root.fill(&WHITE).map_err(|e| e.to_string())?;
     let mut chart = ChartBuilder::on(root)
         .caption(&figure.title, ("sans-serif", 26))
         .margin(16)
@@ -209,20 +282,63 @@ where
                 .legend(move |(a, b)| plotters::element::DashedPathElement::new(vec![(a, b), (a + 28, b)], 7, 4, colour.stroke_width(3))),
         };
     }
+    let corner = match figure.legend {
+        Legend::Right => return Ok(()),
+        Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
+        Legend::UpperRight => SeriesLabelPosition::UpperRight,
+        Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
+        Legend::LowerRight => SeriesLabelPosition::LowerRight,
+    };
     chart
         .configure_series_labels()
         .label_font(("sans-serif", 16))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .position(match figure.legend {
-            Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
-            Legend::UpperRight => SeriesLabelPosition::UpperRight,
-            Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
-            Legend::LowerRight => SeriesLabelPosition::LowerRight,
-        })
+        .position(corner)
         .draw()
+        .map_err(|e| e.to_string())
+}
+
+/// The legend in its own panel: one entry per series, its symbol then its label, wrapped to
+/// the panel's width.
+fn draw_legend_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, figure: &Figure) -> std::result::Result<(), String> {
+    let (w, _) = area.dim_in_pixel();
+    let style = TextStyle::from(("sans-serif", 15).into_font()).color(&BLACK);
+    let chars = ((w as usize).saturating_sub(60) / 8).max(12);
+    let mut y = 70;
+    for (k, s) in figure.series.iter().enumerate() {
+        let colour = COLOURS[s.colour.unwrap_or(k) % COLOURS.len()];
+        let (x, mid) = (12, y + 8);
+        match s.style {
+            Style::Points => area.draw(&Circle::new((x + 14, mid), 5, colour.filled())),
+            Style::Line => area.draw(&PathElement::new(vec![(x, mid), (x + 28, mid)], colour.stroke_width(3))),
+            Style::Dashed => area.draw(&plotters::element::DashedPathElement::new(vec![(x, mid), (x + 28, mid)], 7, 4, colour.stroke_width(3))),
+        }
         .map_err(|e| e.to_string())?;
-    root.present().map_err(|e| e.to_string())
+        for line in wrap(&s.label, chars) {
+            area.draw_text(&line, &style, (x + 40, y)).map_err(|e| e.to_string())?;
+            y += 19;
+        }
+        y += 9;
+    }
+    Ok(())
+}
+
+/// Splits text into lines of at most `width` characters at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let last = lines.last_mut().expect("one line");
+        if !last.is_empty() && last.chars().count() + 1 + word.chars().count() > width {
+            lines.push(word.to_string());
+        } else {
+            if !last.is_empty() {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+    }
+    lines
 }
 
 impl Figure {
@@ -237,29 +353,57 @@ impl Figure {
         });
         let (x0, x1) = bounds(xs, self.log_x);
         let (y0, y1) = bounds(ys, self.log_y);
+        let (tx, ty) = (ticks(x0, x1, self.log_x), ticks(y0, y1, self.log_y));
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let (plot, legend) = match self.legend {
+            Legend::Right => {
+                let (w, _) = root.dim_in_pixel();
+                let (plot, legend) = root.split_horizontally(w * 68 / 100);
+                (plot, Some(legend))
+            }
+            _ => (root.clone(), None),
+        };
+        let linear = |lo: f64, hi: f64, ticks: Vec<f64>| Ticked { axis: RangedCoordf64::from(lo..hi), ticks };
+        let log = |lo: f64, hi: f64, ticks: Vec<f64>| Ticked { axis: LogCoord::<f64>::from((lo..hi).log_scale()), ticks };
         match (self.log_x, self.log_y) {
-            (false, false) => draw(&root, self, x0..x1, y0..y1),
-            (true, false) => draw(&root, self, (x0..x1).log_scale(), y0..y1),
-            (false, true) => draw(&root, self, x0..x1, (y0..y1).log_scale()),
-            (true, true) => draw(&root, self, (x0..x1).log_scale(), (y0..y1).log_scale()),
+            (false, false) => draw(&plot, self, linear(x0, x1, tx), linear(y0, y1, ty)),
+            (true, false) => draw(&plot, self, log(x0, x1, tx), linear(y0, y1, ty)),
+            (false, true) => draw(&plot, self, linear(x0, x1, tx), log(y0, y1, ty)),
+            (true, true) => draw(&plot, self, log(x0, x1, tx), log(y0, y1, ty)),
+        }?;
+        if let Some(area) = legend {
+            draw_legend_panel(&area, self)?;
         }
+        root.present().map_err(|e| e.to_string())
     }
 
-    /// Writes `stem.png` (1000 × 700) and `stem.svg`.
+    /// Writes `stem.png` and `stem.svg` (1000 × 700, or 1400 × 700 with the legend in its own
+    /// panel).
     pub fn save(&self, stem: &Path) -> Result<()> {
         register_font();
         let fail =
             |what: &str, e: String| Error::Io { action: "cannot draw", path: stem.with_extension(what), source: std::io::Error::other(e) };
+        let size = if self.legend == Legend::Right { (1400, 700) } else { (1000, 700) };
         let png = stem.with_extension("png");
-        self.render(BitMapBackend::new(&png, (1000, 700)).into_drawing_area()).map_err(|e| fail("png", e))?;
+        self.render(BitMapBackend::new(&png, size).into_drawing_area()).map_err(|e| fail("png", e))?;
         let svg = stem.with_extension("svg");
-        self.render(SVGBackend::new(&svg, (1000, 700)).into_drawing_area()).map_err(|e| fail("svg", e))
+        self.render(SVGBackend::new(&svg, size).into_drawing_area()).map_err(|e| fail("svg", e))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ticks label every part of the range without crowding: log axes get 1-2-5 (or 1-2-3-5)
+    /// ticks over a few decades, decades only over many; linear axes multiples of 1, 2 or 5.
+    #[test]
+    fn ticks_cover_the_range() {
+        assert_eq!(ticks(2.5, 32.0, true), vec![3.0, 5.0, 10.0, 20.0, 30.0]);
+        assert_eq!(ticks(0.004, 0.12, true), vec![0.005, 0.01, 0.02, 0.03, 0.05, 0.1]);
+        assert_eq!(ticks(1e-3, 1e6, true), vec![1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6]);
+        assert_eq!(ticks(0.0, 1.0, false), vec![0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]);
+    }
 
     #[test]
     fn renders_png_and_svg_with_labels() {
@@ -293,7 +437,7 @@ mod tests {
                     colour: None,
                 },
             ],
-            legend: Legend::UpperLeft,
+            legend: Legend::Right,
         };
         figure.save(&dir.path().join("fig")).unwrap();
         let png = std::fs::read(dir.path().join("fig.png")).unwrap();

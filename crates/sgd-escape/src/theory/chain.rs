@@ -149,6 +149,9 @@ pub struct ChainSolution {
     pub relative_change: f64,
     /// Whether the change fell below the tolerance within `max_nodes`.
     pub converged: bool,
+    /// Whether the mean is the quasi-stationary estimate (for exit times beyond 10¹⁰ steps,
+    /// where the linear solve loses digits) rather than the linear solve from `start`.
+    pub quasi_stationary: bool,
     /// (nodes, m(start)) of every grid solved.
     pub history: Vec<(usize, f64)>,
 }
@@ -181,20 +184,23 @@ impl Grid {
         self.first + i as f64 * self.h
     }
 
-    /// Adds `weight` × (the interpolant's coefficients at x) to `row`.
-    fn deposit_atom(&self, x: f64, weight: f64, row: &mut [f64]) {
+    /// Adds `weight` × (the interpolant's coefficients at x) to `row`; returns the weight that
+    /// left through an absorbing end.
+    fn deposit_atom(&self, x: f64, weight: f64, row: &mut [f64]) -> f64 {
         let d = self.domain;
         if x < d.lower {
             if d.below == End::Reflecting {
                 row[0] += weight;
+                return 0.0;
             }
-            return;
+            return weight;
         }
         if x >= d.upper {
             if d.above == End::Reflecting {
                 row[self.m - 1] += weight;
+                return 0.0;
             }
-            return;
+            return weight;
         }
         // Cell j with t ∈ [0, 1) inside, or linear extrapolation in the half cells at the ends.
         let u = (x - self.first) / self.h;
@@ -202,18 +208,22 @@ impl Grid {
         let t = u - j as f64;
         row[j] += weight * (1.0 - t);
         row[j + 1] += weight * t;
+        0.0
     }
 
     /// Adds `weight` × E[interpolant coefficients at X], X ~ N(mean, sd²), to `row`, exactly for
     /// the piecewise-linear interpolant (linear on each cell, extrapolated on the half cells,
-    /// constant at a reflecting end beyond it, zero beyond an absorbing end).
-    fn deposit_gaussian(&self, mean: f64, sd: f64, weight: f64, row: &mut [f64]) {
+    /// constant at a reflecting end beyond it, zero beyond an absorbing end); returns the weight
+    /// that left through an absorbing end.
+    fn deposit_gaussian(&self, mean: f64, sd: f64, weight: f64, row: &mut [f64]) -> f64 {
         if !(sd > 1e-9 * self.h) {
             return self.deposit_atom(mean, weight, row);
         }
         let d = self.domain;
         let z = |x: f64| (x - mean) / sd;
         let cdf = |x: f64| 0.5 * erfc(-z(x) / std::f64::consts::SQRT_2);
+        // P(X > x) without cancellation in the far tail.
+        let survival = |x: f64| 0.5 * erfc(z(x) / std::f64::consts::SQRT_2);
         let pdf = |x: f64| (-0.5 * z(x) * z(x)).exp() / (2.0 * std::f64::consts::PI).sqrt();
         // Probability and first moment of X on [u, v].
         let moments = |u: f64, v: f64| {
@@ -244,12 +254,17 @@ impl Grid {
                 piece(u.max(lo), v.min(hi), j, row);
             }
         }
-        if d.below == End::Reflecting {
-            row[0] += weight * cdf(d.lower);
+        let (below, above) = (weight * cdf(d.lower), weight * survival(d.upper));
+        let mut exited = 0.0;
+        match d.below {
+            End::Reflecting => row[0] += below,
+            End::Absorbing => exited += below,
         }
-        if d.above == End::Reflecting {
-            row[self.m - 1] += weight * (1.0 - cdf(d.upper));
+        match d.above {
+            End::Reflecting => row[self.m - 1] += above,
+            End::Absorbing => exited += above,
         }
+        exited
     }
 
     /// m(x) from the node values.
@@ -260,29 +275,66 @@ impl Grid {
     }
 }
 
-/// Solves `(I − P) m = c` on one grid; returns the node values.
-fn solve_grid(kernel: &dyn Kernel, grid: &Grid) -> Vec<f64> {
+/// Above this many steps the linear solve loses digits (the condition number of I − P grows
+/// with the mean exit time), and the quasi-stationary estimate is used instead.
+const DIRECT_SOLVE_LIMIT: f64 = 1e10;
+
+/// One grid's two estimates of the mean exit time from `start`.
+struct GridSolution {
+    /// m(start) from the linear solve `(I − P) m = c`.
+    direct: f64,
+    /// The mean exit time from the quasi-stationary law π (the left eigenvector of P for its
+    /// largest eigenvalue, by inverse iteration): `Σ π_i c_i / Σ π_i d_i`, with d_i the
+    /// probability to exit in one step from node i, accumulated directly (not as 1 − row sum).
+    quasi_stationary: f64,
+    /// The mean number of steps from the quasi-stationary law (`1/Σ π d` with π normalised).
+    quasi_stationary_steps: f64,
+}
+
+/// Assembles `I − P` on one grid and solves it.
+fn solve_grid(kernel: &dyn Kernel, grid: &Grid, start: f64) -> GridSolution {
     let m = grid.m;
     let mut system = vec![0.0; m * m];
     let mut cost = vec![0.0; m];
-    system.par_chunks_mut(m).zip(cost.par_iter_mut()).enumerate().for_each_init(Transitions::default, |out, (i, (row, c))| {
-        let theta = grid.node(i);
-        out.clear();
-        kernel.transitions(theta, out);
-        for &(x, w) in &out.atoms {
-            grid.deposit_atom(x, w, row);
-        }
-        for &(mean, sd, w) in &out.gaussians {
-            grid.deposit_gaussian(mean, sd, w, row);
-        }
-        row.iter_mut().for_each(|p| *p = -*p);
-        row[i] += 1.0;
-        *c = kernel.cost(theta);
-    });
-    let a = Mat::<f64>::from_fn(m, m, |i, j| system[i * m + j]);
-    let mut rhs = Mat::<f64>::from_fn(m, 1, |i, _| cost[i]);
-    a.partial_piv_lu().solve_in_place(&mut rhs);
-    (0..m).map(|i| rhs[(i, 0)]).collect()
+    let mut exit = vec![0.0; m];
+    system.par_chunks_mut(m).zip(cost.par_iter_mut().zip(exit.par_iter_mut())).enumerate().for_each_init(
+        Transitions::default,
+        |out, (i, (row, (c, d)))| {
+            let theta = grid.node(i);
+            out.clear();
+            kernel.transitions(theta, out);
+            let mut exited = 0.0;
+            for &(x, w) in &out.atoms {
+                exited += grid.deposit_atom(x, w, row);
+            }
+            for &(mean, sd, w) in &out.gaussians {
+                exited += grid.deposit_gaussian(mean, sd, w, row);
+            }
+            row.iter_mut().for_each(|p| *p = -*p);
+            row[i] += 1.0;
+            *c = kernel.cost(theta);
+            *d = exited;
+        },
+    );
+    let lu = Mat::<f64>::from_fn(m, m, |i, j| system[i * m + j]).partial_piv_lu();
+    let mut values = Mat::<f64>::from_fn(m, 1, |i, _| cost[i]);
+    lu.solve_in_place(&mut values);
+    let values: Vec<f64> = (0..m).map(|i| values[(i, 0)]).collect();
+    // Inverse iteration for the quasi-stationary law: (I − P)ᵀ π = π_old, twice from uniform.
+    let mut pi = Mat::<f64>::from_fn(m, 1, |_, _| 1.0);
+    for _ in 0..3 {
+        lu.solve_transpose_in_place(&mut pi);
+        let norm = (0..m).map(|i| pi[(i, 0)].abs()).sum::<f64>();
+        (0..m).for_each(|i| pi[(i, 0)] /= norm);
+    }
+    let (mut mass, mut flux, mut spent) = (0.0, 0.0, 0.0);
+    for i in 0..m {
+        let p = pi[(i, 0)].abs();
+        mass += p;
+        flux += p * exit[i];
+        spent += p * cost[i];
+    }
+    GridSolution { direct: grid.interpolate(&values, start), quasi_stationary: spent / flux, quasi_stationary_steps: mass / flux }
 }
 
 /// The mean exit time (in the kernel's cost units) of the chain from `start` ∈ (lower, upper),
@@ -296,9 +348,18 @@ fn solve_grid(kernel: &dyn Kernel, grid: &Grid) -> Vec<f64> {
 pub fn mean_exit_time(kernel: &dyn Kernel, domain: Domain, start: f64, options: ChainOptions) -> ChainSolution {
     assert!(domain.lower < start && start < domain.upper, "the start {start} must lie inside the domain {domain:?}");
     let mut history = Vec::new();
+    // The linear solve while the mean exit time is moderate, the quasi-stationary estimate
+    // (exact up to the relaxation time, a negligible fraction of so long a time) beyond; the
+    // coarsest grid decides, so that every grid uses the same one.
+    let quasi_stationary = std::cell::Cell::new(None);
     let mut solve = |domain: Domain, nodes: usize| {
         let grid = Grid::new(domain, nodes);
-        let value = grid.interpolate(&solve_grid(kernel, &grid), start);
+        let solution = solve_grid(kernel, &grid, start);
+        let use_qs = quasi_stationary.get().unwrap_or(
+            solution.quasi_stationary_steps > DIRECT_SOLVE_LIMIT || !(solution.direct.is_finite() && solution.direct > 0.0),
+        );
+        quasi_stationary.set(Some(use_qs));
+        let value = if use_qs { solution.quasi_stationary } else { solution.direct };
         history.push((nodes, value));
         value
     };
@@ -328,6 +389,7 @@ pub fn mean_exit_time(kernel: &dyn Kernel, domain: Domain, start: f64, options: 
             domain,
             relative_change: relative,
             converged,
+            quasi_stationary: quasi_stationary.get() == Some(true),
             history,
         };
         // Move each reflecting end out by half the interval, at the same spacing.
