@@ -67,7 +67,8 @@ fn euler_maruyama_chain_matches_the_paper_noise_sde_and_tends_to_the_quadrature(
     for dt in [0.2, 0.1, 0.05, 0.025] {
         let prepared = prepare(&Config::from_toml(&text(dt, 1), Path::new("chain.toml")).unwrap(), Path::new(".")).unwrap();
         let p = &prepared.landscape.predictions;
-        let (chain, quadrature) = (p.euler_maruyama_chain.as_ref().unwrap().mean_time.unwrap(), p.quadrature.as_ref().unwrap().mean_time.unwrap());
+        let (chain, quadrature) =
+            (p.euler_maruyama_chain.as_ref().unwrap().mean_time.unwrap(), p.quadrature.as_ref().unwrap().mean_time.unwrap());
         let error = (chain / quadrature - 1.0).abs();
         println!("dt = {dt}: chain {chain:.4}, quadrature {quadrature:.4}, relative error {error:.2e}");
         assert!(error < previous, "dt = {dt}: the error {error} did not shrink");

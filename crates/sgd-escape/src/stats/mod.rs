@@ -9,7 +9,7 @@ pub mod survival;
 
 pub use fit::{LineFit, weighted_line};
 pub use rate::{RateEstimate, exponential_rate};
-pub use stationary::fit_loss_power;
+pub use stationary::{fit_loss_power, loss_power_from_mean_log};
 pub use survival::{SurvivalPoint, kaplan_meier};
 
 use crate::escape::{ReplicaOutcome, Status};

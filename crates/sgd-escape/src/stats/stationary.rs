@@ -1,4 +1,4 @@
-//! The exponent φ of a stationary law P(θ) ∝ L(θ)^(−φ) (THEORY.md §3), fitted by maximum
+//! The exponent φ of a stationary law P(θ) ∝ L(θ)^(−φ) (docs/theory.md eq. 12), fitted by maximum
 //! likelihood from samples of the loss.
 //!
 //! Model: near a minimum θ* with loss L* and n outlier directions of curvature H*, the loss is
@@ -23,7 +23,14 @@ pub fn fit_loss_power(loss_ratios: &[f64], n: usize) -> Option<f64> {
         return None;
     }
     let target = loss_ratios.iter().map(|r| r.ln()).sum::<f64>() / loss_ratios.len() as f64;
-    if target <= 0.0 {
+    loss_power_from_mean_log(target, n)
+}
+
+/// The φ of `P ∝ L^(−φ)` in `n` dimensions whose mean of log(L/L*) is `mean_log`: the root of
+/// ψ(φ) − ψ(φ − n/2) = mean_log. For a law that is not of this family it is the value the
+/// maximum-likelihood fit converges to (its pseudo-true φ). `None` for `mean_log` ≤ 0.
+pub fn loss_power_from_mean_log(target: f64, n: usize) -> Option<f64> {
+    if !(target > 0.0 && target.is_finite()) || n == 0 {
         return None;
     }
     let half = 0.5 * n as f64;

@@ -216,7 +216,7 @@ impl Grid {
     /// constant at a reflecting end beyond it, zero beyond an absorbing end); returns the weight
     /// that left through an absorbing end.
     fn deposit_gaussian(&self, mean: f64, sd: f64, weight: f64, row: &mut [f64]) -> f64 {
-        if !(sd > 1e-9 * self.h) {
+        if sd.is_nan() || sd <= 1e-9 * self.h {
             return self.deposit_atom(mean, weight, row);
         }
         let d = self.domain;
@@ -355,9 +355,9 @@ pub fn mean_exit_time(kernel: &dyn Kernel, domain: Domain, start: f64, options: 
     let mut solve = |domain: Domain, nodes: usize| {
         let grid = Grid::new(domain, nodes);
         let solution = solve_grid(kernel, &grid, start);
-        let use_qs = quasi_stationary.get().unwrap_or(
-            solution.quasi_stationary_steps > DIRECT_SOLVE_LIMIT || !(solution.direct.is_finite() && solution.direct > 0.0),
-        );
+        let use_qs = quasi_stationary
+            .get()
+            .unwrap_or(solution.quasi_stationary_steps > DIRECT_SOLVE_LIMIT || !(solution.direct.is_finite() && solution.direct > 0.0));
         quasi_stationary.set(Some(use_qs));
         let value = if use_qs { solution.quasi_stationary } else { solution.direct };
         history.push((nodes, value));
@@ -371,7 +371,7 @@ pub fn mean_exit_time(kernel: &dyn Kernel, domain: Domain, start: f64, options: 
         let mut plain = solve(domain, nodes);
         let mut estimate = f64::NAN;
         let mut relative = f64::INFINITY;
-        while nodes * 2 <= options.max_nodes && !(relative < options.tolerance) {
+        while nodes * 2 <= options.max_nodes && (relative.is_nan() || relative >= options.tolerance) {
             nodes *= 2;
             let finer = solve(domain, nodes);
             let extrapolated = (4.0 * finer - plain) / 3.0;
@@ -413,4 +413,118 @@ pub fn mean_exit_time(kernel: &dyn Kernel, domain: Domain, start: f64, options: 
         domain = wider;
         nodes = options.initial_nodes.max(8);
     }
+}
+
+/// The stationary expectation E_π[f] of a chain confined to [lower, upper] (both ends
+/// reflecting), for laws with heavy tails: the grid is uniform in s = asinh((θ − center)/scale),
+/// so that it reaches far out with few nodes while resolving the bulk (docs/theory.md eq. 22).
+/// Transitions must be atoms (the SGD kernel). π solves πᵀ(I − P) = 0, Σπ = 1 on the grid;
+/// E_π[f] = Σ π_i f(θ_i). Refined like [`mean_exit_time`]: the node count doubles (with
+/// Richardson extrapolation) until two estimates agree within the tolerance, then both ends move
+/// out by a factor 10 in θ and must change the estimate by less than the tolerance.
+pub fn stationary_expectation(
+    kernel: &dyn Kernel,
+    lower: f64,
+    upper: f64,
+    center: f64,
+    scale: f64,
+    f: &(dyn Fn(f64) -> f64 + Sync),
+    options: ChainOptions,
+) -> StationaryExpectation {
+    let stretch = |x: f64| ((x - center) / scale).asinh();
+    let unstretch = |s: f64| center + scale * s.sinh();
+    let solve = |lower: f64, upper: f64, m: usize| -> (f64, Vec<f64>, Vec<f64>) {
+        let (s0, s1) = (stretch(lower), stretch(upper));
+        let h = (s1 - s0) / (m - 1) as f64;
+        let node = |i: usize| unstretch(s0 + i as f64 * h);
+        let mut system = vec![0.0; m * m];
+        system.par_chunks_mut(m).enumerate().for_each_init(Transitions::default, |out, (i, row)| {
+            out.clear();
+            kernel.transitions(node(i), out);
+            assert!(out.gaussians.is_empty(), "stationary laws on a stretched grid take atoms only");
+            for &(x, w) in &out.atoms {
+                let u = ((stretch(x.clamp(lower, upper)) - s0) / h).clamp(0.0, (m - 1) as f64);
+                let j = (u.floor() as usize).min(m - 2);
+                let t = u - j as f64;
+                row[j] += w * (1.0 - t);
+                row[j + 1] += w * t;
+            }
+        });
+        // πᵀ(I − P) = 0: the transpose system, its last equation replaced by Σπ = 1.
+        let a = Mat::<f64>::from_fn(m, m, |r, c| if r == m - 1 { 1.0 } else { (if r == c { 1.0 } else { 0.0 }) - system[c * m + r] });
+        let mut pi = Mat::<f64>::from_fn(m, 1, |r, _| if r == m - 1 { 1.0 } else { 0.0 });
+        a.partial_piv_lu().solve_in_place(&mut pi);
+        let nodes: Vec<f64> = (0..m).map(node).collect();
+        let masses: Vec<f64> = (0..m).map(|i| pi[(i, 0)]).collect();
+        (nodes.iter().zip(&masses).map(|(x, p)| p * f(*x)).sum(), nodes, masses)
+    };
+    let change = |a: f64, b: f64| ((b - a) / b).abs();
+    let (mut lo, mut hi) = (lower, upper);
+    let mut history = Vec::new();
+    let mut last = (Vec::new(), Vec::new());
+    for _ in 0..4 {
+        let mut nodes = options.initial_nodes.max(8);
+        let (mut plain, mut at, mut masses) = solve(lo, hi, nodes);
+        history.push((nodes, plain));
+        let (mut estimate, mut relative) = (f64::NAN, f64::INFINITY);
+        while nodes * 2 <= options.max_nodes && (relative.is_nan() || relative >= options.tolerance) {
+            nodes *= 2;
+            let finer;
+            (finer, at, masses) = solve(lo, hi, nodes);
+            history.push((nodes, finer));
+            let extrapolated = (4.0 * finer - plain) / 3.0;
+            relative = if estimate.is_nan() { f64::INFINITY } else { change(estimate, extrapolated) };
+            estimate = extrapolated;
+            plain = finer;
+        }
+        let done = |value: f64, relative: f64, converged: bool, history: Vec<(usize, f64)>, nodes: Vec<f64>, masses: Vec<f64>| {
+            StationaryExpectation { value, relative_change: relative, converged, lower: lo, upper: hi, history, nodes, masses }
+        };
+        if relative.is_nan() || relative >= options.tolerance {
+            return done(estimate, relative, false, history, at, masses);
+        }
+        let (wide_lo, wide_hi) = (center - 10.0 * (center - lo), center + 10.0 * (hi - center));
+        let (wide, wide_at, wide_masses) = solve(wide_lo, wide_hi, nodes);
+        history.push((nodes, wide));
+        let moved = change(plain, wide);
+        if moved < options.tolerance {
+            return done(estimate, relative.max(moved), true, history, at, masses);
+        }
+        (lo, hi) = (wide_lo, wide_hi);
+        last = (wide_at, wide_masses);
+    }
+    let value = history.last().map(|h| h.1).unwrap_or(f64::NAN);
+    StationaryExpectation {
+        value,
+        relative_change: f64::INFINITY,
+        converged: false,
+        lower: lo,
+        upper: hi,
+        history,
+        nodes: last.0,
+        masses: last.1,
+    }
+}
+
+/// A stationary expectation and how it was reached.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct StationaryExpectation {
+    /// E_π[f].
+    pub value: f64,
+    /// Relative change between the last two estimates (grid refinement or wider ends).
+    pub relative_change: f64,
+    /// Whether it fell below the tolerance.
+    pub converged: bool,
+    /// The interval of the final grid.
+    pub lower: f64,
+    /// Its upper end.
+    pub upper: f64,
+    /// (nodes, plain estimate) of every grid solved.
+    pub history: Vec<(usize, f64)>,
+    /// The nodes of the final grid.
+    #[serde(skip)]
+    pub nodes: Vec<f64>,
+    /// The stationary masses on them (summing to 1).
+    #[serde(skip)]
+    pub masses: Vec<f64>,
 }

@@ -1,4 +1,4 @@
-//! Stationary laws: the continuum exponent φ = 1 + β of P ∝ L^(−φ) (THEORY.md §3) and the
+//! Stationary laws: the continuum exponent φ = 1 + β of P ∝ L^(−φ) (docs/theory.md eq. 12) and the
 //! exact discrete-time variance of SGD on one-dimensional linear regression, the reference
 //! for the finite-η deviation from it.
 
@@ -46,6 +46,19 @@ impl LinearRegressionMoments {
 pub fn sgd_stationary_variance(moments: &LinearRegressionMoments, lr: f64, batch_size: usize) -> Option<f64> {
     let LinearRegressionMoments { x2: h, x4: k, x2e2: m } = *moments;
     let denominator = batch_size as f64 * (2.0 * h - lr * h * h) - lr * (k - h * h);
+    (denominator > 0.0).then(|| lr * m / denominator)
+}
+
+/// Stationary variance of θ − θ* of the continuum SDE with SGD's exact noise on
+/// one-dimensional linear regression, `du = −h u dt + sqrt(2D(u)) dW` with
+/// `D(u) = (η/2B)[(k − h²)u² − 2E[x³e]u + m]` (the per-sample gradient variance at θ* + u, over
+/// the data): stationarity of E[u²] gives `V = ηm/(2Bh − η(k − h²))`. Against the discrete
+/// variance of [`sgd_stationary_variance`] it lacks the −Bηh² of the discrete step; against the
+/// paper's continuum ηm/(2Bh) it adds the −η(k − h²) of the ∇L∇Lᵀ and fourth-moment terms.
+/// `None` when the denominator is ≤ 0.
+pub fn exact_noise_continuum_variance(moments: &LinearRegressionMoments, lr: f64, batch_size: usize) -> Option<f64> {
+    let LinearRegressionMoments { x2: h, x4: k, x2e2: m } = *moments;
+    let denominator = 2.0 * batch_size as f64 * h - lr * (k - h * h);
     (denominator > 0.0).then(|| lr * m / denominator)
 }
 
@@ -124,7 +137,13 @@ pub fn kesten_tail_exponent_gaussian(lr: f64, batch_size: usize, h: f64) -> Opti
         for i in 0..=n {
             let u = i as f64 * du;
             let q = u * u;
-            let weight: f64 = if i == 0 || i == n { 1.0 } else if i % 2 == 1 { 4.0 } else { 2.0 };
+            let weight: f64 = if i == 0 || i == n {
+                1.0
+            } else if i % 2 == 1 {
+                4.0
+            } else {
+                2.0
+            };
             if u == 0.0 {
                 continue;
             }
