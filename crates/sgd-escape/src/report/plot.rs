@@ -3,8 +3,8 @@
 
 use crate::error::{Error, Result};
 use plotters::coord::Shift;
-use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::coord::combinators::LogCoord;
+use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
@@ -114,17 +114,21 @@ const COLOURS: [RGBColor; 7] = [
     RGBColor(140, 86, 40),
 ];
 
-/// A compact tick label: plain decimals between 10⁻³ and 10⁵, scientific otherwise.
+/// A compact tick label: plain decimals between 10⁻³ and 10⁴, scientific otherwise (1e5).
 fn tick(v: f64) -> String {
     let a = v.abs();
     if a == 0.0 {
         "0".into()
-    } else if (1e-3..1e5).contains(&a) {
+    } else if (1e-3..1e4).contains(&a) {
         let s = format!("{v:.4}");
         let s = s.trim_end_matches('0').trim_end_matches('.');
         s.to_string()
     } else {
-        format!("{v:.1e}")
+        // Shortest mantissa: 1e5, 2.5e-4.
+        let s = format!("{v:.3e}");
+        let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = if mantissa.contains('.') { mantissa.trim_end_matches('0').trim_end_matches('.') } else { mantissa };
+        format!("{mantissa}e{exponent}")
     }
 }
 
@@ -194,9 +198,7 @@ fn ticks(lo: f64, hi: f64, log: bool) -> Vec<f64> {
         return linear(lo, hi);
     }
     let decades = hi.log10() - lo.log10();
-    let mantissas: &[f64] = if decades > 10.0 {
-        &[1.0]
-    } else if decades > 4.0 {
+    let mantissas: &[f64] = if decades > 4.0 {
         &[1.0]
     } else if decades > 2.0 {
         &[1.0, 2.0, 5.0]
@@ -312,7 +314,9 @@ fn draw_legend_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, figure: 
         match s.style {
             Style::Points => area.draw(&Circle::new((x + 14, mid), 5, colour.filled())),
             Style::Line => area.draw(&PathElement::new(vec![(x, mid), (x + 28, mid)], colour.stroke_width(3))),
-            Style::Dashed => area.draw(&plotters::element::DashedPathElement::new(vec![(x, mid), (x + 28, mid)], 7, 4, colour.stroke_width(3))),
+            Style::Dashed => {
+                area.draw(&plotters::element::DashedPathElement::new(vec![(x, mid), (x + 28, mid)], 7, 4, colour.stroke_width(3)))
+            }
         }
         .map_err(|e| e.to_string())?;
         for line in wrap(&s.label, chars) {
@@ -403,6 +407,12 @@ mod tests {
         assert_eq!(ticks(0.004, 0.12, true), vec![0.005, 0.01, 0.02, 0.03, 0.05, 0.1]);
         assert_eq!(ticks(1e-3, 1e6, true), vec![1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6]);
         assert_eq!(ticks(0.0, 1.0, false), vec![0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]);
+    }
+
+    #[test]
+    fn tick_labels_are_short() {
+        let labels: Vec<String> = [0.0, 0.002, 0.25, 3.0, 1000.0, 1e4, 2.5e5, 1e8, 1.5e-4].iter().map(|v| tick(*v)).collect();
+        assert_eq!(labels, ["0", "0.002", "0.25", "3", "1000", "1e4", "2.5e5", "1e8", "1.5e-4"]);
     }
 
     #[test]
