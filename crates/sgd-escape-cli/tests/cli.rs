@@ -229,7 +229,9 @@ fn landscape_writes_json_with_every_theory() {
         assert!(json["barrier"][key].is_f64(), "barrier.{key}");
     }
     let p = &json["predictions"];
-    for prediction in [&p["log_barrier"], &p["linear_barrier"], &p["xie"]["minimum_curvature"], &p["xie"]["saddle_curvature"], &p["kramers_isotropic"]] {
+    for prediction in
+        [&p["log_barrier"], &p["linear_barrier"], &p["xie"]["minimum_curvature"], &p["xie"]["saddle_curvature"], &p["kramers_isotropic"]]
+    {
         for key in ["rate_per_time", "rate_per_step", "mean_time"] {
             assert!(prediction[key].is_f64(), "{key} in {prediction}");
         }

@@ -268,12 +268,14 @@ fn linear_regression_fits_the_data_as_given() {
 fn class_labels_must_be_moderate_integers() {
     let dir = tempfile::tempdir().unwrap();
     for (bad, row) in [("2.5", 3), ("1e19", 4)] {
-        let text = format!("x,class\n0.1,0\n0.2,1\n{}", if row == 3 { format!("0.3,{bad}\n0.4,1\n") } else { format!("0.3,1\n0.4,{bad}\n") });
+        let text =
+            format!("x,class\n0.1,0\n0.2,1\n{}", if row == 3 { format!("0.3,{bad}\n0.4,1\n") } else { format!("0.3,1\n0.4,{bad}\n") });
         let p = write(dir.path(), "labels.csv", text.as_bytes());
         let table = Table::from_csv(&p, true).unwrap();
         for labels in [LabelMap::OneHot, LabelMap::Binary { positive: vec![1] }] {
             let message = build(&table, &DataSpec { labels: labels.clone(), ..Default::default() }).unwrap_err().to_string();
-            for fragment in [p.display().to_string(), format!("row {row}"), "column 2".into(), bad.replace("1e19", "10000000000000000000")] {
+            for fragment in [p.display().to_string(), format!("row {row}"), "column 2".into(), bad.replace("1e19", "10000000000000000000")]
+            {
                 assert!(message.contains(&fragment), "{labels:?}: `{fragment}` not in: {message}");
             }
         }

@@ -65,7 +65,7 @@ fn eigenvector_following_without_a_saddle_fails_with_a_reason() {
 }
 
 /// Curve model, tilt 0: the saddle is at θ = 0, and L*, L(θˢ), H(θ*), H(θˢ) agree with the
-/// population closed forms (THEORY.md §6) up to the data set's finite-sample error
+/// population closed forms (docs/theory.md §8) up to the data set's finite-sample error
 /// (moments fluctuate by O(N^{-1/2}) ≈ 0.003 at N = 10⁵; tolerance 0.02).
 #[test]
 fn curve_model_critical_points_match_closed_forms() {

@@ -204,7 +204,7 @@ fn gradient_noise_samplers_have_covariance_c() {
     }
 }
 
-/// The curve model's population geometry (THEORY.md §6) at tilt 0: minima at
+/// The curve model's population geometry (docs/theory.md §8) at tilt 0: minima at
 /// θ₁ = ±sqrt(1 − s²/2κ²), saddle at 0 with L = κ²/2 + σ²/2, up to finite-sample error.
 #[test]
 fn curve_population_geometry() {

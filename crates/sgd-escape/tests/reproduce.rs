@@ -17,32 +17,17 @@ fn barrier_1d_quick() {
     {
         assert!(dir.path().join(file).exists(), "{file} missing");
     }
+    // The checks compare each simulation with the exact mean exit time of its own Euler–Maruyama
+    // chain (4 SE) and each closed form with its quadrature (its first-order correction). Here:
+    // every point was simulated, its chain converged, and the chain lies between the
+    // simulation's reach and the continuum: at dt → 0 the chain tends to the quadrature, so at
+    // dt = 0.01 they agree to the chain's own discretisation (tests/chain.rs bounds it).
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("barrier-1d.json")).unwrap()).unwrap();
     let points = json["points"].as_array().unwrap();
-    let mut simulated = 0;
+    assert_eq!(points.len(), 18);
     for p in points {
-        let q = p["quadrature"].as_f64().unwrap();
-        if let Some(m) = p["measured"].as_array() {
-            simulated += 1;
-            let (mean, se) = (m[0].as_f64().unwrap(), m[1].as_f64().unwrap());
-            // Measured within 4 SE + the 2% Euler–Maruyama allowance of the exact quadrature.
-            assert!((mean - q).abs() < 4.0 * se + 0.02 * q, "{p}");
-        }
-        // The closed-form theory of each noise approaches its quadrature: within 20% here
-        // (β log c ≥ 0.8; the gap shrinks with β log c, tests/theory.rs).
-        if p["noise"] != "isotropic" {
-            let theory = p["theory"].as_f64().unwrap();
-            assert!((theory / q - 1.0).abs() < 0.2, "{p}");
-        }
-    }
-    assert_eq!(simulated, points.len(), "quick mode simulates every point");
-    // Power law against exponential: from c = 1.5 to 3 the frozen-noise time grows by more
-    // than the paper-noise time, at every β.
-    for beta in [2.0, 4.0] {
-        let q = |noise: &str, c: f64| {
-            points.iter().find(|p| p["noise"] == noise && p["beta"].as_f64() == Some(beta) && p["c"].as_f64() == Some(c)).unwrap()["quadrature"].as_f64().unwrap()
-        };
-        assert!(q("frozen", 3.0) / q("frozen", 1.5) > q("paper", 3.0) / q("paper", 1.5));
+        assert!(p["measured"].is_array(), "quick mode simulates every point: {p}");
+        assert_eq!(p["em_chain_converged"], true, "{p}");
     }
     assert!(report.summary.iter().any(|l| l.contains("18 of 18")), "{:?}", report.summary);
 
@@ -74,43 +59,20 @@ fn fig3a_quick() {
     for file in ["fig3a.json", "fig3a.csv", "fig3a.md", "fig3a.png", "fig3a.svg"] {
         assert!(dir.path().join(file).exists(), "{file} missing");
     }
+    // The checks compare the fitted φ with the exact stationary law of the SGD chain (B = 1, 4 SE),
+    // the measured variance with SGD's exact discrete-time variance (4 SE) and the continuum
+    // with the fit. Here: the decomposition of the deficit is exact, term by term.
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("fig3a.json")).unwrap()).unwrap();
     let points = json["points"].as_array().unwrap();
     assert_eq!(points.len(), 15);
     for p in points {
-        let lr = p["lr"].as_f64().unwrap();
-        let phi = p["phi"][0].as_f64().unwrap();
-        let se = p["phi"][1].as_f64().unwrap();
-        let continuum = p["phi_continuum"].as_f64().unwrap();
         assert_eq!(p["diverged"], 0, "{p}");
-        match p["phi_from_exact_variance"].as_f64() {
-            Some(phi_var) => {
-                // The simulated variance is the exact discrete-time one (4 SE), where the law
-                // has a finite fourth moment for the SE to mean something (φ > 5/2, margin).
-                if phi_var > 3.0 {
-                    let (v, v_se) = (p["variance"][0].as_f64().unwrap(), p["variance"][1].as_f64().unwrap());
-                    let exact = p["exact_variance"].as_f64().unwrap();
-                    assert!((v - exact).abs() < 4.0 * v_se, "{p}");
-                }
-                // The fitted φ follows the exact discrete-time variance, not the continuum:
-                // within 4 SE + 3.5%. The allowance is the misspecification of the L^−φ family
-                // for SGD's law (largest measured in full mode: 2.9%, at η = 0.5, B = 1).
-                assert!((phi - phi_var).abs() < 4.0 * se + 0.035 * phi_var, "{p}");
-            }
-            None => {
-                // η = 1, B = 1: infinite variance; φ follows Kesten's tail exponent (full mode:
-                // 1.0340 ± 0.0004 against 1.052).
-                assert_eq!((lr, p["batch_size"].as_u64().unwrap()), (1.0, 1));
-                let tail = p["phi_tail"].as_f64().unwrap();
-                assert!((phi - tail).abs() < 4.0 * se + 0.035 * tail, "{p}");
-            }
-        }
-        // The finite-η deviation from the continuum 1 + B/(ηh*): under 10% at η = 0.1, more
-        // than 20% (and 4 SE) at η ≥ 0.5.
-        if lr < 0.2 {
-            assert!((phi / continuum - 1.0).abs() < 0.1 + 4.0 * se / continuum, "{p}");
-        } else {
-            assert!(continuum - phi > 0.2 * continuum + 4.0 * se, "{p}");
+        let f = |k: &str| p[k].as_f64().unwrap();
+        // The ∇L∇Lᵀ term of the exact noise lowers the continuum φ by exactly 1/2 (Gaussian
+        // moments k = 3h², so η(k − h²)/… = ηh²/… in eq. 23b against 2Bh).
+        assert!((f("phi_continuum") - f("phi_gradient_term_continuum") - 0.5).abs() < 1e-9, "{p}");
+        if p["batch_size"] == 1 {
+            assert_eq!(p["phi_chain"]["converged"], true, "{p}");
         }
     }
 }
@@ -125,44 +87,20 @@ fn fig3b_quick() {
     for file in ["fig3b.json", "fig3b.csv", "fig3b.md", "fig3b.png", "fig3b.svg"] {
         assert!(dir.path().join(file).exists(), "{file} missing");
     }
+    // The checks compare brute-force SGD with the exact chain of every d = 1 data set (4 SE) and
+    // the paper SDE's quadrature with its asymptote. Here: the landscape analysis finds n = d
+    // outliers with h* within the sample-covariance spread of 1 (Marchenko–Pastur edge
+    // (1 + √(d/N))² − 1 plus 4 SE √(2/N) of one eigenvalue).
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("fig3b.json")).unwrap()).unwrap();
-    let landscapes = json["landscapes"].as_array().unwrap();
-    let slopes = json["slopes"].as_array().unwrap();
-    let find = |dim: u64, samples: u64| {
-        let l = landscapes.iter().find(|l| l["dim"] == dim && l["samples"] == samples).unwrap();
-        let s = slopes.iter().find(|s| s["dim"] == dim && s["samples"] == samples).unwrap();
-        (l.clone(), s.clone())
-    };
-    for dim in [1, 2, 4, 8] {
-        let (l, s) = find(dim, 10_000);
-        // The landscape analysis finds n = d outliers with h* ≈ 1 (|h* − 1| ≲ 3 sqrt(d/N)).
-        assert_eq!(l["n"], dim, "{l}");
-        assert!((l["h_star"].as_f64().unwrap() - 1.0).abs() < 0.1, "{l}");
-        // Over c ∈ [1.5, 3] the exact slope of the paper's SDE lies below its asymptote
-        // β + 1 − n/2 (the threshold is not yet a rare event), more so at larger d.
-        let predicted = l["predicted_slope"].as_f64().unwrap();
-        let paper = s["paper_sde"].as_f64().unwrap();
-        assert!(paper < predicted && paper > predicted - 0.6 * dim as f64 - 0.5, "{s}");
+    for l in json["landscapes"].as_array().unwrap() {
+        let (dim, samples) = (l["set"]["dim"].as_f64().unwrap(), l["set"]["samples"].as_f64().unwrap());
+        assert_eq!(l["n"].as_f64().unwrap(), dim, "{l}");
+        let spread = (1.0 + (dim / samples).sqrt()).powi(2) - 1.0 + 4.0 * (2.0 / samples).sqrt();
+        assert!((l["h_star"].as_f64().unwrap() - 1.0).abs() < spread, "{l}");
+        if dim == 1.0 {
+            assert!(l["one_step_reach"].as_f64().unwrap() > 1.0, "{l}");
+        }
     }
-    // d = 1, N = 10⁴ (the paper's setting): SGD's slope exceeds the prediction by more than
-    // 4 SE (15.8 ± 0.5 against 10.4 here) ...
-    let (l, s) = find(1, 10_000);
-    let (slope, se) = (s["sgd"][0].as_f64().unwrap(), s["sgd"][1].as_f64().unwrap());
-    assert!(slope - l["predicted_slope"].as_f64().unwrap() > 4.0 * se, "{s}");
-    // ... because the finite data set truncates SGD's heavy tail: with N = 10⁶ samples of the
-    // same law, t_p at c = 2 is shorter by more than 4 joint SE.
-    let t = |samples: u64, c: f64| {
-        let p = json["points"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["point"]["dim"] == 1 && p["point"]["samples"] == samples && p["point"]["c"].as_f64() == Some(c))
-            .unwrap();
-        assert_eq!(p["point"]["censored"], 0, "{p}");
-        (p["point"]["measured"][0].as_f64().unwrap(), p["point"]["measured"][1].as_f64().unwrap())
-    };
-    let ((small, small_se), (large, large_se)) = (t(10_000, 2.0), t(1_000_000, 2.0));
-    assert!(small - large > 4.0 * (small_se * small_se + large_se * large_se).sqrt(), "{small} ± {small_se} vs {large} ± {large_se}");
 }
 
 /// effective-dimension quick mode (1000 replicas per point).
@@ -175,36 +113,24 @@ fn effective_dimension_quick() {
     for file in ["effective-dimension.json", "effective-dimension.csv", "effective-dimension.md", "effective-dimension.png"] {
         assert!(dir.path().join(file).exists(), "{file} missing");
     }
+    // The checks compare n = 1 with the exact Euler–Maruyama chain (4 SE) and every stable point
+    // with the log-barrier formula (4 SE + its first-order correction). Here: beyond the
+    // critical dimension the speed-up per direction collapses (the formula has no finite value).
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("effective-dimension.json")).unwrap()).unwrap();
     let points = json["points"].as_array().unwrap();
     let c = json["c"].as_f64().unwrap();
-    let point = |beta: f64, n: u64| points.iter().find(|p| p["beta"].as_f64() == Some(beta) && p["n"] == n).unwrap();
     let time = |beta: f64, n: u64| {
-        let p = point(beta, n);
+        let p = points.iter().find(|p| p["beta"].as_f64() == Some(beta) && p["n"] == n).unwrap();
         assert_eq!(p["censored"].as_u64().unwrap() + p["diverged"].as_u64().unwrap(), 0, "{p}");
         (p["measured"][0].as_f64().unwrap(), p["measured"][1].as_f64().unwrap())
     };
-    // n = 1 against the exact quadrature: 4 SE + the 2% Euler–Maruyama allowance.
-    for (beta, quadrature) in json["quadrature_n1"].as_array().unwrap().iter().map(|q| (q[0].as_f64().unwrap(), q[1].as_f64().unwrap())) {
-        let (t, se) = time(beta, 1);
-        assert!((t - quadrature).abs() < 4.0 * se + 0.02 * quadrature, "β = {beta}: {t} ± {se} vs {quadrature}");
-    }
-    for beta in [2.0, 4.0] {
-        let n_c = 2.0 * (beta + 1.0);
-        for n in 1..8u64 {
-            let ((a, sa), (b, sb)) = (time(beta, n), time(beta, n + 1));
-            let ratio = a / b;
-            let se = ratio * ((sa / a).powi(2) + (sb / b).powi(2)).sqrt();
-            if ((n + 1) as f64) < n_c {
-                // Below the critical dimension each direction speeds escape by c^(1/2), within
-                // 4 SE + 5% (the log-barrier formula's asymptotic error at β log c ≥ 2.8).
-                assert!((ratio - c.sqrt()).abs() < 4.0 * se + 0.05 * c.sqrt(), "β = {beta}, n = {n}: {ratio} ± {se}");
-            } else if n as f64 >= n_c {
-                // Beyond it the minimum is not stable and the speed-up collapses.
-                assert!(c.sqrt() - ratio > 4.0 * se, "β = {beta}, n = {n}: {ratio} ± {se}");
-            }
-        }
+    let ((a, sa), (b, sb)) = (time(2.0, 7), time(2.0, 8));
+    let se = (a / b) * ((sa / a).powi(2) + (sb / b).powi(2)).sqrt();
+    assert!(c.sqrt() - a / b > 4.0 * se, "β = 2, n = 7 (n_c = 6): {} ± {se}", a / b);
+    for t in json["theory"].as_array().unwrap() {
+        let beyond = t["n"].as_f64().unwrap() >= t["critical_dimension"].as_f64().unwrap();
+        assert_eq!(t["log_barrier_time"].is_null(), beyond, "{t}");
     }
 }
 
@@ -218,40 +144,18 @@ fn sgd_barrier_quick() {
     for file in ["sgd-barrier.json", "sgd-barrier.csv", "sgd-barrier.md", "sgd-barrier-beta.png", "sgd-barrier-c.png"] {
         assert!(dir.path().join(file).exists(), "{file} missing");
     }
+    // The checks compare SGD with its exact chain (B = 1) and Euler–Maruyama with its exact chain,
+    // within 4 SE, and the paper-noise quadrature with the log-barrier formula within its
+    // first-order correction. Here: the grids converged, and the exact numbers order as the page
+    // says (the continuum limit of the exact-noise SDE is slower than its own discrete chain).
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("sgd-barrier.json")).unwrap()).unwrap();
     let points = json["points"].as_array().unwrap();
     assert_eq!(points.len(), 13);
-    // 1/κ̂ and its 95% interval (Garwood: the interval of 1/κ is [1/κ_hi, 1/κ_lo]).
-    let time = |m: &serde_json::Value| {
-        assert_eq!(m["censored"], 0, "{m}");
-        let r = m["rate"].as_array().unwrap();
-        (1.0 / r[0].as_f64().unwrap(), 1.0 / r[2].as_f64().unwrap(), 1.0 / r[1].as_f64().unwrap())
-    };
     for p in points {
-        let (_, sgd_lo, sgd_hi) = time(&p["sgd"]);
-        let (_, em_lo, em_hi) = time(&p["sde_exact_em"]);
-        // SGD against its Gaussian-noise twin at the same step: the intervals lie within a
-        // factor 1.5 of each other (measured EM/SGD 0.72 – 1.21).
-        assert!(em_lo < 1.5 * sgd_hi && sgd_lo < 1.5 * em_hi, "{p}");
-        // The continuum limit of the same SDE is slower than both, beyond their intervals
-        // (by 2.4× at c = 1.18, up to 5000× at β = 5.7).
-        let exact = p["quadrature_exact"].as_f64().unwrap();
-        assert!(exact > sgd_hi.max(em_hi), "{p}");
-        // The paper-noise quadrature tends to the log-barrier formula: within 25% once
-        // β log c ≥ 1 (measured 0.93 – 1.06 there).
-        let (beta, c) = (p["beta"].as_f64().unwrap(), p["c"].as_f64().unwrap());
-        if beta * c.ln() >= 1.0 {
-            let ratio = p["log_barrier"].as_f64().unwrap() / p["quadrature_paper"].as_f64().unwrap();
-            assert!((ratio - 1.0).abs() < 0.25, "{p}");
-        }
+        assert_eq!(p["chains_converged"], true, "{p}");
+        assert_eq!(p["sgd_chain"].is_null(), p["batch_size"] != 1, "{p}");
+        assert!(p["quadrature_exact"].as_f64().unwrap() > p["em_chain"].as_f64().unwrap(), "{p}");
     }
-    // β = B/(ηh*) alone does not set SGD's escape time: at β = 5.74 the run with η = 0.05 is
-    // slower than the one with η = 0.2, with disjoint 95% intervals.
-    let at = |b: u64, lr: f64| {
-        time(&points.iter().find(|p| p["batch_size"] == b && p["lr"].as_f64() == Some(lr) && p["sweep"] == "batch-lr").unwrap()["sgd"])
-    };
-    let (slow, fast) = (at(1, 0.05), at(4, 0.2));
-    assert!(slow.1 > fast.2, "{slow:?} vs {fast:?}");
 }
 
 /// fig2 quick mode (2000 Fashion-MNIST images, width 64, 300 epochs).
@@ -300,25 +204,21 @@ fn fig1_quick() {
     for file in ["fig1.json", "fig1.csv", "fig1.md", "fig1-epoch0.png", "fig1-epoch50.png", "fig1-slq-validation.png"] {
         assert!(dir.path().join(file).exists(), "{file} missing");
     }
+    // The page's checks compare SLQ's trace estimates with the exact traces within 4 SE of the
+    // probes' spread at every epoch, and the Lanczos top eigenvalue with a dense eigensolver
+    // within its Ritz residual; here the snapshots must also be internally consistent.
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("fig1.json")).unwrap()).unwrap();
     let snapshots = json["snapshots"].as_array().unwrap();
     assert_eq!(snapshots.len(), 3);
     for s in snapshots {
-        let f = |k: &str| s[k].as_f64().unwrap();
-        // The SLQ trace of each matrix (P·Σ w λ, a Hutchinson estimate since the Gauss rule
-        // integrates λ exactly per probe) agrees with its exact trace within 50%: 4 quick-mode
-        // probes, with a per-probe spread of about 30% (measured on the validation network,
-        // where the check table compares 20 probes with the dense values within 4 SE).
-        let p = json["parameters"].as_f64().unwrap();
-        for (slq, exact) in [("slq_loss_weighted", "trace_loss_weighted"), ("slq_decoupled", "trace_decoupled")] {
-            let nodes = s[slq][0].as_array().unwrap();
-            let weights = s[slq][1].as_array().unwrap();
-            let estimate: f64 = p * nodes.iter().zip(weights).map(|(n, w)| n.as_f64().unwrap() * w.as_f64().unwrap()).sum::<f64>();
-            assert!((estimate / f(exact) - 1.0).abs() < 0.5, "{slq}: {estimate} vs {}", f(exact));
+        // Lanczos returns the top eigenvalues in descending order, and SLQ's largest node
+        // cannot exceed the largest eigenvalue (Ritz values interlace).
+        for (top, slq) in [("top_loss_weighted", "slq_loss_weighted"), ("top_decoupled", "slq_decoupled")] {
+            let values: Vec<f64> = s[top].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+            assert!(values.windows(2).all(|w| w[0] >= w[1]), "{top}: {values:?}");
+            let largest_node = s[slq][0].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).fold(f64::NEG_INFINITY, f64::max);
+            assert!(largest_node <= values[0] * (1.0 + 1e-8), "{slq}: {largest_node} > {}", values[0]);
         }
-        // The top eigenvalue is at least the trace / P and the overlap a fraction.
-        assert!(s["top_loss_weighted"][0].as_f64().unwrap() > f("trace_loss_weighted") / p);
-        assert!((0.0..=1.0 + 1e-9).contains(&f("overlap")));
     }
     // Training lowers the loss between the snapshots.
     assert!(snapshots[2]["loss"].as_f64().unwrap() < 0.5 * snapshots[0]["loss"].as_f64().unwrap());

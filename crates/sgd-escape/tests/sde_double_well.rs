@@ -1,5 +1,5 @@
 //! The SDE on the 1-D double well `L = ε + (θ² − 1)²/4` against the exact first-passage
-//! quadrature (THEORY.md §4): escape from θ* = −1 to the other minimum θ = +1.
+//! quadrature (docs/theory.md eq. 20): escape from θ* = −1 to the other minimum θ = +1.
 //!
 //! Tolerance = 4 standard errors of the simulated mean plus a stated Euler–Maruyama
 //! discretisation allowance of 2%. The allowance was measured with `discretisation_bias` below
