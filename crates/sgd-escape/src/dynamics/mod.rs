@@ -23,7 +23,7 @@ pub trait Stepper: Sync {
     type Workspace: Send;
     /// A fresh workspace for one replica.
     fn workspace(&self) -> Self::Workspace;
-    /// Advances θ by one step and returns the time elapsed, in units of t (THEORY.md §3):
+    /// Advances θ by one step and returns the time elapsed, in units of t (docs/theory.md eq. 3):
     /// η for an SGD step, dt for an SDE step, dτ/L(θ) for a time-changed step.
     fn step(&self, theta: &mut [f64], ws: &mut Self::Workspace, rng: &mut ReplicaRng) -> f64;
     /// `Some(h)` when every step advances t by the same `h` (then t = h · steps exactly).

@@ -1,4 +1,4 @@
-//! Noise models of the SDE `dθ = −∇L dt + sqrt(η Σ(θ)) dW` (THEORY.md §2–3), as values.
+//! Noise models of the SDE `dθ = −∇L dt + sqrt(η Σ(θ)) dW` (docs/theory.md eq. 5–11), as values.
 
 /// The diffusion of the SDE. `lr` is η, `batch_size` is B; `sqrt_hessian` is the symmetric
 /// square root of `H* = H(θ*)` at the starting minimum (row-major P × P).

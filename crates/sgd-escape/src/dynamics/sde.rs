@@ -1,4 +1,4 @@
-//! Euler–Maruyama integration of `dθ = −∇L dt + sqrt(η Σ(θ)) dW` (THEORY.md §3).
+//! Euler–Maruyama integration of `dθ = −∇L dt + sqrt(η Σ(θ)) dW` (docs/theory.md eq. 10).
 
 use super::rng::ReplicaRng;
 use super::{Noise, Stepper};

@@ -1,4 +1,4 @@
-//! Minibatch SGD, `θ_{k+1} = θ_k − η ∇L_{B_k}(θ_k)` (THEORY.md §1).
+//! Minibatch SGD, `θ_{k+1} = θ_k − η ∇L_{B_k}(θ_k)` (docs/theory.md eq. 2).
 
 use super::Stepper;
 use super::rng::{ReplicaRng, uniform_index};

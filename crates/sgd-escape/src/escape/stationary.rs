@@ -1,5 +1,5 @@
 //! Stationary sampling: replicas that run without an exit and record a function of θ at
-//! regular intervals after a burn-in (THEORY.md §5, Fig. 3a samples θ every 100 steps).
+//! regular intervals after a burn-in (paper Fig. 3a samples θ every 100 steps).
 
 use crate::dynamics::Stepper;
 use crate::dynamics::rng::replica_rng;

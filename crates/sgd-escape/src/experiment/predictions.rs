@@ -165,7 +165,10 @@ pub(super) fn predict(
         f(geometry?, lr, b)
     };
     let step = Assumption::new(
-        format!("{} · λ_max(H*) ≤ {SMALL_STEP} (the continuous-time theory describes the discrete steps)", if noise.sgd { "η" } else { "dt" }),
+        format!(
+            "{} · λ_max(H*) ≤ {SMALL_STEP} (the continuous-time theory describes the discrete steps)",
+            if noise.sgd { "η" } else { "dt" }
+        ),
         Some(noise.step),
         noise.step <= SMALL_STEP,
     );
@@ -183,9 +186,17 @@ pub(super) fn predict(
     let mut log_assumptions = Vec::new();
     if let (Some(b), Some(g)) = (beta, geometry) {
         let height = b * g.ratio().ln();
-        log_assumptions.push(Assumption::new(format!("β log c ≥ {HIGH_BARRIER} (a high log barrier)"), Some(height), height >= HIGH_BARRIER));
+        log_assumptions.push(Assumption::new(
+            format!("β log c ≥ {HIGH_BARRIER} (a high log barrier)"),
+            Some(height),
+            height >= HIGH_BARRIER,
+        ));
         let exponent = rates::log_barrier_exponent(b, outliers.n);
-        log_assumptions.push(Assumption::new("β + 1 − n/2 > 0 (n below the critical dimension: the minimum is stable)", Some(exponent), exponent > 0.0));
+        log_assumptions.push(Assumption::new(
+            "β + 1 − n/2 > 0 (n below the critical dimension: the minimum is stable)",
+            Some(exponent),
+            exponent > 0.0,
+        ));
         log_assumptions.push(paper_noise_assumption(input, &noise, saddle));
         log_assumptions.push(step.clone());
     }
@@ -193,7 +204,11 @@ pub(super) fn predict(
     let mut linear_assumptions = Vec::new();
     if let (Some((lr, b)), Some(g)) = (noise_params, geometry) {
         let exponent = rates::linear_barrier_exponent(g, lr, b);
-        linear_assumptions.push(Assumption::new(format!("BΔL/(ηh*L*) ≥ {HIGH_BARRIER} (a high barrier)"), Some(exponent), exponent >= HIGH_BARRIER));
+        linear_assumptions.push(Assumption::new(
+            format!("BΔL/(ηh*L*) ≥ {HIGH_BARRIER} (a high barrier)"),
+            Some(exponent),
+            exponent >= HIGH_BARRIER,
+        ));
         linear_assumptions.push(constant_noise("the linear barrier"));
         linear_assumptions.push(step.clone());
     }
@@ -203,7 +218,11 @@ pub(super) fn predict(
         if let (Some((lr, b)), Some(g)) = (noise_params, geometry)
             && let Some(exponent) = rates::xie_exponent(g, lr, b, s)
         {
-            assumptions.push(Assumption::new(format!("BΔL/(ηL*)·(s/h_e* + (1 − s)/|h_eˢ|) ≥ {HIGH_BARRIER} (a high barrier)"), Some(exponent), exponent >= HIGH_BARRIER));
+            assumptions.push(Assumption::new(
+                format!("BΔL/(ηL*)·(s/h_e* + (1 − s)/|h_eˢ|) ≥ {HIGH_BARRIER} (a high barrier)"),
+                Some(exponent),
+                exponent >= HIGH_BARRIER,
+            ));
             assumptions.push(constant_noise("C ≈ 2L*H/B"));
             assumptions.push(step.clone());
         }
@@ -215,7 +234,11 @@ pub(super) fn predict(
     let mut kramers_assumptions = Vec::new();
     if let (Some(g), Some(d)) = (geometry, kramers_diffusion) {
         let exponent = g.linear() / d;
-        kramers_assumptions.push(Assumption::new(format!("ΔL/D ≥ {HIGH_BARRIER} (a high barrier)"), Some(exponent), exponent >= HIGH_BARRIER));
+        kramers_assumptions.push(Assumption::new(
+            format!("ΔL/D ≥ {HIGH_BARRIER} (a high barrier)"),
+            Some(exponent),
+            exponent >= HIGH_BARRIER,
+        ));
         kramers_assumptions.push(Assumption::new("the noise is isotropic and constant", None, noise.isotropic));
         kramers_assumptions.push(step.clone());
     }
@@ -255,7 +278,8 @@ fn run_noise(dynamics: &DynamicsConfig, step: f64) -> RunNoise {
 /// the trace of the exact covariance is within [`NOISE_RATIO`] of `2L(θ)Tr H*/B` at θ* and at the
 /// saddle.
 fn paper_noise_assumption(input: &AnalysisInput<'_>, noise: &RunNoise, saddle: Option<&Saddle>) -> Assumption {
-    let condition = "Σ(θ) ≈ 2L(θ)H*/B (Tr Σ within 0.8–1.25 of 2L(θ)·Tr H*/B at θ* and at the saddle; the value is the ratio farthest from 1)";
+    let condition =
+        "Σ(θ) ≈ 2L(θ)H*/B (Tr Σ within 0.8–1.25 of 2L(θ)·Tr H*/B at θ* and at the saddle; the value is the ratio farthest from 1)";
     if noise.paper {
         return Assumption::new("the noise is 2L(θ)H*/B by construction", None, true);
     }
@@ -326,9 +350,7 @@ fn quadrature(input: &AnalysisInput<'_>, saddle: Option<&Saddle>, time_per_step:
         Some(Box::new(move |x: f64| lr * factor * data.gradient_covariance(&[x])[0] / (2.0 * b as f64)))
     };
     let (diffusion, name): (Box<dyn Fn(f64) -> f64 + '_>, &str) = match input.dynamics {
-        DynamicsConfig::Sgd(s) => {
-            (exact(s.lr.get(), s.batch_size.get(), s.sampling)?, "exact minibatch covariance (the SDE of this SGD)")
-        }
+        DynamicsConfig::Sgd(s) => (exact(s.lr.get(), s.batch_size.get(), s.sampling)?, "exact minibatch covariance (the SDE of this SGD)"),
         DynamicsConfig::Sde(s) => match &s.noise {
             NoiseConfig::Exact(e) => (exact(e.lr.get(), e.batch_size.get(), e.sampling)?, "exact minibatch covariance"),
             NoiseConfig::Paper(m) | NoiseConfig::TimeChanged(m) => {
@@ -397,7 +419,12 @@ fn chain_domain(input: &AnalysisInput<'_>) -> Option<Domain> {
         Exit::Hyperplane { normal, offset } => Some(one_sided(offset / normal[0], normal[0] > 0.0)),
         Exit::LossAbove { threshold } => {
             let limit = 1e6 * scale;
-            Some(Domain { lower: crossing(-1.0, *threshold, limit)?, below: End::Absorbing, upper: crossing(1.0, *threshold, limit)?, above: End::Absorbing })
+            Some(Domain {
+                lower: crossing(-1.0, *threshold, limit)?,
+                below: End::Absorbing,
+                upper: crossing(1.0, *threshold, limit)?,
+                above: End::Absorbing,
+            })
         }
     }
 }
@@ -411,7 +438,10 @@ fn chain_prediction(kernel: &dyn Kernel, domain: Domain, start: f64, time_per_st
         Some(solution.relative_change),
         solution.converged,
     );
-    let note = format!("{what}: exact mean exit time from θ*, on a grid of {} nodes over [{:.6}, {:.6}]", solution.nodes, solution.domain.lower, solution.domain.upper);
+    let note = format!(
+        "{what}: exact mean exit time from θ*, on a grid of {} nodes over [{:.6}, {:.6}]",
+        solution.nodes, solution.domain.lower, solution.domain.upper
+    );
     Prediction::from_mean_time(mean_time, time_per_step, vec![assumption], Some(note))
 }
 
@@ -426,12 +456,22 @@ fn sgd_chain(input: &AnalysisInput<'_>) -> Option<Prediction> {
     let domain = chain_domain(input)?;
     let (start, what) = (input.minimum.theta[0], "SGD at its learning rate (B = 1, with replacement)");
     match input.model {
-        BuiltModel::LinearRegression(m) => {
-            Some(chain_prediction(&SgdKernel { steps: |t: f64, out: &mut Vec<f64>| m.one_parameter_sgd_steps(t, lr, out) }, domain, start, lr, false, what))
-        }
-        BuiltModel::Curve(m) => {
-            Some(chain_prediction(&SgdKernel { steps: |t: f64, out: &mut Vec<f64>| m.one_parameter_sgd_steps(t, lr, out) }, domain, start, lr, false, what))
-        }
+        BuiltModel::LinearRegression(m) => Some(chain_prediction(
+            &SgdKernel { steps: |t: f64, out: &mut Vec<f64>| m.one_parameter_sgd_steps(t, lr, out) },
+            domain,
+            start,
+            lr,
+            false,
+            what,
+        )),
+        BuiltModel::Curve(m) => Some(chain_prediction(
+            &SgdKernel { steps: |t: f64, out: &mut Vec<f64>| m.one_parameter_sgd_steps(t, lr, out) },
+            domain,
+            start,
+            lr,
+            false,
+            what,
+        )),
         // Every other data-built model has more than one parameter.
         BuiltModel::Mlp(_) | BuiltModel::DoubleWell(_) => None,
     }

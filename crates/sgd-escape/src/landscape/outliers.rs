@@ -1,4 +1,4 @@
-//! Outlier eigenvalues of the Hessian at a minimum (THEORY.md §4): the n eigenvalues that stand
+//! Outlier eigenvalues of the Hessian at a minimum (docs/theory.md §4): the n eigenvalues that stand
 //! apart from the bulk, their typical value h*, and the restricted determinants.
 
 use serde::Serialize;

@@ -1,4 +1,4 @@
-//! The data-built double well with a real barrier of THEORY.md §6.
+//! The data-built double well with a real barrier (the curve model of docs/theory.md §8).
 
 use super::FeatureMap;
 

@@ -1,4 +1,4 @@
-//! The analytic double well of THEORY.md §6.
+//! The analytic double well of docs/theory.md §8.
 
 use super::{HessianProduct, Model};
 

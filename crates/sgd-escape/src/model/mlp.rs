@@ -1,5 +1,5 @@
-//! A multilayer perceptron with mean-square loss summed over its K linear outputs (THEORY.md
-//! §1, §5): `L(θ) = (1/2N) Σ_μ Σ_k (f_k(θ, x_μ) − y_μk)²`.
+//! A multilayer perceptron with mean-square loss summed over its K linear outputs (docs/theory.md
+//! eq. 1, §8): `L(θ) = (1/2N) Σ_μ Σ_k (f_k(θ, x_μ) − y_μk)²`.
 //!
 //! Layer i maps `a ↦ σ(W_i a + b_i)` (no σ on the last layer); θ holds, layer after layer, W_i
 //! (row-major, out × in) then b_i. Gradients are hand-written backpropagation, Hessian-vector
@@ -90,7 +90,7 @@ struct Forward {
     a: Vec<Vec<f64>>,
 }
 
-/// Loss, gradient noise and their parts at θ (THEORY.md §5, paper Fig. 2).
+/// Loss, gradient noise and their parts at θ (docs/theory.md eq. 9, paper Fig. 2).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct NoiseStrength {
     /// L(θ).

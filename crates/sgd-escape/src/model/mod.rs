@@ -15,8 +15,8 @@
 //! - [`DoubleWell`]: the analytic landscape `L = ε + (θ₁² − 1)²/4 + (k/2) Σ_{i≥2} θ_i²`.
 //! - [`FeatureModel`]: data-built mean-square models `f(θ, x) = xᵀφ(θ)`, linear in the data
 //!   through a feature map `φ`: [`LinearMap`] (linear regression, paper Fig. 3) and
-//!   [`CurveMap`] (a double well with a real barrier built from data, THEORY.md §6).
-//! - [`Mlp`]: multilayer perceptrons with K linear outputs on real data (THEORY.md §5).
+//!   [`CurveMap`] (a double well with a real barrier built from data, docs/theory.md §8).
+//! - [`Mlp`]: multilayer perceptrons with K linear outputs on real data (docs/theory.md §8).
 
 mod curve;
 mod double_well;

@@ -1,4 +1,4 @@
-//! Exact mean first-passage time of a one-dimensional diffusion (THEORY.md §4).
+//! Exact mean first-passage time of a one-dimensional diffusion (docs/theory.md eq. 20).
 //!
 //! For `dθ = a(θ) dt + sqrt(2 D(θ)) dW` with a reflecting or natural left boundary and an
 //! absorbing point b, the mean time to reach b from θ₀ < b is

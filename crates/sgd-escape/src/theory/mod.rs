@@ -1,6 +1,6 @@
 //! Theory: predictions the measurements are compared with. [`rates`] holds the closed-form
 //! escape rates of each competing theory; [`mfpt`] the exact one-dimensional mean first-passage
-//! time quadrature (THEORY.md §4), the ground truth for 1-D tests under any noise model;
+//! time quadrature (docs/theory.md eq. 20), the ground truth for 1-D tests under any noise model;
 //! [`stationary`] the stationary exponent and the exact discrete-time SGD variance.
 
 pub mod chain;

@@ -1,4 +1,4 @@
-//! Escape-rate formulas of the competing theories (THEORY.md §4). All rates are per unit time
+//! Escape-rate formulas of the competing theories (docs/theory.md §4). All rates are per unit time
 //! t (t = η·steps for SGD); multiply by the time per step for a rate per step.
 //!
 //! Notation: c = L(θˢ)/L(θ*) (log barrier log c), ΔL = L(θˢ) − L(θ*) (linear barrier),
@@ -61,7 +61,7 @@ impl BarrierGeometry {
     }
 }
 
-/// β = B/(η h*), the inverse temperature of the time-changed dynamics (THEORY.md §3–4).
+/// β = B/(η h*), the inverse temperature of the time-changed dynamics (docs/theory.md eq. 11–13).
 pub fn beta(lr: f64, batch_size: usize, h_star: f64) -> f64 {
     batch_size as f64 / (lr * h_star)
 }

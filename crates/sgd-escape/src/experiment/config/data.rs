@@ -212,7 +212,9 @@ impl DataConfig {
     /// Sets `standardize` (a test set follows its training set).
     pub fn set_standardize(&mut self, standardize: bool) {
         match self {
-            DataConfig::Diabetes(d) | DataConfig::Wine(d) | DataConfig::BreastCancer(d) | DataConfig::Digits(d) => d.standardize = standardize,
+            DataConfig::Diabetes(d) | DataConfig::Wine(d) | DataConfig::BreastCancer(d) | DataConfig::Digits(d) => {
+                d.standardize = standardize
+            }
             DataConfig::FashionMnist(d) => d.standardize = standardize,
             DataConfig::Csv(d) => d.standardize = standardize,
             DataConfig::Npy(d) => d.standardize = standardize,
