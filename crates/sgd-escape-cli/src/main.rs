@@ -83,7 +83,7 @@ fn experiment_names() -> clap::builder::PossibleValuesParser {
 }
 
 fn reproduce(name: &str, quick: bool, out: &Path, seed: u64) -> Result<(), sgd_escape::Error> {
-    use sgd_escape::experiment::reproduce::{EXPERIMENTS, ReproduceOptions, reproduce};
+    use sgd_escape::experiment::reproduce::{Check, CheckKind, EXPERIMENTS, ReproduceOptions, reproduce};
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let options = ReproduceOptions { quick, out: out.to_path_buf(), seed, command };
     let names: Vec<&str> = if name == "all" { EXPERIMENTS.to_vec() } else { vec![name] };
@@ -112,10 +112,21 @@ fn reproduce(name: &str, quick: bool, out: &Path, seed: u64) -> Result<(), sgd_e
     for (name, c) in &table {
         let claim: String =
             if c.claim.chars().count() > width { c.claim.chars().take(width - 1).chain(['…']).collect() } else { c.claim.clone() };
-        println!("{name:<20} {claim:<width$} {:<28} {}", c.result, if c.holds { "yes" } else { "NO" });
+        let holds = match (c.holds, c.kind) {
+            (true, _) => "yes",
+            (false, CheckKind::Verification) => "NO",
+            (false, CheckKind::Assumption) => "no (assumption)",
+        };
+        println!("{name:<20} {claim:<width$} {:<28} {holds}", c.result);
     }
-    let held = table.iter().filter(|(_, c)| c.holds).count();
-    println!("{held} of {} checks hold{}", table.len(), if quick { " (quick mode: small ensembles)" } else { "" });
+    let verifications: Vec<&Check> = table.iter().map(|(_, c)| c).filter(|c| c.kind == CheckKind::Verification).collect();
+    let held = verifications.iter().filter(|c| c.holds).count();
+    println!("{held} of {} checks hold{}", verifications.len(), if quick { " (quick mode: small ensembles)" } else { "" });
+    let assumptions: Vec<&Check> = table.iter().map(|(_, c)| c).filter(|c| c.kind == CheckKind::Assumption).collect();
+    if !assumptions.is_empty() {
+        let held = assumptions.iter().filter(|c| c.holds).count();
+        println!("the theory's assumptions hold in {held} of {} tested cases (rows marked assumption)", assumptions.len());
+    }
     Ok(())
 }
 

@@ -3,15 +3,22 @@
 
 mod common;
 
-use sgd_escape::experiment::reproduce::{ReproduceOptions, reproduce};
+use sgd_escape::experiment::reproduce::{CheckKind, ReproduceOptions, ReproduceReport, reproduce};
 use std::sync::Mutex;
+
+/// Every verification (a comparison with an exact reference within its standard error, or a
+/// claim of the page) holds; tested assumptions of the theory may fail.
+fn assert_verifications_hold(report: &ReproduceReport) {
+    let failed: Vec<_> = report.checks.iter().filter(|c| c.kind == CheckKind::Verification && !c.holds).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+}
 
 #[test]
 fn barrier_1d_quick() {
     let dir = tempfile::tempdir().unwrap();
     let options = ReproduceOptions { quick: true, out: dir.path().to_path_buf(), seed: 1, command: "test".into() };
     let report = reproduce("barrier-1d", &options, &|_| {}).unwrap();
-    assert!(report.checks.iter().all(|c| c.holds), "{:#?}", report.checks);
+    assert_verifications_hold(&report);
     for file in
         ["barrier-1d.json", "barrier-1d.csv", "barrier-1d.md", "barrier-1d-beta2.png", "barrier-1d-beta2.svg", "barrier-1d-beta4.png"]
     {
@@ -55,7 +62,7 @@ fn fig3a_quick() {
     let dir = tempfile::tempdir().unwrap();
     let options = ReproduceOptions { quick: true, out: dir.path().to_path_buf(), seed: 1, command: "test".into() };
     let report = reproduce("fig3a", &options, &|_| {}).unwrap();
-    assert!(report.checks.iter().all(|c| c.holds), "{:#?}", report.checks);
+    assert_verifications_hold(&report);
     for file in ["fig3a.json", "fig3a.csv", "fig3a.md", "fig3a.png", "fig3a.svg"] {
         assert!(dir.path().join(file).exists(), "{file} missing");
     }
@@ -83,7 +90,7 @@ fn fig3b_quick() {
     let dir = tempfile::tempdir().unwrap();
     let options = ReproduceOptions { quick: true, out: dir.path().to_path_buf(), seed: 1, command: "test".into() };
     let report = reproduce("fig3b", &options, &|_| {}).unwrap();
-    assert!(report.checks.iter().all(|c| c.holds), "{:#?}", report.checks);
+    assert_verifications_hold(&report);
     for file in ["fig3b.json", "fig3b.csv", "fig3b.md", "fig3b.png", "fig3b.svg"] {
         assert!(dir.path().join(file).exists(), "{file} missing");
     }
@@ -109,7 +116,7 @@ fn effective_dimension_quick() {
     let dir = tempfile::tempdir().unwrap();
     let options = ReproduceOptions { quick: true, out: dir.path().to_path_buf(), seed: 1, command: "test".into() };
     let report = reproduce("effective-dimension", &options, &|_| {}).unwrap();
-    assert!(report.checks.iter().all(|c| c.holds), "{:#?}", report.checks);
+    assert_verifications_hold(&report);
     for file in ["effective-dimension.json", "effective-dimension.csv", "effective-dimension.md", "effective-dimension.png"] {
         assert!(dir.path().join(file).exists(), "{file} missing");
     }
@@ -140,7 +147,7 @@ fn sgd_barrier_quick() {
     let dir = tempfile::tempdir().unwrap();
     let options = ReproduceOptions { quick: true, out: dir.path().to_path_buf(), seed: 1, command: "test".into() };
     let report = reproduce("sgd-barrier", &options, &|_| {}).unwrap();
-    assert!(report.checks.iter().all(|c| c.holds), "{:#?}", report.checks);
+    assert_verifications_hold(&report);
     for file in ["sgd-barrier.json", "sgd-barrier.csv", "sgd-barrier.md", "sgd-barrier-beta.png", "sgd-barrier-c.png"] {
         assert!(dir.path().join(file).exists(), "{file} missing");
     }
@@ -167,7 +174,7 @@ fn fig2_quick() {
     let dir = tempfile::tempdir().unwrap();
     let options = ReproduceOptions { quick: true, out: dir.path().to_path_buf(), seed: 1, command: "test".into() };
     let report = reproduce("fig2", &options, &|_| {}).unwrap();
-    assert!(report.checks.iter().all(|c| c.holds), "{:#?}", report.checks);
+    assert_verifications_hold(&report);
     for file in ["fig2.json", "fig2.csv", "fig2.md", "fig2.png", "fig2-epochs.png"] {
         assert!(dir.path().join(file).exists(), "{file} missing");
     }
@@ -200,7 +207,7 @@ fn fig1_quick() {
     let dir = tempfile::tempdir().unwrap();
     let options = ReproduceOptions { quick: true, out: dir.path().to_path_buf(), seed: 1, command: "test".into() };
     let report = reproduce("fig1", &options, &|_| {}).unwrap();
-    assert!(report.checks.iter().all(|c| c.holds), "{:#?}", report.checks);
+    assert_verifications_hold(&report);
     for file in ["fig1.json", "fig1.csv", "fig1.md", "fig1-epoch0.png", "fig1-epoch50.png", "fig1-slq-validation.png"] {
         assert!(dir.path().join(file).exists(), "{file} missing");
     }

@@ -430,11 +430,22 @@ fn chain_domain(input: &AnalysisInput<'_>) -> Option<Domain> {
 }
 
 /// The chain's prediction with its convergence as the assumption.
-fn chain_prediction(kernel: &dyn Kernel, domain: Domain, start: f64, time_per_step: f64, cost_is_time: bool, what: &str) -> Prediction {
-    let solution = mean_exit_time(kernel, domain, start, ChainOptions::default());
+#[allow(clippy::too_many_arguments)]
+fn chain_prediction(
+    kernel: &dyn Kernel,
+    domain: Domain,
+    start: f64,
+    time_per_step: f64,
+    cost_is_time: bool,
+    tolerance: f64,
+    what: &str,
+) -> Prediction {
+    let solution = mean_exit_time(kernel, domain, start, ChainOptions { tolerance, ..ChainOptions::default() });
     let mean_time = if cost_is_time { solution.mean } else { solution.mean * time_per_step };
     let assumption = Assumption::new(
-        "the grid converged: the mean moved by less than 0.1% when the grid was refined and a reflecting end moved out (the value is the last relative change)",
+        format!(
+            "the grid converged: the mean moved by less than {tolerance:e} (relative) when the grid was refined and a reflecting end moved out (the value is the last relative change)"
+        ),
         Some(solution.relative_change),
         solution.converged,
     );
@@ -462,6 +473,7 @@ fn sgd_chain(input: &AnalysisInput<'_>) -> Option<Prediction> {
             start,
             lr,
             false,
+            input.landscape.chain_tolerance.get(),
             what,
         )),
         BuiltModel::Curve(m) => Some(chain_prediction(
@@ -470,6 +482,7 @@ fn sgd_chain(input: &AnalysisInput<'_>) -> Option<Prediction> {
             start,
             lr,
             false,
+            input.landscape.chain_tolerance.get(),
             what,
         )),
         // Every other data-built model has more than one parameter.
@@ -497,7 +510,8 @@ fn euler_maruyama_chain(input: &AnalysisInput<'_>) -> Option<Prediction> {
     };
     let start = input.minimum.theta[0];
     let what = "the Euler–Maruyama scheme of this SDE at its dt";
-    let predict = |kernel: &dyn Kernel| Some(chain_prediction(kernel, domain, start, dt, true, what));
+    let tolerance = input.landscape.chain_tolerance.get();
+    let predict = |kernel: &dyn Kernel| Some(chain_prediction(kernel, domain, start, dt, true, tolerance, what));
     match &s.noise {
         NoiseConfig::Exact(e) => {
             let data = input.model.gradient_noise()?;

@@ -190,6 +190,13 @@ impl SpectralDensity {
     }
 }
 
+/// The Rademacher vector (entries ±1) of probe `probe` of [`stochastic_lanczos_quadrature`] with
+/// `seed`, so that a caller can check a probe's quadrature against zᵀf(A)z computed directly.
+pub fn rademacher_probe(p: usize, seed: u64, probe: u64) -> Vec<f64> {
+    let mut rng = replica_rng(seed, probe);
+    (0..p).map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 }).collect()
+}
+
 /// Stochastic Lanczos quadrature: `probes` Rademacher vectors, `steps` Lanczos steps each.
 /// For probe z, the Gauss quadrature of `zᵀ f(A) z / P` has nodes at the Ritz values and weights
 /// the squared first components of T's eigenvectors; averaging probes estimates
@@ -199,8 +206,7 @@ pub fn stochastic_lanczos_quadrature(op: &dyn Operator, probes: usize, steps: us
     let mut nodes = Vec::new();
     let mut weights = Vec::new();
     for probe in 0..probes {
-        let mut rng = replica_rng(seed, probe as u64);
-        let z: Vec<f64> = (0..p).map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 }).collect();
+        let z = rademacher_probe(p, seed, probe as u64);
         let (_, alpha, beta) = lanczos(op, &z, steps);
         let m = alpha.len();
         let (ritz, s) = tridiagonal_eigen(&alpha, &beta[..m - 1]);

@@ -2,7 +2,7 @@
 //! (docs/config.md).
 
 use super::tagged::tagged_enum;
-use super::values::{AboveOne, AtLeast, Count, Positive, Vector};
+use super::values::{AboveOne, AtLeast, Count, Positive, Tolerance, Vector};
 use serde::{Deserialize, Serialize};
 
 /// `[landscape]`.
@@ -23,6 +23,14 @@ pub struct LandscapeConfig {
     /// `euler_maruyama_chain`); each takes up to seconds for large data sets.
     #[serde(default = "yes")]
     pub exact_chains: bool,
+    /// The chains' grids are refined until the mean exit time moves by less than this,
+    /// relatively.
+    #[serde(default = "default_chain_tolerance")]
+    pub chain_tolerance: Tolerance,
+}
+
+fn default_chain_tolerance() -> Tolerance {
+    Tolerance::new(1e-3).expect("in range")
 }
 
 fn yes() -> bool {
@@ -31,7 +39,13 @@ fn yes() -> bool {
 
 impl Default for LandscapeConfig {
     fn default() -> Self {
-        LandscapeConfig { saddle: None, outlier_gap: default_gap(), outliers: None, exact_chains: true }
+        LandscapeConfig {
+            saddle: None,
+            outlier_gap: default_gap(),
+            outliers: None,
+            exact_chains: true,
+            chain_tolerance: default_chain_tolerance(),
+        }
     }
 }
 

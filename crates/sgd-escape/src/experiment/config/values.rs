@@ -63,10 +63,10 @@ checked_float!(
     "a finite number > 1"
 );
 checked_float!(
-    /// A number in [0, 1].
-    Fraction,
-    |v| (0.0..=1.0).contains(&v),
-    "a number in [0, 1]"
+    /// A relative tolerance, in (0, 1).
+    Tolerance,
+    |v| v > 0.0 && v < 1.0,
+    "a number between 0 and 1 (exclusive)"
 );
 
 /// An integer ≥ `MIN`.

@@ -194,7 +194,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             let factor = (-fit.slope).exp();
             let used = (1..=MAX_DIM).filter(|&n| exponent(beta, n) >= 1.0).count();
             summary.push(format!(
-                "β = {beta}: a weighted fit of log t against n over the {used} points with (β + 1 − n/2) log c ≥ 1 gives a speed-up of {} per outlier direction against c^(1/2) = {} ({:.1} SE apart; χ²/ν = {:.2}, p = {:.2}{})",
+                "β = {beta}: a weighted fit of log t against n over the {used} points with (β + 1 − n/2) log c ≥ 1 gives a speed-up of {} per outlier direction against c^(1/2) = {} ({:.1} SE apart; χ²/ν = {:.2}, p = {:.1e}{})",
                 plus_minus(factor, factor * fit.slope_stderr),
                 C.sqrt(),
                 (factor - C.sqrt()).abs() / (factor * fit.slope_stderr),

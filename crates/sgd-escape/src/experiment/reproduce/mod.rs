@@ -53,6 +53,18 @@ pub struct ReproduceReport {
     pub checks: Vec<Check>,
 }
 
+/// What a check tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckKind {
+    /// The tool or the page: a simulation against an exact reference within its standard
+    /// error, or a claim the page makes, with the numbers it rests on. Must hold.
+    Verification,
+    /// An assumption of the paper's theory, tested on this data: it may fail, and the page says
+    /// what follows when it does.
+    Assumption,
+}
+
 /// One quantitative claim of an experiment, evaluated on its own outputs.
 #[derive(Clone, Debug, Serialize)]
 pub struct Check {
@@ -62,11 +74,18 @@ pub struct Check {
     pub result: String,
     /// Whether the claim held.
     pub holds: bool,
+    /// A verification or a tested assumption.
+    pub kind: CheckKind,
 }
 
 impl Check {
     pub(crate) fn new(claim: impl Into<String>, result: impl Into<String>, holds: bool) -> Self {
-        Check { claim: claim.into(), result: result.into(), holds }
+        Check { claim: claim.into(), result: result.into(), holds, kind: CheckKind::Verification }
+    }
+
+    /// An assumption of the theory, tested on this data (may legitimately fail).
+    pub(crate) fn assumption(claim: impl Into<String>, result: impl Into<String>, holds: bool) -> Self {
+        Check { kind: CheckKind::Assumption, ..Check::new(claim, result, holds) }
     }
 
     /// A claim over several cases: holds when every case does.
@@ -79,11 +98,21 @@ impl Check {
 
 /// The Markdown table of checks for a results page.
 pub(crate) fn checks_table(checks: &[Check]) -> String {
-    let mut table = crate::report::table::Table::new(&["claim", "result", "holds"]);
-    for c in checks {
-        table.row(crate::cells![c.claim, c.result, if c.holds { "yes" } else { "**no**" }]);
+    let table = |kind: CheckKind| {
+        let mut table = crate::report::table::Table::new(&["claim", "result", "holds"]);
+        for c in checks.iter().filter(|c| c.kind == kind) {
+            table.row(crate::cells![c.claim, c.result, if c.holds { "yes" } else { "**no**" }]);
+        }
+        table.markdown()
+    };
+    let mut text = format!("\n## Checks\n\n{}\n", table(CheckKind::Verification));
+    if checks.iter().any(|c| c.kind == CheckKind::Assumption) {
+        text.push_str(&format!(
+            "## The theory's assumptions, tested on this data\n\nThese may fail; the findings say what follows where they do.\n\n{}\n",
+            table(CheckKind::Assumption)
+        ));
     }
-    format!("## Checks\n\n{}\n", table.markdown())
+    text
 }
 
 /// Runs one experiment (`name` from [`EXPERIMENTS`]). `progress` receives one line per point.
