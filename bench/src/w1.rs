@@ -1,7 +1,7 @@
 //! Benchmark workload W1 (paper Fig. 3b setting): 1-D linear regression with x, y i.i.d.
 //! N(0, 1), N = 10⁴, SGD with B = 1, η = 0.1, indices with replacement, every replica starts at
-//! θ* and exits the first time L(θ) > ratio · L(θ*). Same workload as
-//! `../shared/bench-peers/w1_jax.py`.
+//! θ* and exits the first time L(θ) > ratio · L(θ*). Same workload as the JAX peer
+//! `bench/w1_jax.py`.
 //!
 //! Times two kernels that give bit-identical outcomes: the generic replica loop
 //! (`escape::run_ensemble` with `dynamics::Sgd`) and the struct-of-arrays lane kernel
