@@ -1,29 +1,33 @@
 //! Euler–Maruyama integration of `dθ = −∇L dt + sqrt(η Σ(θ)) dW` (docs/theory.md eq. 10).
 
+use super::normal::standard_normal;
 use super::rng::ReplicaRng;
-use super::{Noise, Stepper};
+use super::{Noise, Solver, Stepper};
 use crate::error::{Error, Result};
 use crate::model::{GradientNoise, Model};
-use rand::RngExt;
-use rand_distr::StandardNormal;
 
-/// The SDE integrator: one loop for every [`Noise`].
+/// The SDE integrator: one loop for every [`Noise`] and every [`Solver`].
 ///
-/// In t (all noises but time-changed): `θ ← θ − ∇L(θ) dt + sqrt(η dt) Σ(θ)^{1/2} z`,
-/// z standard normal, everything evaluated at the start of the step (Itô).
-/// Time-changed: `θ ← θ − ∇L/L dτ + sqrt(2η dτ/B) H*^{1/2} z` with `dτ = dt · L*`, and t
-/// advances by `dτ / L(θ)` at the start of the step.
+/// In t (all noises but time-changed): `θ ← θ − ∇L(θ) h + sqrt(η h) Σ(θ)^{1/2} z`,
+/// z standard normal, everything evaluated at the start of the step (Itô), with the step `h`
+/// chosen by the solver from the state at its start (`dt` for Euler–Maruyama).
+/// Time-changed: `θ ← θ − ∇L/L h_τ + sqrt(2η h_τ/B) H*^{1/2} z` with steps `h_τ ≤ dτ = dt · L*`
+/// of the clock τ, and t advances by `h_τ / L(θ)` at the start of the step.
 pub struct Sde<'m, M: Model + ?Sized> {
     model: &'m M,
     data: Option<&'m dyn GradientNoise>,
     dt: f64,
     noise: Noise,
+    solver: Solver,
+    bridge: bool,
+    /// Tr H* (the squared Frobenius norm of H*^{1/2}), for the noises built on H*.
+    trace_hessian: f64,
 }
 
 impl<'m, M: Model + ?Sized> Sde<'m, M> {
-    /// The integrator with step `dt` (finite, > 0). `Noise::Exact` draws from the per-sample
-    /// gradient covariance of `gradient_noise`, the data-built view of `model` (the same model),
-    /// and is an error without one.
+    /// The Euler–Maruyama integrator with step `dt` (finite, > 0), exits checked at the steps
+    /// only. `Noise::Exact` draws from the per-sample gradient covariance of `gradient_noise`,
+    /// the data-built view of `model` (the same model), and is an error without one.
     pub fn new(model: &'m M, dt: f64, noise: Noise, gradient_noise: Option<&'m dyn GradientNoise>) -> Result<Self> {
         if !(dt.is_finite() && dt > 0.0) {
             return Err(Error::invalid("dt", dt, "the time step must be a finite number > 0"));
@@ -31,21 +35,83 @@ impl<'m, M: Model + ?Sized> Sde<'m, M> {
         if matches!(noise, Noise::Exact { .. }) && gradient_noise.is_none() {
             return Err(Error::invalid("noise", "\"exact\"", "exact noise needs a data-built model (per-sample gradients)"));
         }
-        Ok(Sde { model, data: gradient_noise, dt, noise })
+        let trace_hessian = match &noise {
+            Noise::Paper { sqrt_hessian, .. } | Noise::Frozen { sqrt_hessian, .. } | Noise::TimeChanged { sqrt_hessian, .. } => {
+                sqrt_hessian.iter().map(|v| v * v).sum()
+            }
+            _ => 0.0,
+        };
+        Ok(Sde { model, data: gradient_noise, dt, noise, solver: Solver::EulerMaruyama, bridge: false, trace_hessian })
+    }
+
+    /// The same integrator with another step-size rule (`dt` becomes the largest step).
+    pub fn with_solver(mut self, solver: Solver) -> Self {
+        self.solver = solver;
+        self
+    }
+
+    /// Detects exits between steps with the Brownian-bridge crossing probability
+    /// (docs/theory.md eq. 31) as well as at the steps.
+    pub fn with_bridge(mut self, bridge: bool) -> Self {
+        self.bridge = bridge;
+        self
     }
 
     /// The noise model.
     pub fn noise(&self) -> &Noise {
         &self.noise
     }
+
+    /// The step-size rule.
+    pub fn solver(&self) -> &Solver {
+        &self.solver
+    }
+
+    /// Tr D(θ) per unit of the step's clock (t, or τ for the time-changed noise), given L(θ).
+    pub fn diffusion_trace(&self, theta: &[f64], loss: f64) -> f64 {
+        match &self.noise {
+            Noise::Exact { lr, batch_size, factor } => {
+                let data = self.data.expect("checked in Sde::new");
+                lr * factor / (2.0 * *batch_size as f64) * data.gradient_covariance_trace(theta)
+            }
+            Noise::Paper { lr, batch_size, .. } => lr * loss.max(0.0) * self.trace_hessian / *batch_size as f64,
+            Noise::Frozen { lr, batch_size, loss_at_minimum, .. } => lr * loss_at_minimum * self.trace_hessian / *batch_size as f64,
+            Noise::TimeChanged { lr, batch_size, .. } => lr * self.trace_hessian / *batch_size as f64,
+            Noise::Isotropic { temperature } => temperature * theta.len() as f64,
+        }
+    }
+
+    /// 2uᵀD(θ)u for a unit vector u, per unit of the step's clock, given L(θ).
+    fn diffusion_along(&self, theta: &[f64], loss: f64, u: &[f64], scratch: &mut [f64]) -> f64 {
+        let along_hessian = |sqrt_hessian: &[f64], scratch: &mut [f64]| {
+            matvec(sqrt_hessian, u, scratch);
+            scratch.iter().map(|v| v * v).sum::<f64>()
+        };
+        match &self.noise {
+            Noise::Exact { lr, batch_size, factor } => {
+                let data = self.data.expect("checked in Sde::new");
+                lr * factor / *batch_size as f64 * data.gradient_covariance_along(theta, u)
+            }
+            Noise::Paper { lr, batch_size, sqrt_hessian } => {
+                2.0 * lr * loss.max(0.0) / *batch_size as f64 * along_hessian(sqrt_hessian, scratch)
+            }
+            Noise::Frozen { lr, batch_size, sqrt_hessian, loss_at_minimum } => {
+                2.0 * lr * loss_at_minimum / *batch_size as f64 * along_hessian(sqrt_hessian, scratch)
+            }
+            Noise::TimeChanged { lr, batch_size, sqrt_hessian, .. } => 2.0 * lr / *batch_size as f64 * along_hessian(sqrt_hessian, scratch),
+            Noise::Isotropic { temperature } => 2.0 * temperature,
+        }
+    }
 }
 
-/// Per-replica buffers of [`Sde`].
+/// Per-replica buffers of [`Sde`], and the last step's clock length and loss (for the bridge).
 pub struct SdeWorkspace {
     grad: Vec<f64>,
     z: Vec<f64>,
     increment: Vec<f64>,
     scratch: Vec<f64>,
+    last_step: f64,
+    last_loss: f64,
 }
 
 /// `out = S z` for a row-major P × P matrix.
@@ -59,39 +125,54 @@ impl<M: Model + ?Sized> Stepper for Sde<'_, M> {
 
     fn workspace(&self) -> SdeWorkspace {
         let p = self.model.dim();
-        SdeWorkspace { grad: vec![0.0; p], z: vec![0.0; p], increment: vec![0.0; p], scratch: Vec::new() }
+        SdeWorkspace { grad: vec![0.0; p], z: vec![0.0; p], increment: vec![0.0; p], scratch: Vec::new(), last_step: 0.0, last_loss: 0.0 }
     }
 
     #[inline]
     fn step(&self, theta: &mut [f64], ws: &mut SdeWorkspace, rng: &mut ReplicaRng) -> f64 {
         let loss = self.model.loss_and_gradient(theta, &mut ws.grad);
-        let dt = self.dt;
-        let mut fill_normals = |z: &mut [f64]| z.iter_mut().for_each(|zi| *zi = rng.sample(StandardNormal));
+        ws.last_loss = loss;
+        // The step of the clock (t, or τ for the time-changed noise) and its drift norm.
+        let time_changed = matches!(self.noise, Noise::TimeChanged { .. });
+        let h = if self.solver.needs_trace() {
+            let drift = crate::linalg::dot(&ws.grad, &ws.grad).sqrt() / if time_changed { loss } else { 1.0 };
+            let dt = match &self.noise {
+                Noise::TimeChanged { loss_at_minimum, .. } => self.dt * loss_at_minimum,
+                _ => self.dt,
+            };
+            self.solver.step_size(dt, theta, self.diffusion_trace(theta, loss), drift)
+        } else {
+            match &self.noise {
+                Noise::TimeChanged { loss_at_minimum, .. } => self.dt * loss_at_minimum,
+                _ => self.dt,
+            }
+        };
+        ws.last_step = h;
+        let mut fill_normals = |z: &mut [f64]| z.iter_mut().for_each(|zi| *zi = standard_normal(rng));
         let (drift_scale, amplitude, elapsed) = match &self.noise {
             Noise::Exact { lr, batch_size, factor } => {
                 let data = self.data.expect("checked in Sde::new");
                 data.sample_gradient_noise(theta, rng, &mut ws.scratch, &mut ws.increment);
-                (dt, (lr * dt * factor / *batch_size as f64).sqrt(), dt)
+                (h, (lr * h * factor / *batch_size as f64).sqrt(), h)
             }
             Noise::Paper { lr, batch_size, sqrt_hessian } => {
                 fill_normals(&mut ws.z);
                 matvec(sqrt_hessian, &ws.z, &mut ws.increment);
-                (dt, (2.0 * lr * loss.max(0.0) * dt / *batch_size as f64).sqrt(), dt)
+                (h, (2.0 * lr * loss.max(0.0) * h / *batch_size as f64).sqrt(), h)
             }
             Noise::Frozen { lr, batch_size, sqrt_hessian, loss_at_minimum } => {
                 fill_normals(&mut ws.z);
                 matvec(sqrt_hessian, &ws.z, &mut ws.increment);
-                (dt, (2.0 * lr * loss_at_minimum * dt / *batch_size as f64).sqrt(), dt)
+                (h, (2.0 * lr * loss_at_minimum * h / *batch_size as f64).sqrt(), h)
             }
-            Noise::TimeChanged { lr, batch_size, sqrt_hessian, loss_at_minimum } => {
-                let dtau = dt * loss_at_minimum;
+            Noise::TimeChanged { lr, batch_size, sqrt_hessian, .. } => {
                 fill_normals(&mut ws.z);
                 matvec(sqrt_hessian, &ws.z, &mut ws.increment);
-                (dtau / loss, (2.0 * lr * dtau / *batch_size as f64).sqrt(), dtau / loss)
+                (h / loss, (2.0 * lr * h / *batch_size as f64).sqrt(), h / loss)
             }
             Noise::Isotropic { temperature } => {
                 fill_normals(&mut ws.increment);
-                (dt, (2.0 * temperature * dt).sqrt(), dt)
+                (h, (2.0 * temperature * h).sqrt(), h)
             }
         };
         for ((t, g), e) in theta.iter_mut().zip(&ws.grad).zip(&ws.increment) {
@@ -101,9 +182,27 @@ impl<M: Model + ?Sized> Stepper for Sde<'_, M> {
     }
 
     fn fixed_time_step(&self) -> Option<f64> {
-        match self.noise {
-            Noise::TimeChanged { .. } => None,
-            _ => Some(self.dt),
+        match (&self.solver, &self.noise) {
+            (_, Noise::TimeChanged { .. }) => None,
+            (Solver::EulerMaruyama, _) => Some(self.dt),
+            _ => None,
         }
+    }
+
+    fn bridge(&self) -> bool {
+        self.bridge
+    }
+
+    fn increment_variance(&self, theta_before: &[f64], ws: &mut SdeWorkspace, direction: &[f64]) -> f64 {
+        let p = direction.len();
+        if ws.scratch.len() < p {
+            ws.scratch.resize(p, 0.0);
+        }
+        let (loss, step) = (ws.last_loss, ws.last_step);
+        self.diffusion_along(theta_before, loss, direction, &mut ws.scratch[..p]) * step
+    }
+
+    fn start_loss_and_gradient<'w>(&self, ws: &'w SdeWorkspace) -> Option<(f64, &'w [f64])> {
+        Some((ws.last_loss, &ws.grad))
     }
 }

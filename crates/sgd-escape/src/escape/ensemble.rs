@@ -2,7 +2,7 @@
 
 use super::Exit;
 use crate::dynamics::Stepper;
-use crate::dynamics::rng::replica_rng;
+use crate::dynamics::rng::{ReplicaRng, replica_rng};
 use crate::linalg::all_finite;
 use crate::model::Model;
 use rayon::prelude::*;
@@ -65,7 +65,8 @@ pub struct ReplicaOutcome {
     pub final_theta: Vec<f64>,
 }
 
-/// Runs replica `replica` from `start` until `exit` holds, θ diverges, or `max_steps`.
+/// Runs replica `replica` from `start` until `exit` holds (at a step, or between two steps by
+/// the Brownian bridge when the stepper asks for it), θ diverges, or `max_steps`.
 pub fn run_replica<M, S>(model: &M, stepper: &S, exit: &Exit, start: &[f64], seed: u64, replica: usize, max_steps: u64) -> ReplicaOutcome
 where
     M: Model + ?Sized,
@@ -77,7 +78,15 @@ where
     let mut time = 0.0;
     let mut steps = 0;
     let mut status = Status::Censored;
+    // Exits between steps: the state before each step, and the bridge's uniforms from the
+    // replica's stream 2¹²⁸ draws ahead, so that the noise is the same with or without them.
+    let bridge = stepper.bridge() && !matches!(exit, Exit::Never);
+    let (mut before, mut direction) = if bridge { (start.to_vec(), vec![0.0; start.len()]) } else { (Vec::new(), Vec::new()) };
+    let mut bridge_rng = if bridge { rng.jumped() } else { rng.clone() };
     while steps < max_steps {
+        if bridge {
+            before.copy_from_slice(&theta);
+        }
         time += stepper.step(&mut theta, &mut ws, &mut rng);
         steps += 1;
         if exit.reached(model, &theta) {
@@ -88,11 +97,25 @@ where
             status = Status::Diverged;
             break;
         }
+        if bridge {
+            let crossing = exit.bridge_crossing_probability(model, stepper, &mut ws, &before, &theta, &mut direction);
+            if crossing > 0.0 && unit_uniform(&mut bridge_rng) < crossing {
+                status = Status::Escaped;
+                break;
+            }
+        }
     }
     if let Some(h) = stepper.fixed_time_step() {
         time = h * steps as f64;
     }
     ReplicaOutcome { replica, steps, time, status, final_theta: theta }
+}
+
+/// A uniform in [0, 1) from the top 53 bits of one draw.
+#[inline]
+fn unit_uniform(rng: &mut ReplicaRng) -> f64 {
+    use rand::Rng;
+    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// Runs the replicas of `spec` not already in `completed` on the current rayon pool and

@@ -5,6 +5,7 @@
 mod ensemble;
 mod exit;
 pub mod lanes;
+pub mod sde_lanes;
 mod stationary;
 
 pub use ensemble::{EnsembleSpec, ReplicaOutcome, Status, run_ensemble, run_replica};

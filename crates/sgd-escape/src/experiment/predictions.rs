@@ -492,11 +492,11 @@ fn sgd_chain(input: &AnalysisInput<'_>) -> Option<Prediction> {
 
 /// The run's own Euler–Maruyama scheme at its dt: the exact mean exit time of the chain
 /// θ ↦ N(θ − ∇L dt, η Σ(θ) dt) (or its time-changed form, each step costing dτ/L). One
-/// parameter only; otherwise `None`.
+/// parameter and `solver = "euler-maruyama"` without bridge only; otherwise `None`.
 fn euler_maruyama_chain(input: &AnalysisInput<'_>) -> Option<Prediction> {
     let DynamicsConfig::Sde(s) = input.dynamics else { return None };
     let model = input.model.as_model();
-    if model.dim() != 1 {
+    if model.dim() != 1 || !s.solver.is_plain_euler_maruyama() {
         return None;
     }
     let domain = chain_domain(input)?;

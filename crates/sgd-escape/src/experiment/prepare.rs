@@ -5,13 +5,13 @@
 //! simulation, the statistics and the report read.
 
 use super::analysis::{AnalysisInput, LandscapeAnalysis, MinimumInput, analyze};
-use super::build::BuiltModel;
+use super::build::{BuiltModel, with_model};
 use super::config::{
     Config, DataConfig, DynamicsConfig, EigenvectorFollowingConfig, ExitConfig, LoadedData, ModelConfig, NoSaddleKeys, NoiseConfig,
-    SaddleConfig, values,
+    SaddleConfig, SolverConfig, values,
 };
 use crate::data::Standardization;
-use crate::dynamics::{Noise, Sampling};
+use crate::dynamics::{Noise, Sampling, Sde, Solver};
 use crate::error::{Error, Result};
 use crate::escape::Exit;
 use crate::landscape::{MinimizeOptions, minimize};
@@ -19,6 +19,7 @@ use crate::linalg;
 use crate::model::Mlp;
 use serde::Serialize;
 use std::path::Path;
+use values::Positive;
 
 /// Largest parameter count for which `run` and `landscape` accept an MLP: they form the dense
 /// P × P Hessian at the start point. `train` has no limit.
@@ -36,12 +37,16 @@ pub enum Dynamics {
         /// How batches are drawn.
         sampling: Sampling,
     },
-    /// An SDE by Euler–Maruyama.
+    /// An SDE.
     Sde {
-        /// The time step.
+        /// The largest time step.
         dt: f64,
         /// The noise model.
         noise: Noise,
+        /// The step-size rule, resolved (ℓ, Tr D(θ₀)).
+        solver: Solver,
+        /// Whether exits are detected between steps.
+        bridge: bool,
     },
 }
 
@@ -164,7 +169,82 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
         dynamics: &config.dynamics,
         landscape: &config.landscape,
     });
+    let dynamics = resolve_solver(dynamics, &mut config, &model, &start, &exit, &landscape)?;
     Ok(Prepared { config, model, data, start, exit, dynamics, landscape, warnings })
+}
+
+/// The SDE's step-size rule with its defaults resolved and written into `config`: the adaptive
+/// rule's length ℓ (the distance from θ* to the exit, [`distance_to_exit`]) and the Lamperti
+/// clock's reference Tr D(θ*).
+fn resolve_solver(
+    dynamics: Dynamics,
+    config: &mut Config,
+    model: &BuiltModel,
+    start: &StartPoint,
+    exit: &Exit,
+    landscape: &LandscapeAnalysis,
+) -> Result<Dynamics> {
+    let (Dynamics::Sde { dt, noise, .. }, DynamicsConfig::Sde(s)) = (dynamics.clone(), &mut config.dynamics) else { return Ok(dynamics) };
+    let bridge = s.solver.bridge();
+    let solver = match &mut s.solver {
+        SolverConfig::EulerMaruyama(_) => Solver::EulerMaruyama,
+        SolverConfig::Adaptive(a) => {
+            if a.tolerance.get() > 1.0 {
+                return Err(Error::invalid("dynamics.solver.tolerance", a.tolerance, "must be at most 1 (a fraction of the length)"));
+            }
+            let length = match a.length {
+                Some(l) => l.get(),
+                None => {
+                    let length = distance_to_exit(start, exit, landscape).ok_or_else(|| {
+                        Error::invalid(
+                            "dynamics.solver.length",
+                            "(missing)",
+                            "no exit boundary or saddle to measure it from: give the length in units of θ",
+                        )
+                    })?;
+                    a.length = Some(Positive::new(length).map_err(|e| Error::invalid("dynamics.solver.length", length, e))?);
+                    length
+                }
+            };
+            Solver::Adaptive { tolerance: a.tolerance.get(), length, origin: start.theta.clone() }
+        }
+        SolverConfig::Lamperti(_) => {
+            let reference_trace = with_model!(model, m => {
+                let sde = Sde::new(m, dt, noise.clone(), model.gradient_noise())?;
+                sde.diffusion_trace(&start.theta, start.loss)
+            });
+            if !(reference_trace.is_finite() && reference_trace > 0.0) {
+                return Err(Error::invalid(
+                    "dynamics.solver.kind",
+                    "\"lamperti\"",
+                    format!("the clock is set by Tr D at the start point, which is {reference_trace:e} there (use \"adaptive\")"),
+                ));
+            }
+            Solver::Lamperti { reference_trace }
+        }
+    };
+    Ok(Dynamics::Sde { dt, noise, solver, bridge })
+}
+
+/// The distance from θ* to the exit boundary (coordinate or hyperplane); for a loss-above exit
+/// the distance to the saddle, or without one the distance to the exit level along the
+/// stiffest direction of the quadratic model, √(2(threshold − L*)/λmax(H*)) (the nearest point
+/// of its level set); `None` when there is none of these.
+fn distance_to_exit(start: &StartPoint, exit: &Exit, landscape: &LandscapeAnalysis) -> Option<f64> {
+    let theta = &start.theta;
+    match exit {
+        Exit::Coordinate { axis, threshold } => Some((threshold - theta[*axis]).abs()),
+        Exit::Hyperplane { normal, offset } => Some((offset - linalg::dot(normal, theta)).abs() / linalg::norm(normal)),
+        Exit::LossAbove { threshold } => match &landscape.saddle {
+            Some(s) => Some(s.theta.iter().zip(theta).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt()),
+            None => {
+                let stiffest = start.hessian_eigenvalues.last().copied().unwrap_or(0.0);
+                let rise = threshold - start.loss;
+                (stiffest > 0.0 && rise > 0.0).then(|| (2.0 * rise / stiffest).sqrt())
+            }
+        },
+        Exit::Never => None,
+    }
 }
 
 /// Builds the model (loading or generating its data) and writes the data defaults into
@@ -498,5 +578,5 @@ fn resolve_dynamics(dynamics: &DynamicsConfig, start: &StartPoint, samples: usiz
             }
         }
     };
-    Ok(Dynamics::Sde { dt: s.dt.get(), noise })
+    Ok(Dynamics::Sde { dt: s.dt.get(), noise, solver: Solver::EulerMaruyama, bridge: false })
 }

@@ -67,7 +67,8 @@ pub fn summarize(prepared: &Prepared, outcomes: &[ReplicaOutcome]) -> Summary {
     let time_unit = match &prepared.dynamics {
         Dynamics::Sgd { .. } => "t = lr * steps",
         Dynamics::Sde { noise: Noise::TimeChanged { .. }, .. } => "t = sum over steps of dtau / L(theta), dtau = dt * L*",
-        Dynamics::Sde { .. } => "t = dt * steps",
+        Dynamics::Sde { solver: crate::dynamics::Solver::EulerMaruyama, .. } => "t = dt * steps",
+        Dynamics::Sde { .. } => "t = sum over steps of the solver's step h <= dt",
     };
     let mut warnings = prepared.warnings.clone();
     let escape = EscapeStatistics::from_outcomes(outcomes);

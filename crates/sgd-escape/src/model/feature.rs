@@ -300,6 +300,20 @@ impl<F: FeatureMap> GaussNewtonProduct for FeatureModel<F> {
 }
 
 impl<F: FeatureMap> GradientNoise for FeatureModel<F> {
+    /// With fourth moments, the trace of the dense C(θ), independent of N.
+    fn gradient_covariance_trace(&self, theta: &[f64]) -> f64 {
+        let p = self.dim();
+        let c = self.gradient_covariance(theta);
+        (0..p).map(|i| c[i * p + i]).sum()
+    }
+
+    /// With fourth moments, uᵀC(θ)u from the dense C(θ), independent of N.
+    fn gradient_covariance_along(&self, theta: &[f64], u: &[f64]) -> f64 {
+        let p = self.dim();
+        let c = self.gradient_covariance(theta);
+        (0..p).map(|i| u[i] * (0..p).map(|j| c[i * p + j] * u[j]).sum::<f64>()).sum()
+    }
+
     /// With fourth moments, `C(θ) = Jᵀ C_φ J` in O(m⁴ + m²P²) independent of N.
     fn gradient_covariance(&self, theta: &[f64]) -> Vec<f64> {
         let Some(t) = &self.fourth else {

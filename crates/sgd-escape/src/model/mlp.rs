@@ -508,7 +508,12 @@ impl MinibatchGradient for Mlp {
     }
 }
 
-impl GradientNoise for Mlp {}
+impl GradientNoise for Mlp {
+    /// Tr C(θ) = 𝒩 from the per-sample gradient norms, layer by layer.
+    fn gradient_covariance_trace(&self, theta: &[f64]) -> f64 {
+        self.noise_strength(theta).noise
+    }
+}
 
 impl GaussNewtonProduct for Mlp {
     /// `out = (1/N) Σ_μ w_μ J_μᵀ J_μ v`, with J_μ the K × P output Jacobian of sample μ and

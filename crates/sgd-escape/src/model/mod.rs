@@ -162,6 +162,18 @@ pub trait GradientNoise: DataModel {
     fn gradient_covariance(&self, theta: &[f64]) -> Vec<f64> {
         per_sample_gradient_covariance(self, theta)
     }
+
+    /// Tr C(θ) = (1/N) Σ_μ |∇ℓ_μ|² − |∇L|² (𝒩 of docs/theory.md eq. 9). The default sums over
+    /// samples, O(N·P).
+    fn gradient_covariance_trace(&self, theta: &[f64]) -> f64 {
+        per_sample_variance_along(self, theta, None)
+    }
+
+    /// uᵀC(θ)u = (1/N) Σ_μ (u·∇ℓ_μ)² − (u·∇L)²: the per-sample gradient variance along u. The
+    /// default sums over samples, O(N·P).
+    fn gradient_covariance_along(&self, theta: &[f64], u: &[f64]) -> f64 {
+        per_sample_variance_along(self, theta, Some(u))
+    }
 }
 
 /// Draws `ζ = N^{-1/2} Σ_μ z_μ (∇ℓ_μ − ∇L)` with i.i.d. standard normal `z_μ`: covariance
@@ -216,4 +228,25 @@ pub fn per_sample_gradient_covariance<M: DataModel + ?Sized>(model: &M, theta: &
         }
     }
     c
+}
+
+/// (1/N) Σ_μ (u·∇ℓ_μ)² − (u·∇L)² over the samples, or with `u = None` the trace
+/// (1/N) Σ_μ |∇ℓ_μ|² − |∇L|²; O(N·P).
+fn per_sample_variance_along<M: DataModel + ?Sized>(model: &M, theta: &[f64], u: Option<&[f64]>) -> f64 {
+    let p = model.dim();
+    let (mut g, mut grad) = (vec![0.0; p], vec![0.0; p]);
+    model.loss_and_gradient(theta, &mut grad);
+    let square = |v: &[f64]| match u {
+        Some(u) => crate::linalg::dot(u, v).powi(2),
+        None => crate::linalg::dot(v, v),
+    };
+    let n = model.samples();
+    let mean = (0..n)
+        .map(|mu| {
+            model.sample_loss_gradient(theta, mu, &mut g);
+            square(&g)
+        })
+        .sum::<f64>()
+        / n as f64;
+    mean - square(&grad)
 }

@@ -1,6 +1,7 @@
 //! `[dynamics]`: SGD itself or an SDE, tagged by `kind` (docs/config.md).
 
 use super::noise::NoiseConfig;
+use super::solver::SolverConfig;
 use super::tagged::tagged_enum;
 use super::values::{Count, Positive};
 use crate::dynamics::Sampling;
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub enum DynamicsConfig {
     /// Minibatch SGD, `θ ← θ − η ∇L_B(θ)`; time advances by η a step.
     Sgd(SgdConfig),
-    /// The SDE `dθ = −∇L dt + sqrt(η Σ(θ)) dW` by Euler–Maruyama; time advances by dt a step.
+    /// The SDE `dθ = −∇L dt + sqrt(η Σ(θ)) dW`, integrated by its `solver`.
     Sde(SdeConfig),
 }
 
@@ -39,10 +40,13 @@ pub struct SgdConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SdeConfig {
-    /// Time step in units of t.
+    /// The largest time step, in units of t (of τ = ∫L dt for the time-changed noise).
     pub dt: Positive,
     /// `[dynamics.noise]`: the diffusion.
     pub noise: NoiseConfig,
+    /// `[dynamics.solver]`: the step-size rule and exit detection (default adaptive).
+    #[serde(default)]
+    pub solver: SolverConfig,
 }
 
 pub(super) fn one() -> Count {

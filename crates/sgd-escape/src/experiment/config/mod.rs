@@ -15,6 +15,7 @@ mod exit;
 mod landscape;
 mod model;
 mod noise;
+mod solver;
 mod start;
 pub(crate) mod tagged;
 mod train;
@@ -26,6 +27,7 @@ pub use exit::{CoordinateExit, ExitConfig, HyperplaneExit, LossAboveExit, NoExit
 pub use landscape::{EigenvectorFollowingConfig, LandscapeConfig, NebConfig, NoSaddleKeys, SaddleConfig};
 pub use model::{CurveConfig, DEFAULT_SAMPLES, DoubleWellConfig, LinearRegressionConfig, MlpConfig, ModelConfig};
 pub use noise::{IsotropicNoise, MinibatchScale, NoiseConfig};
+pub use solver::{AdaptiveConfig, EulerMaruyamaConfig, LampertiConfig, SolverConfig};
 pub use start::StartConfig;
 pub use train::{TrainConfig, TrainSection};
 
