@@ -46,7 +46,7 @@ fn sgd_chain_matches_sgd_over_the_curve_barrier() {
 #[test]
 fn euler_maruyama_chain_matches_the_exact_noise_sde() {
     let text = "seed = 5\nreplicas = 2000\nmax_steps = 100000000\n[model]\nkind = \"curve\"\nnoise = 0.5\nsamples = 20000\ndata_seed = 2\n\
-                [dynamics]\nkind = \"sde\"\ndt = 0.1\n[dynamics.noise]\nkind = \"exact\"\nlr = 0.1\n[start]\npoint = [-1.0]\n\
+                [dynamics]\nkind = \"sde\"\ndt = 0.1\n[dynamics.noise]\nkind = \"exact\"\nlr = 0.1\n[dynamics.solver]\nkind = \"euler-maruyama\"\n[start]\npoint = [-1.0]\n\
                 [exit]\nkind = \"coordinate\"\nthreshold = 0.9\n";
     let (exact, simulated) = chain_and_simulation(text);
     assert_within_4_se("curve model, exact-noise Euler–Maruyama at dt = η", exact, simulated);
@@ -57,7 +57,7 @@ fn euler_maruyama_chain_matches_the_paper_noise_sde_and_tends_to_the_quadrature(
     let text = |dt: f64, replicas: usize| {
         format!(
             "seed = 6\nreplicas = {replicas}\nmax_steps = 100000000\n[model]\nkind = \"double-well\"\nepsilon = 0.25\n\
-             [dynamics]\nkind = \"sde\"\ndt = {dt}\n[dynamics.noise]\nkind = \"paper\"\nlr = 0.1\n[exit]\nkind = \"coordinate\"\nthreshold = 1.0\n"
+             [dynamics]\nkind = \"sde\"\ndt = {dt}\n[dynamics.noise]\nkind = \"paper\"\nlr = 0.1\n[dynamics.solver]\nkind = \"euler-maruyama\"\n[exit]\nkind = \"coordinate\"\nthreshold = 1.0\n"
         )
     };
     let (exact, simulated) = chain_and_simulation(&text(0.1, 1500));

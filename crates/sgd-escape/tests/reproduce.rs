@@ -165,6 +165,31 @@ fn sgd_barrier_quick() {
     }
 }
 
+/// sde-convergence quick mode (the coarsest and finest dt of each case).
+#[test]
+fn sde_convergence_quick() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = ReproduceOptions { quick: true, out: dir.path().to_path_buf(), seed: 1, command: "test".into() };
+    let report = reproduce("sde-convergence", &options, &|_| {}).unwrap();
+    // Siegmund's overshoot for grid-checked Euler–Maruyama, the bridge's error within one step,
+    // the adaptive solver at the quadrature on the double well and the curve model, grid
+    // Euler–Maruyama off on the curve model: all within 4 SE.
+    assert_verifications_hold(&report);
+    assert_eq!(report.checks.len(), 6, "{:#?}", report.checks);
+    for file in
+        ["sde-convergence.json", "sde-convergence.csv", "sde-convergence.md", "sde-convergence-curve.png", "sde-convergence-drift.svg"]
+    {
+        assert!(dir.path().join(file).exists(), "{file} missing");
+    }
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("sde-convergence.json")).unwrap()).unwrap();
+    let points = json["points"].as_array().unwrap();
+    // (a) 3 solvers, (b) 4, (c) 3; two dt each.
+    assert_eq!(points.len(), 20);
+    for p in points {
+        assert_eq!(p["censored"], 0, "{p}");
+    }
+}
+
 /// fig2 quick mode (2000 Fashion-MNIST images, width 64, 300 epochs).
 #[test]
 fn fig2_quick() {

@@ -67,19 +67,20 @@ fn constant_noise_formulas_approach_their_quadratures() {
     assert_tends_to_one("isotropic Kramers", &cases(&|lr| lr, &|lr| kramers_isotropic_rate(&g, lr).unwrap()));
 }
 
-/// `run` on the double-well example: the measured mean escape time matches the exact mean exit
-/// time of its own Euler–Maruyama chain within 4 standard errors, and the predictions report
-/// their values and validity.
+/// `run` on the double-well example (default solver: adaptive, exits between steps): the
+/// measured mean escape time matches the exact quadrature of the continuous-time SDE within 4
+/// standard errors, and the predictions report their values and validity.
 #[test]
 fn run_summary_carries_predictions_that_match_the_measurement() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/double-well.toml");
     let config = Config::load(&path).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let summary = run_in_dir(&config, path.parent().unwrap(), dir.path(), &|_| {}).unwrap();
-    let chain = summary.predictions.euler_maruyama_chain.as_ref().unwrap();
-    let exact = chain.mean_time.unwrap();
+    let exact = summary.predictions.quadrature.as_ref().unwrap().mean_time.unwrap();
     let (m, se) = (summary.escape.mean_time, summary.escape.mean_time_stderr);
-    assert!((m - exact).abs() < 4.0 * se, "measured {m} ± {se}, exact chain {exact}");
+    assert!((m - exact).abs() < 4.0 * se, "measured {m} ± {se}, exact quadrature {exact}");
+    // The Euler–Maruyama chain is the prediction of `solver = "euler-maruyama"` only.
+    assert!(summary.predictions.euler_maruyama_chain.is_none());
     assert_eq!(summary.escape.censored, 0);
     // β log c = 5 log 2 = 3.5: the paper's formula applies to the paper's own SDE here.
     assert_eq!(summary.predictions.log_barrier.valid, Some(true), "{:?}", summary.predictions.log_barrier);
@@ -89,7 +90,7 @@ fn run_summary_carries_predictions_that_match_the_measurement() {
     let saddle = summary.landscape.saddle.as_ref().unwrap();
     assert!(saddle.theta[0].abs() < 1e-8 && saddle.index == 1);
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
-    for theory in ["log_barrier", "linear_barrier", "kramers_isotropic", "quadrature", "euler_maruyama_chain"] {
+    for theory in ["log_barrier", "linear_barrier", "kramers_isotropic", "quadrature"] {
         for key in ["rate_per_time", "rate_per_step", "mean_time", "valid", "assumptions"] {
             assert!(!json["predictions"][theory][key].is_null(), "predictions.{theory}.{key}");
         }

@@ -12,6 +12,7 @@ mod fig1;
 mod fig2;
 mod fig3a;
 mod fig3b;
+mod sde_convergence;
 mod sgd_barrier;
 
 use crate::error::{Error, Result};
@@ -20,7 +21,7 @@ use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 
 /// The experiments, by name.
-pub const EXPERIMENTS: &[&str] = &["fig1", "fig2", "fig3a", "fig3b", "barrier-1d", "effective-dimension", "sgd-barrier"];
+pub const EXPERIMENTS: &[&str] = &["fig1", "fig2", "fig3a", "fig3b", "barrier-1d", "effective-dimension", "sgd-barrier", "sde-convergence"];
 
 /// Whether an experiment reads Fashion-MNIST (Debian's `dataset-fashion-mnist`).
 pub fn needs_fashion_mnist(name: &str) -> bool {
@@ -130,6 +131,7 @@ pub fn reproduce(name: &str, options: &ReproduceOptions, progress: &(dyn Fn(&str
         "barrier-1d" => barrier_1d::run(options, progress),
         "effective-dimension" => effective_dimension::run(options, progress),
         "sgd-barrier" => sgd_barrier::run(options, progress),
+        "sde-convergence" => sde_convergence::run(options, progress),
         other => Err(Error::invalid("NAME", other, format!("must be one of {} or \"all\"", EXPERIMENTS.join(", ")))),
     }
 }

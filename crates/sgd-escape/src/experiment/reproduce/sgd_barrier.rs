@@ -10,7 +10,9 @@
 //! 2. the SDE with the exact minibatch covariance, discretised by Euler–Maruyama at dt = η
 //!    (SGD's step with Gaussian noise of the same covariance: isolates the non-Gaussian noise),
 //!    and the exact mean exit time of that Euler–Maruyama chain;
-//! 3. the exact 1-D quadrature of that SDE in continuous time (isolates the finite step);
+//! 3. the exact 1-D quadrature of that SDE in continuous time (isolates the finite step), and
+//!    the same SDE simulated with the converged solver (adaptive steps ≤ η/8, exits detected
+//!    between steps; docs/theory.md §9) where its cost fits the mode's budget;
 //! 4. the exact quadrature of the SDE with the paper's noise Σ = 2L(θ)H*/B (isolates the
 //!    noise approximation);
 //! 5. the closed forms, each with its validity: log barrier (the paper), linear barrier, Xie
@@ -81,6 +83,10 @@ struct Point {
     beta: f64,
     sgd: Measured,
     sde_exact_em: Measured,
+    /// The exact-noise SDE in continuous time, simulated: adaptive solver with the bridge at
+    /// dt = η/8; `None` when its predicted cost exceeds the budget (`continuum_skipped` says).
+    sde_continuum: Option<Measured>,
+    continuum_skipped: Option<String>,
     /// Exact mean exit times (t units) of the SGD chain (B = 1 only) and of the exact-noise
     /// Euler–Maruyama chain at dt = η, with the convergence of their grids.
     sgd_chain: Option<f64>,
@@ -127,6 +133,7 @@ fn compute_point(
     replicas: usize,
     seed: u64,
     budget: f64,
+    continuum_budget: f64,
     chain_tolerance: f64,
 ) -> Result<Point> {
     let landscape = format!("[landscape]\nchain_tolerance = {chain_tolerance:e}");
@@ -146,10 +153,26 @@ fn compute_point(
     // SGD's Gaussian twin: the exact-noise SDE at dt = η, with its own seed; its landscape
     // analysis carries the exact mean exit time of this Euler–Maruyama chain.
     let em = format!(
-        "kind = \"sde\"\ndt = {lr}\n[dynamics.noise]\nkind = \"exact\"\nlr = {lr}\nbatch_size = {batch_size}\nsampling = \"with-replacement\"\n{landscape}"
+        "kind = \"sde\"\ndt = {lr}\n[dynamics.noise]\nkind = \"exact\"\nlr = {lr}\nbatch_size = {batch_size}\nsampling = \"with-replacement\"\n\
+         [dynamics.solver]\nkind = \"euler-maruyama\"\n{landscape}"
     );
     let em_prepared = prepare(&config(sigma, replicas, seed.wrapping_add(1 << 32), max_steps, &em)?, Path::new("."))?;
     let sde_exact_em = Measured::from_stats(&EscapeStatistics::from_outcomes(&simulate(&em_prepared, Vec::new(), &|_| {})?));
+    // The same SDE in continuous time: the converged solver (adaptive, bridge) at dt = η/8.
+    let quadrature_exact = report.predictions.quadrature.as_ref().and_then(|q| q.mean_time).unwrap_or(f64::NAN);
+    let continuum_dt = lr / 8.0;
+    let continuum_cost = quadrature_exact / continuum_dt * replicas as f64;
+    let (sde_continuum, continuum_skipped) = if continuum_cost <= continuum_budget {
+        let text = format!(
+            "kind = \"sde\"\ndt = {continuum_dt}\n[dynamics.noise]\nkind = \"exact\"\nlr = {lr}\nbatch_size = {batch_size}\n\
+             sampling = \"with-replacement\"\n[dynamics.solver]\nkind = \"adaptive\"\n[landscape]\nexact_chains = false"
+        );
+        let max_steps = (50.0 * quadrature_exact / continuum_dt) as u64 + 1000;
+        let prepared = prepare(&config(sigma, replicas, seed.wrapping_add(2 << 32), max_steps, &text)?, Path::new("."))?;
+        (Some(Measured::from_stats(&EscapeStatistics::from_outcomes(&simulate(&prepared, Vec::new(), &|_| {})?))), None)
+    } else {
+        (None, Some(format!("predicted cost {continuum_cost:.1e} steps exceeds this mode's budget {continuum_budget:.0e}")))
+    };
     let paper = format!(
         "kind = \"sde\"\ndt = {lr}\n[dynamics.noise]\nkind = \"paper\"\nlr = {lr}\nbatch_size = {batch_size}\n[landscape]\nexact_chains = false"
     );
@@ -175,11 +198,13 @@ fn compute_point(
         beta: report.beta.expect("SGD has η and B"),
         sgd,
         sde_exact_em,
+        sde_continuum,
+        continuum_skipped,
         sgd_chain: sgd_chain.as_ref().map(time),
         em_chain: time(&em_chain),
         chains_converged,
         chain_changes: (sgd_chain.as_ref().map(last_change), last_change(&em_chain)),
-        quadrature_exact: report.predictions.quadrature.as_ref().map(time).unwrap_or(f64::NAN),
+        quadrature_exact,
         quadrature_paper: paper_report.predictions.quadrature.as_ref().map(time).unwrap_or(f64::NAN),
         log_barrier: time(&report.predictions.log_barrier),
         log_barrier_valid: paper_report.predictions.log_barrier.valid == Some(true),
@@ -288,15 +313,16 @@ fn figure(points: &[&Point], x: impl Fn(&Point) -> f64, x_label: &str, title: St
 
 pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) -> Result<ReproduceReport> {
     // Quick mode's ensembles have standard errors near 5%, so its chains need 1%, not 0.1%.
-    let (replicas, budget, chain_tolerance) = if options.quick { (300, 3e8, 1e-2) } else { (2000, 2e10, 1e-3) };
+    let (replicas, budget, continuum_budget, chain_tolerance) = if options.quick { (300, 3e8, 3e7, 1e-2) } else { (2000, 2e10, 1e9, 1e-3) };
     let mut grid: Vec<(&str, f64, usize, f64)> = BATCH_LR.iter().map(|&(b, lr)| ("batch-lr", 0.5, b, lr)).collect();
     grid.extend(SIGMAS.iter().map(|&s| ("sigma", s, 1, 0.1)));
     let mut points = Vec::new();
     for (index, &(sweep, sigma, batch_size, lr)) in grid.iter().enumerate() {
-        let key = format!("{sweep}-sigma{sigma}-B{batch_size}-lr{lr}-r{replicas}");
+        let key = format!("{sweep}-sigma{sigma}-B{batch_size}-lr{lr}-r{replicas}-continuum{continuum_budget:e}");
         let seed = options.seed.wrapping_add(index as u64 + 1);
-        let (point, cached) =
-            cached_point(options, NAME, &key, || compute_point(sweep, sigma, batch_size, lr, replicas, seed, budget, chain_tolerance))?;
+        let (point, cached) = cached_point(options, NAME, &key, || {
+            compute_point(sweep, sigma, batch_size, lr, replicas, seed, budget, continuum_budget, chain_tolerance)
+        })?;
         progress(&format!("{NAME}: {key} {}", if cached { "(cached)" } else { "done" }));
         points.push(point);
     }
@@ -327,6 +353,8 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         "em_time_high",
         "em_censored",
         "em_chain",
+        "continuum_time",
+        "continuum_stderr",
         "chains_converged",
         "quadrature_exact",
         "quadrature_paper",
@@ -357,6 +385,8 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             e.2,
             p.sde_exact_em.censored,
             p.em_chain,
+            p.sde_continuum.as_ref().map_or(f64::NAN, |m| m.mean_time.0),
+            p.sde_continuum.as_ref().map_or(f64::NAN, |m| m.mean_time.1),
             p.chains_converged,
             p.quadrature_exact,
             p.quadrature_paper,
@@ -443,6 +473,13 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             "the continuous-time exact-noise SDE (exact quadrature) is slower than the exact Euler–Maruyama chain at dt = η",
             points.iter().map(|p| p.quadrature_exact > p.em_chain),
         ),
+        Check::count(
+            "the exact-noise SDE simulated in continuous time (adaptive + bridge, dt = η/8) within 2% + 4 SE of its exact quadrature, where simulated",
+            points.iter().filter_map(|p| {
+                let m = p.sde_continuum.as_ref()?;
+                Some(m.censored == 0 && (m.mean_time.0 - p.quadrature_exact).abs() < 0.02 * p.quadrature_exact + 4.0 * m.mean_time.1)
+            }),
+        ),
         Check::new(
             format!(
                 "β alone does not set SGD's time: at β = {:.2}, η = {} is slower than η = {} (disjoint 95% intervals)",
@@ -472,7 +509,9 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
          2. **EM**: the SDE with the exact minibatch covariance Σ(θ), Euler–Maruyama at dt = η, simulated and solved exactly as \
          a chain. It is SGD's own step with Gaussian noise of the same covariance, so EM/SGD measures the non-Gaussian noise;\n\
          3. the **exact quadrature** of that SDE in continuous time (dt → 0): its ratio to SGD is the cost of the continuum \
-         limit at this η;\n\
+         limit at this η; and the same SDE **simulated in continuous time** with the converged solver (`solver = \"adaptive\"`, \
+         steps ≤ η/8, exits detected between steps; docs/theory.md §9) where its predicted cost fits the budget (it should meet \
+         the quadrature within 2% + 4 SE);\n\
          4. **paper quadrature**: the SDE with the paper's Σ = 2L(θ)H*/B, exactly: the cost of the noise approximation;\n\
          5. the closed forms from the landscape analysis, each with its validity (docs/theory.md §7): **log barrier** (the paper, \
          ∝ c^−(β+1/2)), **linear barrier** (noise frozen at θ*), **Xie et al.** mapped to a mean-square loss (C ≈ 2L*H/B; at \
@@ -502,8 +541,9 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         "c",
         "SGD",
         "SGD chain (exact)",
-        "EM, exact noise",
+        "EM at dt = η, exact noise",
         "EM chain (exact)",
+        "continuous time, exact noise: simulated (adaptive)",
         "continuous time, exact noise",
         "continuous time, paper noise",
         "log barrier",
@@ -521,6 +561,11 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             p.sgd_chain.map(|c| format!("{c:.4e}")).unwrap_or_else(|| "— (B > 1)".into()),
             measured(&p.sde_exact_em),
             format!("{:.4e}", p.em_chain),
+            match (&p.sde_continuum, &p.continuum_skipped) {
+                (Some(m), _) => measured(m),
+                (None, Some(why)) => format!("skipped ({why})"),
+                _ => "—".into(),
+            },
             format!("{:.4e}", p.quadrature_exact),
             format!("{:.4e}", p.quadrature_paper),
             format!("{:.4e}{}", p.log_barrier, if p.log_barrier_valid { "" } else { " (not valid)" }),
