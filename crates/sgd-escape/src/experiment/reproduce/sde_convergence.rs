@@ -344,7 +344,8 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
          - **(c) curve**: the curve model with the exact minibatch noise of SGD (σ = 0.5, N = 10 000, η = 0.1, B = 1), from the left \
          minimum to θ = 0.935, against its quadrature ({} replicas). Its diffusion grows like θ⁶ in the tails.\n\n\
          The error is measured/exact − 1 with its standard error; the fitted order uses the points whose error exceeds \
-         3 SE.\n\n",
+         3 SE. The figures plot |error| on log axes: a point whose error bar reaches zero (error within 1 SE of zero) \
+         is drawn without its bar, and its size is bounded by the table's standard error, not by its position.\n\n",
         options.command,
         if quick { " (quick mode)" } else { "" },
         replicas("drift"),

@@ -1,0 +1,80 @@
+"""Peer for bench/src/w2.rs (workload W2), in JAX.
+
+The 1-D double well L = eps + (theta^2 - 1)^2 / 4 with the paper's noise Sigma = 2 L H*/B
+(h* = 2): Euler-Maruyama theta <- theta - L'(theta) dt + sqrt(2 eta L(theta) h* dt / B) z, with
+beta = B/(eta h*) = 5 and c = L(saddle)/L* = 2 (eps = 1/4, eta = 0.1, B = 1), dt = 0.01, every
+replica from theta* = -1 until theta >= 1, exits checked at the steps. All replicas advance
+together in one jitted while-loop (a vector of parameters and an "exited" mask), the usual way
+to batch replicas in JAX; the loop runs until the last replica exits.
+
+Reports, as JSON, medians over --repeats timed runs after one compilation run:
+  wall           seconds per run;
+  useful         replica-steps taken before each replica's own exit, per second;
+  gross          replicas x loop iterations per second (the work the batched loop does);
+  mean_time      mean exit time t = dt * steps (a check that the workload is the same).
+
+python3 -m pip install "jax[cpu]"; python3 bench/w2_jax.py --replicas 100000 --repeats 3
+"""
+import argparse
+import json
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+jax.config.update("jax_enable_x64", True)
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--replicas", type=int, default=100_000)
+parser.add_argument("--dt", type=float, default=0.01)
+parser.add_argument("--repeats", type=int, default=3)
+parser.add_argument("--seed", type=int, default=0)
+args = parser.parse_args()
+
+R, dt = args.replicas, args.dt
+eps, lr, batch, h_star = 0.25, 0.1, 1.0, 2.0
+scale = 2.0 * lr * h_star * dt / batch
+
+
+@jax.jit
+def first_passage(key):
+    """Steps to exit for every replica, and the number of loop iterations."""
+
+    def running(state):
+        return ~jnp.all(state[1])
+
+    def step(state):
+        theta, exited, steps, iteration, key = state
+        key, draw = jax.random.split(key)
+        z = jax.random.normal(draw, (R,))
+        u = theta * theta - 1.0
+        loss = eps + 0.25 * u * u
+        moved = theta - dt * theta * u + jnp.sqrt(scale * loss) * z
+        theta = jnp.where(exited, theta, moved)
+        leaving = jnp.logical_and(~exited, theta >= 1.0)
+        steps = jnp.where(leaving, iteration + 1, steps)
+        return theta, jnp.logical_or(exited, leaving), steps, iteration + 1, key
+
+    start = (jnp.full((R,), -1.0), jnp.zeros((R,), bool), jnp.zeros((R,), jnp.int64), jnp.int64(0), key)
+    _, _, steps, iterations, _ = jax.lax.while_loop(running, step, start)
+    return steps, iterations
+
+
+first_passage(jax.random.PRNGKey(args.seed))[0].block_until_ready()  # compile
+walls, useful, gross, means = [], [], [], []
+for repeat in range(args.repeats):
+    began = time.perf_counter()
+    steps, iterations = first_passage(jax.random.PRNGKey(args.seed + 1 + repeat))
+    steps.block_until_ready()
+    wall = time.perf_counter() - began
+    steps = np.asarray(steps)
+    walls.append(wall)
+    useful.append(steps.sum() / wall)
+    gross.append(R * int(iterations) / wall)
+    means.append(dt * steps.mean())
+print(json.dumps({
+    "peer": "jax", "jax": jax.__version__, "replicas": R, "dt": dt,
+    "wall": float(np.median(walls)), "useful": float(np.median(useful)), "gross": float(np.median(gross)),
+    "mean_time": float(np.median(means)),
+}))
