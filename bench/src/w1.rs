@@ -14,19 +14,13 @@
 
 use sgd_escape::dynamics::{Sampling, Sgd};
 use sgd_escape::escape::lanes::run_linear_regression_sgd;
-use sgd_escape::escape::{EnsembleSpec, Exit, ReplicaOutcome, Status, run_ensemble};
+use sgd_escape::escape::{EnsembleSpec, Exit, ReplicaOutcome, run_ensemble};
 use sgd_escape::landscape::{MinimizeOptions, minimize};
 use sgd_escape::model::{Dataset, FeatureModel, LinearMap, Model};
-use std::time::Instant;
 
-fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
+#[path = "timing.rs"]
+mod timing;
+use timing::{arg, time_kernel};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -55,23 +49,6 @@ fn main() {
         ),
     ];
     for (name, kernel) in &kernels {
-        let mut throughputs = Vec::new();
-        let mut walls = Vec::new();
-        for rep in 0..repeats {
-            let spec = EnsembleSpec { seed: rep as u64, replicas, max_steps: 10_000_000 };
-            let t0 = Instant::now();
-            let outcomes = kernel(spec);
-            let wall = t0.elapsed().as_secs_f64();
-            let steps: u64 = outcomes.iter().map(|o| o.steps).sum();
-            let escaped = outcomes.iter().filter(|o| o.status == Status::Escaped).count();
-            let mean_time = outcomes.iter().map(|o| o.time).sum::<f64>() / replicas as f64;
-            let throughput = steps as f64 / wall;
-            println!(
-                "{name} repeat {rep}: mean_time = {mean_time:.4} escaped = {escaped}/{replicas} replica_steps = {steps} wall = {wall:.4} s throughput = {throughput:.3e} replica-steps/s"
-            );
-            throughputs.push(throughput);
-            walls.push(wall);
-        }
-        println!("{name} median: wall = {:.4} s, throughput (gross = useful) = {:.3e} replica-steps/s", median(walls), median(throughputs));
+        time_kernel(name, replicas, repeats, 10_000_000, kernel);
     }
 }

@@ -28,6 +28,14 @@ pub fn xoshiro256pp_next(s0: &mut u64, s1: &mut u64, s2: &mut u64, s3: &mut u64)
     result
 }
 
+/// The next output of lane `l`'s stream when a lane kernel keeps `N` streams as four
+/// lane-indexed arrays of state words (the same generator as [`ReplicaRng`]).
+#[inline(always)]
+pub fn next_lane_u64<const N: usize>(s: &mut [[u64; N]; 4], l: usize) -> u64 {
+    let [s0, s1, s2, s3] = s;
+    xoshiro256pp_next(&mut s0[l], &mut s1[l], &mut s2[l], &mut s3[l])
+}
+
 /// The generator of one replica's stream: xoshiro256++ with a 256-bit state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReplicaRng {

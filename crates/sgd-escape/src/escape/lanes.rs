@@ -15,7 +15,7 @@
 
 use super::ensemble::{merge_outcomes, pending_replicas};
 use super::{EnsembleSpec, Exit, ReplicaOutcome, Status};
-use crate::dynamics::rng::{replica_rng, xoshiro256pp_next};
+use crate::dynamics::rng::{next_lane_u64 as next_u64, replica_rng};
 use crate::error::{Error, Result};
 use crate::linalg;
 use crate::model::{DataModel, FeatureModel, LinearMap, Model, quadratic_loss};
@@ -56,13 +56,6 @@ enum LaneExit<'a> {
     },
     /// Checked lane by lane through [`Exit::reached`].
     Other,
-}
-
-/// The next output of lane `l`'s stream (the generator of [`crate::dynamics::rng`]).
-#[inline(always)]
-fn next_u64(s: &mut [[u64; LANES]; 4], l: usize) -> u64 {
-    let [s0, s1, s2, s3] = s;
-    xoshiro256pp_next(&mut s0[l], &mut s1[l], &mut s2[l], &mut s3[l])
 }
 
 /// `⌊u · n / 2⁶⁴⌋` from 32-bit halves (exact for n < 2³²): the same index as

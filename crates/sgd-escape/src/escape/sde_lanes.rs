@@ -17,7 +17,7 @@
 use super::ensemble::{merge_outcomes, pending_replicas};
 use super::{EnsembleSpec, Exit, ReplicaOutcome, Status};
 use crate::dynamics::normal::{layer, signed_unit, slow_normal, ziggurat_tables};
-use crate::dynamics::rng::{replica_rng, xoshiro256pp_next};
+use crate::dynamics::rng::{next_lane_u64 as next_u64, replica_rng};
 use crate::dynamics::{Noise, Solver};
 use crate::linalg;
 use crate::model::{DoubleWell, Model};
@@ -96,12 +96,6 @@ struct Lanes {
     active: [bool; LANES],
     /// `active` as a bit mask: events of idle lanes are ignored.
     active_bits: u64,
-}
-
-#[inline(always)]
-fn next_u64(s: &mut [[u64; LANES]; 4], l: usize) -> u64 {
-    let [s0, s1, s2, s3] = s;
-    xoshiro256pp_next(&mut s0[l], &mut s1[l], &mut s2[l], &mut s3[l])
 }
 
 /// Noise kinds, as constants of the monomorphised step.
