@@ -6,21 +6,17 @@ minimum and stops the first time L(theta) > ratio * L(theta*), i.e. (theta - the
 All replicas advance together in one jitted while-loop (a vector of parameters and an "exited"
 mask), the usual way to batch replicas in JAX; the loop runs until the last replica exits.
 
-Reports, as JSON, medians over --repeats timed runs after one compilation run:
-  wall           seconds per run;
-  useful         replica-steps taken before each replica's own exit, per second;
-  gross          replicas x loop iterations per second (the work the batched loop does);
-  mean_time      mean exit time t = eta * steps (a check that the workload is the same).
+Reports, as JSON, the medians of bench/jax_peer.py (wall, useful and gross throughput, mean exit time).
 
 python3 -m pip install "jax[cpu]"; python3 bench/w1_jax.py --ratio 1.5 --repeats 5
 """
 import argparse
-import json
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jax_peer import report
 
 jax.config.update("jax_enable_x64", True)
 
@@ -66,20 +62,4 @@ def first_passage(key):
     return steps, iterations
 
 
-first_passage(jax.random.PRNGKey(args.seed))[0].block_until_ready()  # compile
-walls, useful, gross, means = [], [], [], []
-for repeat in range(args.repeats):
-    began = time.perf_counter()
-    steps, iterations = first_passage(jax.random.PRNGKey(args.seed + 1 + repeat))
-    steps.block_until_ready()
-    wall = time.perf_counter() - began
-    steps = np.asarray(steps)
-    walls.append(wall)
-    useful.append(steps.sum() / wall)
-    gross.append(R * int(iterations) / wall)
-    means.append(lr * steps.mean())
-print(json.dumps({
-    "peer": "jax", "jax": jax.__version__, "replicas": R, "samples": args.samples, "lr": lr, "ratio": args.ratio,
-    "wall": float(np.median(walls)), "useful": float(np.median(useful)), "gross": float(np.median(gross)),
-    "mean_time": float(np.median(means)),
-}))
+report(first_passage, R, args.repeats, args.seed, lr, samples=args.samples, lr=lr, ratio=args.ratio)

@@ -7,21 +7,16 @@ replica from theta* = -1 until theta >= 1, exits checked at the steps. All repli
 together in one jitted while-loop (a vector of parameters and an "exited" mask), the usual way
 to batch replicas in JAX; the loop runs until the last replica exits.
 
-Reports, as JSON, medians over --repeats timed runs after one compilation run:
-  wall           seconds per run;
-  useful         replica-steps taken before each replica's own exit, per second;
-  gross          replicas x loop iterations per second (the work the batched loop does);
-  mean_time      mean exit time t = dt * steps (a check that the workload is the same).
+Reports, as JSON, the medians of bench/jax_peer.py (wall, useful and gross throughput, mean exit time).
 
 python3 -m pip install "jax[cpu]"; python3 bench/w2_jax.py --replicas 100000 --repeats 3
 """
 import argparse
-import json
-import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
+
+from jax_peer import report
 
 jax.config.update("jax_enable_x64", True)
 
@@ -61,20 +56,4 @@ def first_passage(key):
     return steps, iterations
 
 
-first_passage(jax.random.PRNGKey(args.seed))[0].block_until_ready()  # compile
-walls, useful, gross, means = [], [], [], []
-for repeat in range(args.repeats):
-    began = time.perf_counter()
-    steps, iterations = first_passage(jax.random.PRNGKey(args.seed + 1 + repeat))
-    steps.block_until_ready()
-    wall = time.perf_counter() - began
-    steps = np.asarray(steps)
-    walls.append(wall)
-    useful.append(steps.sum() / wall)
-    gross.append(R * int(iterations) / wall)
-    means.append(dt * steps.mean())
-print(json.dumps({
-    "peer": "jax", "jax": jax.__version__, "replicas": R, "dt": dt,
-    "wall": float(np.median(walls)), "useful": float(np.median(useful)), "gross": float(np.median(gross)),
-    "mean_time": float(np.median(means)),
-}))
+report(first_passage, R, args.repeats, args.seed, dt, dt=dt)

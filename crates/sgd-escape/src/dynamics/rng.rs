@@ -99,6 +99,12 @@ impl SeedableRng for ReplicaRng {
     }
 }
 
+/// A uniform in [0, 1) from the top 53 bits of one draw `w`.
+#[inline(always)]
+pub fn unit_uniform(w: u64) -> f64 {
+    (w >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
 /// A uniform index in `0..n` by Lemire's multiply-shift, `⌊u · n / 2⁶⁴⌋` for a uniform 64-bit
 /// `u`, without the rejection step: each index has probability within `n / 2⁶⁴` (< 10⁻¹² for
 /// any data set that fits in memory) of `1/n`. One generator call, inlined: the minibatch

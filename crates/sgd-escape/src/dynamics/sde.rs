@@ -133,19 +133,16 @@ impl<M: Model + ?Sized> Stepper for Sde<'_, M> {
         let loss = self.model.loss_and_gradient(theta, &mut ws.grad);
         ws.last_loss = loss;
         // The step of the clock (t, or τ for the time-changed noise) and its drift norm.
-        let time_changed = matches!(self.noise, Noise::TimeChanged { .. });
+        // The largest step of the clock (t, or τ for the time-changed noise) and the solver's step.
+        let (clock_dt, drift_divisor) = match &self.noise {
+            Noise::TimeChanged { loss_at_minimum, .. } => (self.dt * loss_at_minimum, loss),
+            _ => (self.dt, 1.0),
+        };
         let h = if self.solver.needs_trace() {
-            let drift = crate::linalg::dot(&ws.grad, &ws.grad).sqrt() / if time_changed { loss } else { 1.0 };
-            let dt = match &self.noise {
-                Noise::TimeChanged { loss_at_minimum, .. } => self.dt * loss_at_minimum,
-                _ => self.dt,
-            };
-            self.solver.step_size(dt, theta, self.diffusion_trace(theta, loss), drift)
+            let drift = crate::linalg::dot(&ws.grad, &ws.grad).sqrt() / drift_divisor;
+            self.solver.step_size(clock_dt, theta, self.diffusion_trace(theta, loss), drift)
         } else {
-            match &self.noise {
-                Noise::TimeChanged { loss_at_minimum, .. } => self.dt * loss_at_minimum,
-                _ => self.dt,
-            }
+            clock_dt
         };
         ws.last_step = h;
         let mut fill_normals = |z: &mut [f64]| z.iter_mut().for_each(|zi| *zi = standard_normal(rng));

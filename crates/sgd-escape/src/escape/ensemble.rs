@@ -2,9 +2,10 @@
 
 use super::Exit;
 use crate::dynamics::Stepper;
-use crate::dynamics::rng::{ReplicaRng, replica_rng};
+use crate::dynamics::rng::{replica_rng, unit_uniform};
 use crate::linalg::all_finite;
 use crate::model::Model;
+use rand::Rng;
 use rayon::prelude::*;
 
 /// What to run: replicas `0..replicas`, each for at most `max_steps` steps.
@@ -82,7 +83,7 @@ where
     // replica's stream 2¹²⁸ draws ahead, so that the noise is the same with or without them.
     let bridge = stepper.bridge() && !matches!(exit, Exit::Never);
     let (mut before, mut direction) = if bridge { (start.to_vec(), vec![0.0; start.len()]) } else { (Vec::new(), Vec::new()) };
-    let mut bridge_rng = if bridge { rng.jumped() } else { rng.clone() };
+    let mut bridge_rng = bridge.then(|| rng.jumped());
     while steps < max_steps {
         if bridge {
             before.copy_from_slice(&theta);
@@ -97,9 +98,9 @@ where
             status = Status::Diverged;
             break;
         }
-        if bridge {
+        if let Some(bridge_rng) = &mut bridge_rng {
             let crossing = exit.bridge_crossing_probability(model, stepper, &mut ws, &before, &theta, &mut direction);
-            if crossing > 0.0 && unit_uniform(&mut bridge_rng) < crossing {
+            if crossing > 0.0 && unit_uniform(bridge_rng.next_u64()) < crossing {
                 status = Status::Escaped;
                 break;
             }
@@ -109,13 +110,6 @@ where
         time = h * steps as f64;
     }
     ReplicaOutcome { replica, steps, time, status, final_theta: theta }
-}
-
-/// A uniform in [0, 1) from the top 53 bits of one draw.
-#[inline]
-fn unit_uniform(rng: &mut ReplicaRng) -> f64 {
-    use rand::Rng;
-    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// Runs the replicas of `spec` not already in `completed` on the current rayon pool and

@@ -17,7 +17,7 @@
 use super::ensemble::{merge_outcomes, pending_replicas};
 use super::{EnsembleSpec, Exit, ReplicaOutcome, Status};
 use crate::dynamics::normal::{layer, signed_unit, slow_normal, ziggurat_tables};
-use crate::dynamics::rng::{next_lane_u64 as next_u64, replica_rng};
+use crate::dynamics::rng::{next_lane_u64 as next_u64, replica_rng, unit_uniform};
 use crate::dynamics::{Noise, Solver};
 use crate::linalg;
 use crate::model::{DoubleWell, Model};
@@ -342,7 +342,7 @@ fn step_lanes_once<const KIND: u8, const ADAPTIVE: bool>(
             let crossing = if variance > 0.0 { (-2.0 * d0 * d1 / variance).exp() } else { 0.0 };
             if crossing > 0.0 {
                 let w = next_u64(b, l);
-                if (w >> 11) as f64 * (1.0 / (1u64 << 53) as f64) < crossing {
+                if unit_uniform(w) < crossing {
                     hit[l] = true;
                     // Marks the exit for the caller: the lane's θ is not past the threshold.
                     steps[l] |= 1 << 63;

@@ -11,7 +11,7 @@ use crate::dynamics::Sampling;
 use crate::escape::Exit;
 use crate::landscape::outliers::Outliers;
 use crate::landscape::saddle::Saddle;
-use crate::model::GradientNoise;
+use crate::model::{FeatureMap, FeatureModel, GradientNoise};
 use crate::stats::EscapeStatistics;
 use crate::theory::chain::{ChainOptions, Domain, End, GaussianKernel, Kernel, SgdKernel, mean_exit_time};
 use crate::theory::mean_first_passage_time_auto;
@@ -465,26 +465,14 @@ fn sgd_chain(input: &AnalysisInput<'_>) -> Option<Prediction> {
     }
     let lr = s.lr.get();
     let domain = chain_domain(input)?;
-    let (start, what) = (input.minimum.theta[0], "SGD at its learning rate (B = 1, with replacement)");
+    let (start, tolerance) = (input.minimum.theta[0], input.landscape.chain_tolerance.get());
+    fn predict<F: FeatureMap>(m: &FeatureModel<F>, lr: f64, domain: Domain, start: f64, tolerance: f64) -> Prediction {
+        let kernel = SgdKernel { steps: |t: f64, out: &mut Vec<f64>| m.one_parameter_sgd_steps(t, lr, out) };
+        chain_prediction(&kernel, domain, start, lr, false, tolerance, "SGD at its learning rate (B = 1, with replacement)")
+    }
     match input.model {
-        BuiltModel::LinearRegression(m) => Some(chain_prediction(
-            &SgdKernel { steps: |t: f64, out: &mut Vec<f64>| m.one_parameter_sgd_steps(t, lr, out) },
-            domain,
-            start,
-            lr,
-            false,
-            input.landscape.chain_tolerance.get(),
-            what,
-        )),
-        BuiltModel::Curve(m) => Some(chain_prediction(
-            &SgdKernel { steps: |t: f64, out: &mut Vec<f64>| m.one_parameter_sgd_steps(t, lr, out) },
-            domain,
-            start,
-            lr,
-            false,
-            input.landscape.chain_tolerance.get(),
-            what,
-        )),
+        BuiltModel::LinearRegression(m) => Some(predict(m, lr, domain, start, tolerance)),
+        BuiltModel::Curve(m) => Some(predict(m, lr, domain, start, tolerance)),
         // Every other data-built model has more than one parameter.
         BuiltModel::Mlp(_) | BuiltModel::DoubleWell(_) => None,
     }
