@@ -18,6 +18,7 @@ pub mod error;
 pub mod escape;
 pub mod experiment;
 pub mod landscape;
+pub mod limits;
 pub mod linalg;
 pub mod model;
 pub mod report;

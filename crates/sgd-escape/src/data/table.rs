@@ -165,7 +165,8 @@ impl Table {
             other => return Err(data_err(format!("dtype {other} is not supported (use float64, float32 or an integer type)"))),
         };
         let body = &bytes[start + header_len..];
-        let needed = rows * columns * size;
+        let needed = crate::limits::product(&[rows, columns, size])
+            .ok_or_else(|| data_err(format!("shape {shape_text} of {descr} is larger than any file can hold")))?;
         if body.len() != needed {
             return Err(data_err(format!("shape {shape_text} of {descr} needs {needed} data bytes, the file has {}", body.len())));
         }

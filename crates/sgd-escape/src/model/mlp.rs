@@ -121,11 +121,16 @@ impl Mlp {
         sizes.extend_from_slice(hidden);
         sizes.push(data.outputs);
         let mut offsets = Vec::new();
-        let mut p = 0;
+        let mut p: usize = 0;
         for w in sizes.windows(2) {
             offsets.push(p);
-            p += w[0] * w[1] + w[1];
+            // Checked: widths come from the configuration.
+            p = w[0]
+                .checked_mul(w[1])
+                .and_then(|weights| p.checked_add(weights)?.checked_add(w[1]))
+                .ok_or_else(|| Error::invalid("model.hidden", format!("{hidden:?}"), "the number of parameters overflows"))?;
         }
+        let p = p;
         Ok(Mlp { sizes, activation, data, offsets, p })
     }
 
