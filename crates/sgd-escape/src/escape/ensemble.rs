@@ -78,30 +78,25 @@ where
     let mut theta = start.to_vec();
     let mut time = 0.0;
     let mut steps = 0;
-    let mut status = Status::Censored;
     // Exits between steps: the state before each step, and the bridge's uniforms from the
     // replica's stream 2¹²⁸ draws ahead, so that the noise is the same with or without them.
     let bridge = stepper.bridge() && !matches!(exit, Exit::Never);
     let (mut before, mut direction) = if bridge { (start.to_vec(), vec![0.0; start.len()]) } else { (Vec::new(), Vec::new()) };
     let mut bridge_rng = bridge.then(|| rng.jumped());
+    let mut bridged = false;
     while steps < max_steps {
         if bridge {
             before.copy_from_slice(&theta);
         }
         time += stepper.step(&mut theta, &mut ws, &mut rng);
         steps += 1;
-        if exit.reached(model, &theta) {
-            status = Status::Escaped;
-            break;
-        }
-        if !all_finite(&theta) {
-            status = Status::Diverged;
+        if !(all_finite(&theta) && time.is_finite()) || exit.reached(model, &theta) {
             break;
         }
         if let Some(bridge_rng) = &mut bridge_rng {
             let crossing = exit.bridge_crossing_probability(model, stepper, &mut ws, &before, &theta, &mut direction);
             if crossing > 0.0 && unit_uniform(bridge_rng.next_u64()) < crossing {
-                status = Status::Escaped;
+                bridged = true;
                 break;
             }
         }
@@ -109,7 +104,27 @@ where
     if let Some(h) = stepper.fixed_time_step() {
         time = h * steps as f64;
     }
+    let status = final_status(model, exit, &theta, time, bridged);
     ReplicaOutcome { replica, steps, time, status, final_theta: theta }
+}
+
+/// How a replica that stopped at θ at time t ended. Finiteness comes first, whatever the
+/// exit: θ or t no longer finite is `Diverged`, and so is a loss-above exit where the loss
+/// itself has overflowed (the quantity the criterion reads is not finite). Then the exit
+/// criterion at θ (or a crossing between the last two steps, `bridged`) is `Escaped`;
+/// otherwise the replica reached `max_steps` and is `Censored`. A finite θ beyond a
+/// coordinate or hyperplane boundary is an exit even where L(θ) would overflow: the
+/// criterion reads θ, and an exact chain of the same dynamics counts that step as an exit.
+/// Every ensemble loop (generic and lanes) classifies with this one function.
+pub fn final_status<M: Model + ?Sized>(model: &M, exit: &Exit, theta: &[f64], time: f64, bridged: bool) -> Status {
+    if !(all_finite(theta) && time.is_finite()) {
+        Status::Diverged
+    } else if bridged || exit.reached(model, theta) {
+        let loss_overflowed = matches!(exit, Exit::LossAbove { .. }) && !model.loss(theta).is_finite();
+        if loss_overflowed { Status::Diverged } else { Status::Escaped }
+    } else {
+        Status::Censored
+    }
 }
 
 /// Runs the replicas of `spec` not already in `completed` on the current rayon pool and

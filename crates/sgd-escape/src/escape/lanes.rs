@@ -13,11 +13,10 @@
 // Loops over lanes index several arrays by lane on purpose: that is the form that vectorises.
 #![allow(clippy::needless_range_loop)]
 
-use super::ensemble::{merge_outcomes, pending_replicas};
-use super::{EnsembleSpec, Exit, ReplicaOutcome, Status};
+use super::ensemble::{final_status, merge_outcomes, pending_replicas};
+use super::{EnsembleSpec, Exit, ReplicaOutcome};
 use crate::dynamics::rng::{next_lane_u64 as next_u64, replica_rng};
 use crate::error::{Error, Result};
-use crate::linalg;
 use crate::model::{DataModel, FeatureModel, LinearMap, Model, quadratic_loss};
 use multiversion::multiversion;
 use rayon::prelude::*;
@@ -272,17 +271,10 @@ fn run_task(
             for a in 0..d {
                 theta_l[a] = lanes.theta[a * LANES + l];
             }
-            // The generic loop's order: exit first, then divergence, then the step cap.
-            let status = if exit.reached(model, &theta_l) {
-                Status::Escaped
-            } else if !linalg::all_finite(&theta_l) {
-                Status::Diverged
-            } else {
-                Status::Censored
-            };
             let steps = lanes.steps[l];
-            let outcome =
-                ReplicaOutcome { replica: lanes.replica[l], steps, time: lr * steps as f64, status, final_theta: theta_l.clone() };
+            let time = lr * steps as f64;
+            let status = final_status(model, exit, &theta_l, time, false);
+            let outcome = ReplicaOutcome { replica: lanes.replica[l], steps, time, status, final_theta: theta_l.clone() };
             on_done(&outcome);
             outcomes.push(outcome);
             lanes.active[l] = false;

@@ -14,12 +14,11 @@
 // Loops over lanes index several arrays by lane on purpose: that is the form that vectorises.
 #![allow(clippy::needless_range_loop)]
 
-use super::ensemble::{merge_outcomes, pending_replicas};
-use super::{EnsembleSpec, Exit, ReplicaOutcome, Status};
+use super::ensemble::{final_status, merge_outcomes, pending_replicas};
+use super::{EnsembleSpec, Exit, ReplicaOutcome};
 use crate::dynamics::normal::{layer, signed_unit, slow_normal, ziggurat_tables};
 use crate::dynamics::rng::{next_lane_u64 as next_u64, replica_rng, unit_uniform};
 use crate::dynamics::{Noise, Solver};
-use crate::linalg;
 use crate::model::{DoubleWell, Model};
 use multiversion::multiversion;
 use rayon::prelude::*;
@@ -276,6 +275,9 @@ fn step_lanes_once<const KIND: u8, const ADAPTIVE: bool>(
         hit[l] = steps[l] >= max_steps;
     }
     let mut finite = [true; LANES];
+    for l in 0..LANES {
+        finite[l] = time[l].is_finite();
+    }
     for a in 0..p {
         let t = &theta[a];
         for l in 0..LANES {
@@ -438,15 +440,8 @@ fn run_task(
             }
             let bridged = lanes.steps[l] >> 63 == 1;
             let steps = lanes.steps[l] & !(1 << 63);
-            // The generic loop's order: exit at the step, divergence, the bridge, the cap.
-            let status = if exit.reached(sde.model, &theta_l) || bridged {
-                Status::Escaped
-            } else if !linalg::all_finite(&theta_l) {
-                Status::Diverged
-            } else {
-                Status::Censored
-            };
             let time = if fixed_step { sde.dt * steps as f64 } else { lanes.time[l] };
+            let status = final_status(sde.model, exit, &theta_l, time, bridged);
             let outcome = ReplicaOutcome { replica: lanes.replica[l], steps, time, status, final_theta: theta_l.clone() };
             on_done(&outcome);
             outcomes.push(outcome);

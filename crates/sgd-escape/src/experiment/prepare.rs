@@ -21,9 +21,33 @@ use serde::Serialize;
 use std::path::Path;
 use values::Positive;
 
-/// Largest parameter count for which `run` and `landscape` accept an MLP: they form the dense
-/// P × P Hessian at the start point. `train` has no limit.
+/// Largest parameter count `run` and `landscape` accept: they form the dense P × P Hessian at
+/// the start point and decompose it. `train` has no such limit.
 pub const MAX_DENSE_PARAMETERS: usize = 4096;
+
+/// Most images of a nudged elastic band (a band of P·images values relaxed by many gradient
+/// steps; beyond a few hundred images nothing is gained).
+const MAX_NEB_IMAGES: usize = 1000;
+
+/// Refuses a parameter count above [`MAX_DENSE_PARAMETERS`], naming `key`.
+fn check_dense_dim(key: &str, value: impl std::fmt::Display, dim: usize) -> Result<()> {
+    if dim > MAX_DENSE_PARAMETERS {
+        return Err(Error::invalid(
+            key,
+            value,
+            format!(
+                "gives P = {dim} parameters; `run` and `landscape` form the dense P × P Hessian and accept at most {MAX_DENSE_PARAMETERS}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses generated data of `samples` × `features` values that would not fit in memory.
+fn check_generated_data(samples: usize, features: usize) -> Result<()> {
+    let values = crate::limits::product(&[samples, features.saturating_add(1)]);
+    crate::limits::require_memory("model.samples", samples, "the generated data", values.and_then(|v| crate::limits::bytes(v, 16)))
+}
 
 /// The resolved dynamics: SGD, or an SDE with its noise built (H*^{1/2} computed).
 #[derive(Clone, Debug)]
@@ -128,11 +152,26 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
     let m = model.as_model();
     let mut warnings = Vec::new();
     let minimized = config.start.minimize.expect("resolved");
-    let theta = if minimized { minimize(m, &start_point, MinimizeOptions::default())?.theta } else { start_point };
+    // The loss overflowing at the start comes from the input (model parameters or data):
+    // the error names the start point and, for a data file, the file.
+    let data_files: Vec<String> = config.data.iter().flat_map(|d| d.input_files(base_dir)).map(|f| f.display().to_string()).collect();
+    let overflow_hint = match data_files.as_slice() {
+        [] => "; check the [model] parameters".to_string(),
+        files => format!("; check the [model] parameters and the values in {}", files.join(", ")),
+    };
+    let theta = if minimized {
+        minimize(m, &start_point, MinimizeOptions::default())
+            .map_err(|e| {
+                Error::invalid("start.point", linalg::brief(&start_point), format!("minimisation from there failed: {e}{overflow_hint}"))
+            })?
+            .theta
+    } else {
+        start_point
+    };
     let mut grad = vec![0.0; p];
     let loss = m.loss_and_gradient(&theta, &mut grad);
     if !loss.is_finite() {
-        return Err(Error::invalid("start.point", format!("{theta:?}"), "the loss is not finite there"));
+        return Err(Error::invalid("start.point", linalg::brief(&theta), format!("the loss is not finite there{overflow_hint}")));
     }
     let hessian = m.hessian(&theta);
     let (hessian_eigenvalues, hessian_eigenvectors) = linalg::symmetric_eigen(&hessian, p);
@@ -151,6 +190,9 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
         ));
     }
     let dynamics = resolve_dynamics(&config.dynamics, &start, model.samples().unwrap_or(1), &mut warnings)?;
+    if let DynamicsConfig::Sgd(sgd) = &config.dynamics {
+        warnings.extend(stability_warning("dynamics.lr", sgd.lr.get(), sgd.lr.get(), &start));
+    }
     if minimized && start.hessian_eigenvalues.first().is_some_and(|&l| l < 0.0) {
         warnings.push(format!("the start point is not a minimum: H(θ*) has eigenvalue {:.3e}", start.hessian_eigenvalues[0]));
     }
@@ -170,6 +212,16 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
         landscape: &config.landscape,
     });
     let dynamics = resolve_solver(dynamics, &mut config, &model, &start, &exit, &landscape)?;
+    if let Dynamics::Sde { dt, noise, solver, .. } = &dynamics {
+        let step = match noise {
+            Noise::TimeChanged { .. } => *dt,
+            _ => with_model!(&model, m => {
+                let sde = Sde::new(m, *dt, noise.clone(), model.gradient_noise())?;
+                solver.step_size(*dt, &start.theta, sde.diffusion_trace(&start.theta, start.loss), start.gradient_norm)
+            }),
+        };
+        warnings.extend(stability_warning("dynamics.dt", *dt, step, &start));
+    }
     Ok(Prepared { config, model, data, start, exit, dynamics, landscape, warnings })
 }
 
@@ -263,10 +315,13 @@ fn build_model(config: &mut Config, base_dir: &Path) -> Result<(BuiltModel, Opti
     match &mut config.model {
         ModelConfig::DoubleWell(d) => {
             data_section_only_for("double-well")?;
+            check_dense_dim("model.dim", d.dim, d.dim.get())?;
             Ok((BuiltModel::double_well(d.epsilon.get(), d.dim.get(), d.stiffness.get()), None))
         }
         ModelConfig::Curve(c) => {
             data_section_only_for("curve")?;
+            check_dense_dim("model.dim", c.dim, c.dim.get())?;
+            check_generated_data(c.samples.get(), c.dim.get() + 1)?;
             let model = BuiltModel::curve(
                 c.dim.get(),
                 c.s.get(),
@@ -297,6 +352,8 @@ fn build_model(config: &mut Config, base_dir: &Path) -> Result<(BuiltModel, Opti
                     let dim = *lr.dim.get_or_insert(values::Count::new(1).expect("in range"));
                     let samples = *lr.samples.get_or_insert(values::Count::new(super::config::DEFAULT_SAMPLES).expect("in range"));
                     let data_seed = *lr.data_seed.get_or_insert(0);
+                    check_dense_dim("model.dim", dim, dim.get())?;
+                    check_generated_data(samples.get(), dim.get())?;
                     let data = crate::data::Dataset::gaussian(samples.get(), dim.get(), data_seed, |_, xi| xi);
                     let report = DataReport::new("generated", &data, None);
                     Ok((BuiltModel::linear_regression(data)?, Some(report)))
@@ -333,6 +390,7 @@ fn build_model(config: &mut Config, base_dir: &Path) -> Result<(BuiltModel, Opti
                         return Err(Error::invalid("data.labels", "(K > 1 outputs)", "linear regression has one output"));
                     }
                     lr.dim = Some(values::Count::new(data.features).map_err(|m| Error::invalid("data", "(no features)", m))?);
+                    check_dense_dim("data.features", data.features, data.features)?;
                     let report = DataReport::new(section.source(), &data, standardization);
                     config.data = Some(section);
                     Ok((BuiltModel::linear_regression(data)?, Some(report)))
@@ -346,16 +404,11 @@ fn build_model(config: &mut Config, base_dir: &Path) -> Result<(BuiltModel, Opti
             let LoadedData { data, standardization } = section.load(base_dir, "data", None)?;
             let report = DataReport::new(section.source(), &data, standardization);
             let model = Mlp::new(&mlp.widths(), mlp.activation, data)?;
-            let parameters = crate::model::Model::dim(&model);
-            if parameters > MAX_DENSE_PARAMETERS {
-                return Err(Error::invalid(
-                    "model.hidden",
-                    format!("{:?}", mlp.widths()),
-                    format!(
-                        "gives P = {parameters} parameters; `run` and `landscape` form the dense P × P Hessian and accept at most {MAX_DENSE_PARAMETERS} (use `train` for larger networks)"
-                    ),
-                ));
-            }
+            check_dense_dim(
+                "model.hidden",
+                format!("{:?} (use `train` for larger networks)", mlp.widths()),
+                crate::model::Model::dim(&model),
+            )?;
             Ok((BuiltModel::Mlp(model), Some(report)))
         }
     }
@@ -519,6 +572,9 @@ fn resolve_landscape(config: &mut Config, p: usize) -> Result<()> {
                 check_vector("landscape.saddle.direction", d, p, true)?;
             }
         }
+        SaddleConfig::Neb(neb) if neb.images.get() > MAX_NEB_IMAGES => {
+            return Err(Error::invalid("landscape.saddle.images", neb.images, format!("must be between 3 and {MAX_NEB_IMAGES}")));
+        }
         SaddleConfig::Neb(neb) => match &neb.target {
             Some(t) => {
                 check_vector("landscape.saddle.target", t, p, false)?;
@@ -544,6 +600,23 @@ fn resolve_landscape(config: &mut Config, p: usize) -> Result<()> {
 
 /// The dynamics with its noise: the paper's, time-changed and frozen noises take H*^{1/2}
 /// from the eigendecomposition of H(θ*) already at hand.
+/// A warning when a step is beyond linear stability at the start point: step·λmax(H*) > 2
+/// (η for SGD; for an SDE the solver's step at θ*, which is dt for Euler–Maruyama and Lamperti
+/// and may be shorter for the adaptive rule; for the time-changed SDE dτ·λmax/L* = dt·λmax).
+/// Without noise such a step already moves away from θ*, so exits measured there may be
+/// numerical blow-up, not escape over a barrier.
+fn stability_warning(key: &str, value: f64, step: f64, start: &StartPoint) -> Option<String> {
+    let lambda_max = start.hessian_eigenvalues.last().copied().filter(|l| *l > 0.0)?;
+    let product = step * lambda_max;
+    let step_text = if step == value { String::new() } else { format!(" (the solver's step at θ* is {step:.4e})") };
+    (product > 2.0).then(|| {
+        format!(
+            "{key} = {value:e} is beyond linear stability at the start point{step_text}: step · λmax(H*) = {product:.4e} > 2, so even without noise the iteration moves away from θ*; exits measured here may be numerical blow-up, not escape over the barrier (the step must be below {:.4e})",
+            2.0 / lambda_max
+        )
+    })
+}
+
 fn resolve_dynamics(dynamics: &DynamicsConfig, start: &StartPoint, samples: usize, warnings: &mut Vec<String>) -> Result<Dynamics> {
     let s = match dynamics {
         DynamicsConfig::Sgd(s) => return Ok(Dynamics::Sgd { lr: s.lr.get(), batch_size: s.batch_size.get(), sampling: s.sampling }),
