@@ -5,8 +5,11 @@
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use sgd_escape::experiment::Config;
 use sgd_escape::experiment::config::values::Count;
-use sgd_escape::experiment::{Config, run::run_in_dir};
+use sgd_escape::experiment::prepare::Prepared;
+use sgd_escape::experiment::run::{RunOptions, run_in_dir};
+use sgd_escape::report::folder::Existing;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -26,15 +29,19 @@ enum Command {
         /// Output folder for summary.json, escape_times.csv and survival.csv.
         #[arg(long)]
         out: PathBuf,
-        /// Override the configuration's `seed`.
-        #[arg(long)]
+        /// Override the configuration's `seed` (an integer from 0 to 2⁶⁴ − 1).
+        #[arg(long, allow_hyphen_values = true)]
         seed: Option<u64>,
         /// Override the configuration's `replicas`.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         replicas: Option<usize>,
         /// Worker threads (default: all cores). Results do not depend on it.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         threads: Option<usize>,
+        /// If the folder holds results of another configuration or of changed inputs, move
+        /// them into OUT/replaced-N instead of refusing.
+        #[arg(long)]
+        force: bool,
     },
     /// Reproduce an experiment (or `all`): numbers, figures and a Markdown page. Finished
     /// points are cached in OUT/points, so an interrupted reproduction resumes.
@@ -49,7 +56,7 @@ enum Command {
         #[arg(long, default_value = "out/reproduce")]
         out: PathBuf,
         /// Base seed.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, allow_hyphen_values = true)]
         seed: u64,
     },
     /// Train an MLP with minibatch SGD, logging per epoch the loss, the gradient noise strength
@@ -62,8 +69,12 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Worker threads (default: all cores). Results do not depend on it.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         threads: Option<usize>,
+        /// If the folder holds another training run, move its files into OUT/replaced-N
+        /// instead of refusing.
+        #[arg(long)]
+        force: bool,
     },
     /// Analyse the landscape: minimum, Hessian outliers, saddle, barrier, and the escape-rate
     /// predictions of every theory. Writes DIR/landscape.json and prints a table.
@@ -73,6 +84,10 @@ enum Command {
         /// Output folder for landscape.json.
         #[arg(long)]
         out: PathBuf,
+        /// If the folder holds results of another configuration, move them into
+        /// OUT/replaced-N instead of refusing.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -136,10 +151,15 @@ fn fmt_opt(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.6e}")).unwrap_or_else(|| "—".into())
 }
 
-fn landscape(config_path: &Path, out: &Path) -> Result<bool, sgd_escape::Error> {
+/// `--force` as the library's policy for an occupied output folder.
+fn existing(force: bool) -> Existing {
+    if force { Existing::MoveAside } else { Existing::Refuse }
+}
+
+fn landscape(config_path: &Path, out: &Path, force: bool) -> Result<bool, sgd_escape::Error> {
     let config = Config::load(config_path)?;
     let base_dir = config_path.parent().unwrap_or(Path::new("."));
-    let report = sgd_escape::experiment::landscape::landscape_in_dir(&config, base_dir, out)?.analysis;
+    let report = sgd_escape::experiment::landscape::landscape_in_dir(&config, base_dir, out, existing(force))?.analysis;
     let m = &report.minimum;
     let o = &m.outliers;
     println!("minimum   θ* = {}   L* = {:.6e}", brief(&m.theta), m.loss);
@@ -202,6 +222,7 @@ fn run(
     seed: Option<u64>,
     replicas: Option<usize>,
     threads: Option<usize>,
+    force: bool,
 ) -> Result<(), sgd_escape::Error> {
     if threads == Some(0) {
         return Err(sgd_escape::Error::invalid("--threads", 0, "must be ≥ 1"));
@@ -226,7 +247,17 @@ fn run(
             .progress_chars("=> "),
     );
     let started = std::time::Instant::now();
-    let summary = run_in_dir(&config, base_dir, out, &|_| bar.inc(1))?;
+    // Warnings found while preparing (e.g. a step beyond linear stability) are shown before
+    // the replicas run, and not repeated at the end.
+    let shown = std::cell::Cell::new(0);
+    let on_prepared = |p: &Prepared| {
+        for w in &p.warnings {
+            bar.suspend(|| eprintln!("warning: {w}"));
+        }
+        shown.set(p.warnings.len());
+    };
+    let options = RunOptions { existing: existing(force), on_prepared: Some(&on_prepared) };
+    let summary = run_in_dir(&config, base_dir, out, &options, &|_| bar.inc(1))?;
     bar.finish_and_clear();
     let e = &summary.escape;
     let r = &e.rate_per_time;
@@ -241,14 +272,14 @@ fn run(
     eprintln!("L(θ*) = {:.6e} at θ* = {}", summary.minimum.loss, brief(&summary.minimum.theta));
     eprintln!("mean escape time t = {:.6e} ± {:.2e} ({:.4e} steps; {})", e.mean_time, e.mean_time_stderr, e.mean_steps, e.mean_time_method);
     eprintln!("escape rate per unit t = {:.6e}  (95% CI {:.6e} – {:.6e})", r.estimate, r.ci_low, r.ci_high);
-    for w in &summary.warnings {
+    for w in summary.warnings.iter().skip(shown.get()) {
         eprintln!("warning: {w}");
     }
     eprintln!("wrote {}", out.join("summary.json").display());
     Ok(())
 }
 
-fn train(config_path: &Path, out: &Path, threads: Option<usize>) -> Result<(), sgd_escape::Error> {
+fn train(config_path: &Path, out: &Path, threads: Option<usize>, force: bool) -> Result<(), sgd_escape::Error> {
     use sgd_escape::experiment::config::TrainConfig;
     use sgd_escape::experiment::train::{resolve, train_in_dir};
     if threads == Some(0) {
@@ -272,6 +303,7 @@ fn train(config_path: &Path, out: &Path, threads: Option<usize>) -> Result<(), s
     let outcome = train_in_dir(
         &spec,
         out,
+        existing(force),
         &|row| {
             bar.set_position(row.epoch as u64);
             bar.set_message(format!(
@@ -305,10 +337,10 @@ fn train(config_path: &Path, out: &Path, threads: Option<usize>) -> Result<(), s
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Run { config, out, seed, replicas, threads } => run(config, out, *seed, *replicas, *threads).map(|()| true),
-        Command::Landscape { config, out } => landscape(config, out),
+        Command::Run { config, out, seed, replicas, threads, force } => run(config, out, *seed, *replicas, *threads, *force).map(|()| true),
+        Command::Landscape { config, out, force } => landscape(config, out, *force),
         Command::Reproduce { name, quick, out, seed } => reproduce(name, *quick, out, *seed).map(|()| true),
-        Command::Train { config, out, threads } => train(config, out, *threads).map(|()| true),
+        Command::Train { config, out, threads, force } => train(config, out, *threads, *force).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -75,7 +75,7 @@ fn run_summary_carries_predictions_that_match_the_measurement() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/double-well.toml");
     let config = Config::load(&path).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let summary = run_in_dir(&config, path.parent().unwrap(), dir.path(), &|_| {}).unwrap();
+    let summary = run_in_dir(&config, path.parent().unwrap(), dir.path(), &Default::default(), &|_| {}).unwrap();
     let exact = summary.predictions.quadrature.as_ref().unwrap().mean_time.unwrap();
     let (m, se) = (summary.escape.mean_time, summary.escape.mean_time_stderr);
     assert!((m - exact).abs() < 4.0 * se, "measured {m} ± {se}, exact quadrature {exact}");

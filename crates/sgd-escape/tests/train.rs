@@ -6,6 +6,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use sgd_escape::experiment::config::TrainConfig;
 use sgd_escape::experiment::train::{resolve, train_in_dir};
 use sgd_escape::model::prelude::*;
+use sgd_escape::report::folder::Existing;
 use std::cell::Cell;
 use std::path::Path;
 
@@ -38,7 +39,7 @@ fn training_reduces_the_loss_and_logs_the_noise() {
     let s = spec(DIGITS);
     assert_eq!((s.steps_per_epoch(), s.test.as_ref().unwrap().len()), (60, 597));
     let dir = tempfile::tempdir().unwrap();
-    let out = train_in_dir(&s, dir.path(), &|_| {}, &|| false).unwrap();
+    let out = train_in_dir(&s, dir.path(), Existing::Refuse, &|_| {}, &|| false).unwrap();
     assert_eq!(out.log.len(), 7);
     let (first, last) = (&out.log[0], &out.log[6]);
     assert!(last.loss < 0.2 * first.loss, "{} → {}", first.loss, last.loss);
@@ -96,18 +97,18 @@ fn training_reduces_the_loss_and_logs_the_noise() {
 fn interrupted_then_resumed_run_is_bit_identical() {
     let s = spec(DIGITS);
     let whole = tempfile::tempdir().unwrap();
-    let reference = train_in_dir(&s, whole.path(), &|_| {}, &|| false).unwrap();
+    let reference = train_in_dir(&s, whole.path(), Existing::Refuse, &|_| {}, &|| false).unwrap();
     // Interrupt after epoch 2, then rerun the same configuration in the same folder.
     let parts = tempfile::tempdir().unwrap();
     let epochs = Cell::new(0);
-    let first = train_in_dir(&s, parts.path(), &|_| {}, &|| {
+    let first = train_in_dir(&s, parts.path(), Existing::Refuse, &|_| {}, &|| {
         epochs.set(epochs.get() + 1);
         epochs.get() >= 2
     })
     .unwrap();
     assert!(first.interrupted && first.log.last().unwrap().epoch == 2);
     assert!(!parts.path().join("params.json").exists());
-    let resumed = train_in_dir(&s, parts.path(), &|_| {}, &|| false).unwrap();
+    let resumed = train_in_dir(&s, parts.path(), Existing::Refuse, &|_| {}, &|| false).unwrap();
     assert_eq!(resumed.resumed_from, 2);
     assert_eq!(resumed.theta, reference.theta);
     assert_eq!(resumed.log, reference.log);
@@ -115,16 +116,22 @@ fn interrupted_then_resumed_run_is_bit_identical() {
     // Extending a finished run continues from its last epoch; a changed configuration starts
     // afresh.
     let longer = spec(&DIGITS.replace("epochs = 6", "epochs = 7"));
-    let extended = train_in_dir(&longer, parts.path(), &|_| {}, &|| false).unwrap();
+    let extended = train_in_dir(&longer, parts.path(), Existing::Refuse, &|_| {}, &|| false).unwrap();
     assert_eq!((extended.resumed_from, extended.log.len()), (6, 8));
+    // A changed configuration is refused, naming the folder; with MoveAside (`--force`) the
+    // old run moves into replaced-1 and the new one starts afresh.
     let other = spec(&DIGITS.replace("lr = 0.05", "lr = 0.04"));
-    assert_eq!(train_in_dir(&other, parts.path(), &|_| {}, &|| false).unwrap().resumed_from, 0);
+    let err = train_in_dir(&other, parts.path(), Existing::Refuse, &|_| {}, &|| false).unwrap_err();
+    assert!(err.is_invalid_input() && err.to_string().contains("different configuration"), "{err}");
+    let before = std::fs::read(parts.path().join("log.csv")).unwrap();
+    assert_eq!(train_in_dir(&other, parts.path(), Existing::MoveAside, &|_| {}, &|| false).unwrap().resumed_from, 0);
+    assert_eq!(std::fs::read(parts.path().join("replaced-1/log.csv")).unwrap(), before, "the earlier log is kept");
     // Without a test set too (its log has no test metrics).
     let no_test = spec(&DIGITS.replace("[test]\nsource = \"digits\"\nskip = 1200\n", ""));
     assert!(no_test.test.is_none());
     let dir = tempfile::tempdir().unwrap();
-    train_in_dir(&no_test, dir.path(), &|_| {}, &|| false).unwrap();
-    assert_eq!(train_in_dir(&no_test, dir.path(), &|_| {}, &|| false).unwrap().resumed_from, 6);
+    train_in_dir(&no_test, dir.path(), Existing::Refuse, &|_| {}, &|| false).unwrap();
+    assert_eq!(train_in_dir(&no_test, dir.path(), Existing::Refuse, &|_| {}, &|| false).unwrap().resumed_from, 6);
 }
 
 #[test]
@@ -144,6 +151,6 @@ fn invalid_training_configurations_name_the_key() {
     // Diverging training is an error, not NaN in the log.
     let s = spec(&DIGITS.replace("lr = 0.05", "lr = 50.0"));
     let dir = tempfile::tempdir().unwrap();
-    let err = train_in_dir(&s, dir.path(), &|_| {}, &|| false).unwrap_err().to_string();
+    let err = train_in_dir(&s, dir.path(), Existing::Refuse, &|_| {}, &|| false).unwrap_err().to_string();
     assert!(err.contains("diverged") && err.contains("train.lr"), "{err}");
 }

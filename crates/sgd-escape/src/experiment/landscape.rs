@@ -5,7 +5,10 @@
 use super::analysis::LandscapeAnalysis;
 use super::config::Config;
 use super::prepare::{DataReport, Prepared, prepare};
-use crate::error::{Error, Result};
+use super::run::config_fingerprint;
+use crate::error::Result;
+use crate::report::folder::{Claim, Existing, OutputFolder};
+use crate::report::provenance::{InputFile, hash_inputs};
 use serde::Serialize;
 use std::path::Path;
 
@@ -16,6 +19,8 @@ pub struct LandscapeReport {
     pub version: String,
     /// The configuration, every default written out.
     pub config: Config,
+    /// The input files read, with their SHA-256.
+    pub inputs: Vec<InputFile>,
     /// The data of a data-built model: size and any standardisation applied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<DataReport>,
@@ -26,27 +31,35 @@ pub struct LandscapeReport {
 
 impl LandscapeReport {
     /// The report of a prepared run.
-    pub fn new(prepared: &Prepared) -> Self {
+    pub fn new(prepared: &Prepared, inputs: &[InputFile]) -> Self {
         LandscapeReport {
             version: crate::VERSION.into(),
             config: prepared.config.clone(),
+            inputs: inputs.to_vec(),
             data: prepared.data.clone(),
             analysis: prepared.landscape.clone(),
         }
     }
 }
 
-/// Prepares `config` (relative paths against `base_dir`) and writes `out_dir/landscape.json`.
-pub fn landscape_in_dir(config: &Config, base_dir: &Path, out_dir: &Path) -> Result<LandscapeReport> {
+/// Prepares `config` (relative paths against `base_dir`) and writes `out_dir/landscape.json`,
+/// after claiming the folder (report::folder; a folder may hold `run` and `landscape` results
+/// of one configuration side by side).
+pub fn landscape_in_dir(config: &Config, base_dir: &Path, out_dir: &Path, existing: Existing) -> Result<LandscapeReport> {
     let prepared = prepare(config, base_dir)?;
-    let report = LandscapeReport::new(&prepared);
-    std::fs::create_dir_all(out_dir).map_err(|source| Error::Io {
-        action: "cannot create output folder",
-        path: out_dir.to_path_buf(),
-        source,
-    })?;
+    let inputs = hash_inputs(&prepared.config.input_files(base_dir))?;
+    let claim = Claim {
+        command: "landscape",
+        config_fingerprint: config_fingerprint(&prepared.config),
+        inputs: &inputs,
+        outputs: &["landscape.json"],
+        existing,
+    };
+    let mut folder = OutputFolder::claim(out_dir, claim)?;
+    let report = LandscapeReport::new(&prepared, &inputs);
     let mut json = serde_json::to_string_pretty(&report).expect("report serialises");
     json.push('\n');
     crate::report::atomic_write(&out_dir.join("landscape.json"), json.as_bytes())?;
+    folder.complete()?;
     Ok(report)
 }

@@ -11,6 +11,9 @@ use crate::error::Result;
 use crate::escape::ReplicaOutcome;
 use crate::landscape::outliers::Outliers;
 use crate::landscape::saddle::Saddle;
+use crate::report::folder::{Claim, Existing, OutputFolder};
+use crate::report::journal::Journal;
+use crate::report::provenance::{InputFile, hash_inputs};
 use crate::stats::EscapeStatistics;
 use crate::theory::rates::BarrierGeometry;
 use serde::Serialize;
@@ -24,6 +27,8 @@ pub struct Summary {
     pub seed: u64,
     /// The configuration that ran, every default written out.
     pub config: Config,
+    /// The input files read, with their SHA-256.
+    pub inputs: Vec<InputFile>,
     /// The data of a data-built model: size and any standardisation applied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<DataReport>,
@@ -63,7 +68,7 @@ pub struct LandscapeSummary {
 }
 
 /// Summarises the outcomes of a prepared run.
-pub fn summarize(prepared: &Prepared, outcomes: &[ReplicaOutcome]) -> Summary {
+pub fn summarize(prepared: &Prepared, inputs: &[InputFile], outcomes: &[ReplicaOutcome]) -> Summary {
     let time_unit = match &prepared.dynamics {
         Dynamics::Sgd { .. } => "t = lr * steps",
         Dynamics::Sde { noise: Noise::TimeChanged { .. }, .. } => "t = sum over steps of dtau / L(theta), dtau = dt * L*",
@@ -78,7 +83,10 @@ pub fn summarize(prepared: &Prepared, outcomes: &[ReplicaOutcome]) -> Summary {
     }
     let comparison = compare(&escape, &landscape.predictions);
     if escape.diverged > 0 {
-        warnings.push(format!("{} replica(s) diverged (θ became infinite or NaN); they count as censored at that time", escape.diverged));
+        warnings.push(format!(
+            "{} replica(s) diverged (θ, the loss or the time stopped being finite); they count as censored at that time, never as escapes",
+            escape.diverged
+        ));
     }
     if escape.censored > 0 {
         warnings.push(format!(
@@ -90,6 +98,7 @@ pub fn summarize(prepared: &Prepared, outcomes: &[ReplicaOutcome]) -> Summary {
         version: crate::VERSION.to_string(),
         seed: prepared.config.seed,
         config: prepared.config.clone(),
+        inputs: inputs.to_vec(),
         data: prepared.data.clone(),
         minimum: prepared.start.clone(),
         time_unit: time_unit.to_string(),
@@ -109,35 +118,79 @@ pub fn summarize(prepared: &Prepared, outcomes: &[ReplicaOutcome]) -> Summary {
     }
 }
 
-/// The fingerprint of a run's journal: the version and the configuration that runs, without
-/// `replicas` (which may grow between resumptions).
-pub fn journal_fingerprint(config: &Config) -> u64 {
+/// The fingerprint of a run's configuration: the version and the configuration that runs,
+/// without `replicas` (which may grow between resumptions).
+pub fn config_fingerprint(config: &Config) -> u64 {
     let mut value = serde_json::to_value(config).expect("config serialises");
     if let Some(map) = value.as_object_mut() {
         map.remove("replicas");
     }
-    crate::report::journal::fingerprint(&value)
+    crate::report::provenance::config_fingerprint(&value)
 }
 
-/// Runs a configuration with outputs in `out_dir`: resumes from the journal of an interrupted
-/// run of the same configuration, writes `summary.json`, `escape_times.csv` and `survival.csv`
-/// atomically, then removes the journal.
+/// The fingerprint of a run's journal: its configuration's fingerprint and its input files.
+pub fn journal_fingerprint(config: &Config, inputs: &[InputFile]) -> u64 {
+    crate::report::provenance::fingerprint(config_fingerprint(config), inputs)
+}
+
+/// Options of [`run_in_dir`].
+#[derive(Default)]
+pub struct RunOptions<'a> {
+    /// What to do when the folder holds other results (`--force`: move them aside).
+    pub existing: Existing,
+    /// Called once the run is prepared, before any replica runs (e.g. to show its warnings).
+    pub on_prepared: Option<&'a dyn Fn(&Prepared)>,
+}
+
+/// The results `run` writes (removed when a run starts; its journal is kept).
+const OUTPUTS: &[&str] = &["summary.json", "escape_times.csv", "survival.csv"];
+
+/// Refuses a replica count whose outcomes would not fit in memory: each keeps its final θ
+/// (P values) and is held about three times over (outcomes, statistics, tables).
+fn check_replica_memory(prepared: &Prepared) -> Result<()> {
+    let replicas = prepared.config.replicas.get();
+    let per_replica = std::mem::size_of::<ReplicaOutcome>() + 8 * prepared.start.theta.len() + 64;
+    let needed = crate::limits::bytes(replicas, per_replica).map(|b| 3 * b);
+    crate::limits::require_memory("replicas", replicas, "the replicas' outcomes", needed)
+}
+
+/// Runs a configuration with outputs in `out_dir`: claims the folder (lock, manifest, inputs'
+/// fingerprints: report::folder), resumes from the journal of an interrupted run of the same
+/// configuration and inputs, writes `summary.json`, `escape_times.csv` and `survival.csv`
+/// atomically, marks the folder complete, then removes the journal.
 pub fn run_in_dir(
     config: &Config,
     base_dir: &std::path::Path,
     out_dir: &std::path::Path,
+    options: &RunOptions<'_>,
     on_done: &(dyn Fn(&ReplicaOutcome) + Sync),
 ) -> Result<Summary> {
     let prepared = prepare(config, base_dir)?;
-    let (journal, completed) = crate::report::journal::Journal::open(out_dir, journal_fingerprint(&prepared.config))?;
+    check_replica_memory(&prepared)?;
+    let inputs = hash_inputs(&prepared.config.input_files(base_dir))?;
+    let mut folder = OutputFolder::claim(
+        out_dir,
+        Claim {
+            command: "run",
+            config_fingerprint: config_fingerprint(&prepared.config),
+            inputs: &inputs,
+            outputs: OUTPUTS,
+            existing: options.existing,
+        },
+    )?;
+    if let Some(f) = options.on_prepared {
+        f(&prepared);
+    }
+    let (journal, completed) = Journal::open(out_dir, journal_fingerprint(&prepared.config, &inputs))?;
     let record = |o: &ReplicaOutcome| {
         journal.record(o);
         on_done(o);
     };
     let outcomes = simulate(&prepared, completed, &record)?;
     journal.check()?;
-    let summary = summarize(&prepared, &outcomes);
+    let summary = summarize(&prepared, &inputs, &outcomes);
     crate::report::write_run_outputs(out_dir, &summary, &outcomes)?;
+    folder.complete()?;
     journal.remove()?;
     Ok(summary)
 }

@@ -14,6 +14,8 @@ use crate::dynamics::rng::replica_rng;
 use crate::dynamics::{Sampling, Sgd, Stepper};
 use crate::error::{Error, Result};
 use crate::model::{DataModel, Mlp, Model};
+use crate::report::folder::{Claim, Existing, OutputFolder};
+use crate::report::provenance::{InputFile, config_fingerprint, hash_inputs};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -42,6 +44,8 @@ pub struct TrainSpec {
     pub seed: u64,
     /// Log every this many epochs (epoch 0 and the last are always logged).
     pub log_every: usize,
+    /// The input files read, with their SHA-256.
+    pub inputs: Vec<InputFile>,
 }
 
 /// One log row (one per logged epoch).
@@ -75,6 +79,8 @@ struct Checkpoint {
     version: String,
     /// The canonical configuration without `train.epochs` (extending a run is allowed).
     config: TrainConfig,
+    /// The input files the run was started from.
+    inputs: Vec<InputFile>,
     epoch: usize,
     steps: u64,
     theta: Vec<f64>,
@@ -114,7 +120,16 @@ pub fn resolve(config: &TrainConfig, base_dir: &Path) -> Result<TrainSpec> {
     }
     let (lr, sampling, epochs, seed, log_every) = (t.lr.get(), t.sampling, t.epochs, t.seed, t.log_every.get());
     let model = Mlp::new(&mlp.widths(), mlp.activation, data)?;
-    Ok(TrainSpec { config, model, mlp, standardization, test, lr, batch_size, sampling, epochs, seed, log_every })
+    // θ, the gradient, a workspace per thread and the checkpoint's text: about 64 bytes per
+    // parameter.
+    crate::limits::require_memory(
+        "model.hidden",
+        format!("{:?}", mlp.widths()),
+        "the network's parameters",
+        crate::limits::bytes(model.dim(), 64),
+    )?;
+    let inputs = hash_inputs(&config.input_files(base_dir))?;
+    Ok(TrainSpec { config, model, mlp, standardization, test, lr, batch_size, sampling, epochs, seed, log_every, inputs })
 }
 
 impl TrainSpec {
@@ -212,16 +227,29 @@ pub struct TrainOutcome {
 /// `params.json` (final θ with the configuration) and `train.json` at the end. `progress` sees
 /// every log row; `stop` is polled after every epoch (an interrupted run keeps its last
 /// checkpoint).
-pub fn train_in_dir(spec: &TrainSpec, dir: &Path, progress: &dyn Fn(&EpochLog), stop: &dyn Fn() -> bool) -> Result<TrainOutcome> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io { action: "cannot create output folder", path: dir.to_path_buf(), source })?;
+pub fn train_in_dir(
+    spec: &TrainSpec,
+    dir: &Path,
+    existing: Existing,
+    progress: &dyn Fn(&EpochLog),
+    stop: &dyn Fn() -> bool,
+) -> Result<TrainOutcome> {
     let mut key = spec.config.clone();
     // The key leaves out the number of epochs: raising it extends a run.
     key.train.epochs = 0;
+    let claim = Claim {
+        command: "train",
+        config_fingerprint: config_fingerprint(&key),
+        inputs: &spec.inputs,
+        outputs: &["params.json", "train.json"],
+        existing,
+    };
+    let mut folder = OutputFolder::claim(dir, claim)?;
     let checkpoint_path = dir.join("checkpoint.json");
     let resumed = std::fs::read_to_string(&checkpoint_path)
         .ok()
         .and_then(|text| serde_json::from_str::<Checkpoint>(&text).ok())
-        .filter(|c| c.config == key && c.theta.len() == spec.model.dim() && c.epoch <= spec.epochs);
+        .filter(|c| c.config == key && c.inputs == spec.inputs && c.theta.len() == spec.model.dim() && c.epoch <= spec.epochs);
     let (mut theta, mut epoch, mut steps, mut log) = match resumed {
         Some(c) => (c.theta, c.epoch, c.steps, c.log),
         None => {
@@ -233,7 +261,15 @@ pub fn train_in_dir(spec: &TrainSpec, dir: &Path, progress: &dyn Fn(&EpochLog), 
     };
     let resumed_from = epoch;
     let save = |theta: &[f64], epoch: usize, steps: u64, log: &[EpochLog]| -> Result<()> {
-        let c = Checkpoint { version: crate::VERSION.into(), config: key.clone(), epoch, steps, theta: theta.to_vec(), log: log.to_vec() };
+        let c = Checkpoint {
+            version: crate::VERSION.into(),
+            config: key.clone(),
+            inputs: spec.inputs.clone(),
+            epoch,
+            steps,
+            theta: theta.to_vec(),
+            log: log.to_vec(),
+        };
         crate::report::atomic_write(&checkpoint_path, serde_json::to_string(&c).expect("checkpoint serialises").as_bytes())?;
         crate::report::atomic_write(&dir.join("log.csv"), log_csv(log).as_bytes())
     };
@@ -243,10 +279,14 @@ pub fn train_in_dir(spec: &TrainSpec, dir: &Path, progress: &dyn Fn(&EpochLog), 
         steps += spec.epoch(&mut theta, epoch);
         epoch += 1;
         if !crate::linalg::all_finite(&theta) {
-            return Err(Error::Numerical(format!(
-                "training diverged in epoch {epoch} (θ is no longer finite): lower train.lr = {} or raise train.batch_size = {}",
-                spec.lr, spec.batch_size
-            )));
+            return Err(Error::invalid(
+                "train.lr",
+                spec.lr,
+                format!(
+                    "training diverged in epoch {epoch} (θ is no longer finite): lower it, raise train.batch_size = {}, or check the data's scale",
+                    spec.batch_size
+                ),
+            ));
         }
         if epoch % spec.log_every == 0 || epoch == spec.epochs {
             let row = spec.measure(&theta, epoch, steps);
@@ -261,14 +301,15 @@ pub fn train_in_dir(spec: &TrainSpec, dir: &Path, progress: &dyn Fn(&EpochLog), 
     }
     if !interrupted {
         let params = serde_json::json!({
-            "version": crate::VERSION, "config": spec.config, "standardization": spec.standardization, "epoch": epoch, "steps": steps, "theta": theta,
+            "version": crate::VERSION, "config": spec.config, "inputs": spec.inputs, "standardization": spec.standardization, "epoch": epoch, "steps": steps, "theta": theta,
         });
         crate::report::atomic_write(&dir.join("params.json"), serde_json::to_string(&params).expect("serialises").as_bytes())?;
         let summary = serde_json::json!({
-            "version": crate::VERSION, "config": spec.config, "standardization": spec.standardization, "parameters": spec.model.dim(), "samples": spec.model.samples(),
+            "version": crate::VERSION, "config": spec.config, "inputs": spec.inputs, "standardization": spec.standardization, "parameters": spec.model.dim(), "samples": spec.model.samples(),
             "steps_per_epoch": spec.steps_per_epoch(), "resumed_from_epoch": resumed_from, "final": log.last(),
         });
         crate::report::atomic_write(&dir.join("train.json"), serde_json::to_string_pretty(&summary).expect("serialises").as_bytes())?;
+        folder.complete()?;
     }
     Ok(TrainOutcome { theta, log, resumed_from, interrupted })
 }

@@ -1,8 +1,10 @@
 //! Reports: atomic file writes, the outputs of `run`, tables (CSV and Markdown), figures, and
 //! the journal that makes interrupted runs resumable.
 
+pub mod folder;
 pub mod journal;
 pub mod plot;
+pub mod provenance;
 pub mod table;
 
 use crate::error::{Error, Result};

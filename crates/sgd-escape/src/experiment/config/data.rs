@@ -230,6 +230,25 @@ impl DataConfig {
         }
     }
 
+    /// The files the data set is read from (relative paths against `base_dir`): the CSV or
+    /// `.npy` file, or Fashion-MNIST's two IDX files of the split; none for a built-in set.
+    pub fn input_files(&self, base_dir: &Path) -> Vec<PathBuf> {
+        let resolve = |p: &PathBuf| if p.is_absolute() { p.clone() } else { base_dir.join(p) };
+        match self {
+            DataConfig::Csv(d) => vec![resolve(&d.path)],
+            DataConfig::Npy(d) => vec![resolve(&d.path)],
+            DataConfig::FashionMnist(d) => {
+                let dir = d.path.as_ref().map(resolve).unwrap_or_else(|| PathBuf::from(crate::data::FASHION_MNIST_DIR));
+                let prefix = match d.split {
+                    Split::Train => "train",
+                    Split::Test => "t10k",
+                };
+                ["images-idx3", "labels-idx1"].iter().map(|k| dir.join(format!("{prefix}-{k}-ubyte.gz"))).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// Loads the data set: reads the table (relative paths against `base_dir`), selects columns
     /// and rows, maps labels and scales features; a `[test]` set passes its training set's
     /// standardisation as `given`. Writes the defaults it used into `self`, so that the

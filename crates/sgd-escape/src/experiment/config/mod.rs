@@ -82,6 +82,17 @@ fn default_max_steps() -> Count {
 }
 
 impl Config {
+    /// The files a run of this configuration reads (relative paths against `base_dir`): the
+    /// data set's files and the start parameters. The shorthand `model.data` is read only
+    /// after `prepare` has moved it into `[data]`, so call this on a prepared configuration.
+    pub fn input_files(&self, base_dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut files = self.data.as_ref().map(|d| d.input_files(base_dir)).unwrap_or_default();
+        if let Some(p) = &self.start.parameters {
+            files.push(if p.is_absolute() { p.clone() } else { base_dir.join(p) });
+        }
+        files
+    }
+
     /// Parses TOML text; `path` is used in messages.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
         parse_toml(text, path)

@@ -51,6 +51,14 @@ fn default_epochs() -> usize {
 }
 
 impl TrainConfig {
+    /// The files training reads (relative paths against `base_dir`): the training and test
+    /// sets' files.
+    pub fn input_files(&self, base_dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut files = self.data.input_files(base_dir);
+        files.extend(self.test.iter().flat_map(|t| t.input_files(base_dir)));
+        files
+    }
+
     /// Parses TOML text; `path` is used in messages.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
         super::parse_toml(text, path)

@@ -21,6 +21,7 @@ use crate::landscape::spectrum::{
     LanczosOptions, SpectralDensity, dense_eigen, lanczos_extreme, rademacher_probe, stochastic_lanczos_quadrature,
 };
 use crate::model::{Activation, Mlp, Model};
+use crate::report::folder::Existing;
 use crate::report::plot::{Figure, Legend, Series};
 use crate::report::table::Table;
 use rand::RngExt;
@@ -278,8 +279,11 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
     for &e in &epochs {
         let (snap, cached) = cached_point(options, NAME, &format!("snapshot-{key}-epoch{e}"), || {
             let spec = resolve(&TrainConfig::from_toml(&text(e), Path::new("fig1.toml"))?, Path::new("."))?;
-            let theta =
-                if e == 0 { spec.model.glorot(spec.mlp.init_seed) } else { train_in_dir(&spec, &train_dir, &|_| {}, &|| false)?.theta };
+            let theta = if e == 0 {
+                spec.model.glorot(spec.mlp.init_seed)
+            } else {
+                train_in_dir(&spec, &train_dir, Existing::MoveAside, &|_| {}, &|| false)?.theta
+            };
             Ok(snapshot(&spec.model, &theta, e, probes, steps, options.seed.wrapping_add(e as u64)))
         })?;
         progress(&format!("{NAME}: epoch {e} {}", if cached { "(cached)" } else { "done" }));

@@ -10,6 +10,7 @@ use super::{Check, ReproduceOptions, ReproduceReport, checks_table, plus_minus, 
 use crate::error::Result;
 use crate::experiment::config::TrainConfig;
 use crate::experiment::train::{EpochLog, log_csv, resolve, train_in_dir};
+use crate::report::folder::Existing;
 use crate::report::plot::{Figure, Legend, Series};
 use crate::report::table::Table;
 use std::path::Path;
@@ -49,6 +50,8 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
     let outcome = train_in_dir(
         &spec,
         &dir,
+        // A cached point whose configuration changed is stale: moved aside, recomputed.
+        Existing::MoveAside,
         &|row| {
             if row.epoch % 10 == 0 || row.epoch == epochs {
                 progress(&format!("{NAME}: {key} epoch {}/{epochs}: L = {:.4e}, 𝒩 = {:.4e}", row.epoch, row.loss, row.noise));
