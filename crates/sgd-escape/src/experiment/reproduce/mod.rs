@@ -136,8 +136,22 @@ pub fn reproduce(name: &str, options: &ReproduceOptions, progress: &(dyn Fn(&str
     }
 }
 
-/// A cached grid point: loads `points/<experiment>/<key>.json` if present, else computes and
-/// stores it atomically. A failing `compute` stores nothing.
+/// A cached grid point as stored: the point with what it was computed by and from.
+#[derive(Serialize, serde::Deserialize)]
+struct CachedPoint<T> {
+    /// The version that computed it.
+    version: String,
+    /// The reproduction's base seed.
+    seed: u64,
+    /// The point's key (its parameters).
+    key: String,
+    value: T,
+}
+
+/// A cached grid point: loads `points/<experiment>/<key>.json` if it holds this key's point
+/// computed by this version from this seed, else computes it and stores it atomically (a
+/// point of another version or seed is replaced, never mixed in). A failing `compute` stores
+/// nothing.
 pub(crate) fn cached_point<T: Serialize + DeserializeOwned>(
     options: &ReproduceOptions,
     experiment: &str,
@@ -148,13 +162,16 @@ pub(crate) fn cached_point<T: Serialize + DeserializeOwned>(
     std::fs::create_dir_all(&dir).map_err(|source| Error::Io { action: "cannot create folder", path: dir.clone(), source })?;
     let path = dir.join(format!("{key}.json"));
     if let Ok(text) = std::fs::read_to_string(&path)
-        && let Ok(value) = serde_json::from_str(&text)
+        && let Ok(cached) = serde_json::from_str::<CachedPoint<T>>(&text)
+        && cached.version == crate::VERSION
+        && cached.seed == options.seed
+        && cached.key == key
     {
-        return Ok((value, true));
+        return Ok((cached.value, true));
     }
-    let value = compute()?;
-    crate::report::atomic_write(&path, serde_json::to_string_pretty(&value).expect("point serialises").as_bytes())?;
-    Ok((value, false))
+    let cached = CachedPoint { version: crate::VERSION.to_string(), seed: options.seed, key: key.to_string(), value: compute()? };
+    crate::report::atomic_write(&path, serde_json::to_string_pretty(&cached).expect("point serialises").as_bytes())?;
+    Ok((cached.value, false))
 }
 
 /// Renders `figure` to `stem.png` and `stem.svg` and records both.
@@ -189,5 +206,18 @@ mod tests {
         assert_eq!(super::plus_minus(1.034_000_7, 0.000_373), "1.03400 ± 0.00037");
         assert_eq!(super::plus_minus(7615.3, 440.2), "7615 ± 440");
         assert_eq!(super::plus_minus(2.5, f64::NAN), "2.5000");
+    }
+
+    #[test]
+    fn cached_points_are_reused_only_for_the_same_seed_and_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = |seed| super::ReproduceOptions { quick: true, out: dir.path().to_path_buf(), seed, command: "test".into() };
+        let point = |seed, value: f64| super::cached_point(&options(seed), "e", "k", || Ok(value)).unwrap();
+        assert_eq!(point(1, 1.0), (1.0, false));
+        assert_eq!(point(1, 2.0), (1.0, true), "the same seed reuses the point");
+        assert_eq!(point(2, 3.0), (3.0, false), "another seed recomputes it");
+        // A point stored by an older version (a bare value) is recomputed.
+        std::fs::write(dir.path().join("points/e/k.json"), "4.0").unwrap();
+        assert_eq!(point(2, 5.0), (5.0, false));
     }
 }
