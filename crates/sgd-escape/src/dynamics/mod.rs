@@ -23,7 +23,7 @@ use rng::ReplicaRng;
 /// that a replica's trajectory depends only on its RNG stream.
 pub trait Stepper: Sync {
     /// Per-replica mutable state.
-    type Workspace: Send;
+    type Workspace: Send + Clone;
     /// A fresh workspace for one replica.
     fn workspace(&self) -> Self::Workspace;
     /// Advances θ by one step and returns the time elapsed, in units of t (docs/theory.md eq. 3):

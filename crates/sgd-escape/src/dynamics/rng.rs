@@ -136,6 +136,15 @@ fn replica_seed(seed: u64, replica: u64) -> [u8; 32] {
     bytes
 }
 
+/// A stream keyed by several integers under run seed `seed`, e.g. (domain, run, iteration,
+/// branch) for the splitting estimator: the parts are chained through splitmix64 into one
+/// 64-bit key, so distinct tuples give independent streams (collisions have probability
+/// ~2⁻⁶⁴). A `domain` first part keeps such streams apart from the replica streams 0, 1, ….
+pub fn keyed_rng(seed: u64, parts: &[u64]) -> ReplicaRng {
+    let key = parts.iter().fold(0x243F_6A88_85A3_08D3_u64, |h, &p| splitmix64(h ^ splitmix64(p)));
+    replica_rng(seed, key)
+}
+
 /// The stream of replica `replica` under run seed `seed`.
 pub fn replica_rng(seed: u64, replica: u64) -> ReplicaRng {
     ReplicaRng::from_seed(replica_seed(seed, replica))

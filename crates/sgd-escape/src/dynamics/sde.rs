@@ -105,6 +105,7 @@ impl<'m, M: Model + ?Sized> Sde<'m, M> {
 }
 
 /// Per-replica buffers of [`Sde`], and the last step's clock length and loss (for the bridge).
+#[derive(Clone)]
 pub struct SdeWorkspace {
     grad: Vec<f64>,
     z: Vec<f64>,

@@ -76,6 +76,7 @@ impl<'m, M: MinibatchGradient + ?Sized> Sgd<'m, M> {
 }
 
 /// Per-replica state of [`Sgd`].
+#[derive(Clone)]
 pub struct SgdWorkspace {
     grad: Vec<f64>,
     batch: Vec<usize>,

@@ -2,6 +2,7 @@
 //! loop, the RNG streams, censoring at `max_steps` and divergence detection; and stationary
 //! sampling without an exit ([`sample_stationary`]).
 
+pub mod ams;
 mod ensemble;
 mod exit;
 pub mod lanes;
