@@ -232,6 +232,13 @@ fn run(
         config.seed = seed;
     }
     if let Some(r) = replicas {
+        if config.ams().is_some() {
+            return Err(sgd_escape::Error::invalid(
+                "--replicas",
+                r,
+                "a brute-force setting; with estimator.kind = \"ams\" the sample is set by estimator.particles and estimator.runs",
+            ));
+        }
         config.replicas = Count::new(r).map_err(|message| sgd_escape::Error::invalid("--replicas", r, message))?;
     }
     if let Some(n) = threads {
@@ -239,10 +246,13 @@ fn run(
         let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
     }
     let base_dir = config_path.parent().unwrap_or(Path::new("."));
-    let total = config.replicas.get() as u64;
+    let (total, unit) = match config.ams() {
+        Some(a) => (a.runs.get() as u64, "AMS runs"),
+        None => (config.replicas.get() as u64, "replicas"),
+    };
     let bar = ProgressBar::new(total);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:40}] {pos}/{len} replicas (eta {eta})")
+        ProgressStyle::with_template(&format!("{{spinner}} {{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} {unit} (eta {{eta}})"))
             .expect("valid template")
             .progress_chars("=> "),
     );
@@ -256,19 +266,34 @@ fn run(
         }
         shown.set(p.warnings.len());
     };
-    let options = RunOptions { existing: existing(force), on_prepared: Some(&on_prepared) };
+    let on_ams_run = |_: &sgd_escape::escape::ams::AmsRun| bar.inc(1);
+    let options = RunOptions { existing: existing(force), on_prepared: Some(&on_prepared), on_ams_run: Some(&on_ams_run) };
     let summary = run_in_dir(&config, base_dir, out, &options, &|_| bar.inc(1))?;
     bar.finish_and_clear();
     let e = &summary.escape;
     let r = &e.rate_per_time;
-    eprintln!(
-        "{} replicas: {} escaped, {} censored, {} diverged in {:.2} s",
-        e.replicas,
-        e.escaped,
-        e.censored,
-        e.diverged,
-        started.elapsed().as_secs_f64()
-    );
+    match &summary.ams {
+        Some(a) => eprintln!(
+            "AMS: {} runs of {} particles in {:.2} s: p = {:.4e} (95% CI {:.4e} – {:.4e}), {:.0} iterations per run, {} extinct; {} loops between the basin and Σ",
+            a.runs,
+            a.particles,
+            started.elapsed().as_secs_f64(),
+            a.probability.estimate,
+            a.probability.ci_low,
+            a.probability.ci_high,
+            a.iterations.0,
+            a.extinctions,
+            a.loops.loops
+        ),
+        None => eprintln!(
+            "{} replicas: {} escaped, {} censored, {} diverged in {:.2} s",
+            e.replicas,
+            e.escaped,
+            e.censored,
+            e.diverged,
+            started.elapsed().as_secs_f64()
+        ),
+    }
     eprintln!("L(θ*) = {:.6e} at θ* = {}", summary.minimum.loss, brief(&summary.minimum.theta));
     eprintln!("mean escape time t = {:.6e} ± {:.2e} ({:.4e} steps; {})", e.mean_time, e.mean_time_stderr, e.mean_steps, e.mean_time_method);
     eprintln!("escape rate per unit t = {:.6e}  (95% CI {:.6e} – {:.6e})", r.estimate, r.ci_low, r.ci_high);

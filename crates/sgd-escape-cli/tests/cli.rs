@@ -285,10 +285,13 @@ fn mlp_train_then_landscape_and_run() {
     let log = std::fs::read_to_string(d.join("t/log.csv")).unwrap();
     assert_eq!(log.lines().count(), 32);
     let params = d.join("t/params.json");
-    for dynamics in [
+    for (i, dynamics) in [
         "kind = \"sgd\"\nlr = 0.05\nbatch_size = 8",
         "kind = \"sde\"\ndt = 0.05\n[dynamics.noise]\nkind = \"exact\"\nlr = 0.05\nbatch_size = 8",
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let run = write(
             d,
             "run.toml",
@@ -297,12 +300,14 @@ fn mlp_train_then_landscape_and_run() {
                 params.display()
             ),
         );
-        let (code, stderr) = sgd_escape(&["run", &run, "--out", d.join("r").to_str().unwrap()]);
+        // One folder per configuration (a folder of another configuration is refused).
+        let r = d.join(format!("r{i}"));
+        let (code, stderr) = sgd_escape(&["run", &run, "--out", r.to_str().unwrap()]);
         assert_eq!(code, 0, "{stderr}");
-        let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("r/summary.json")).unwrap()).unwrap();
+        let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(r.join("summary.json")).unwrap()).unwrap();
         assert_eq!(summary["escape"]["replicas"], 20);
         assert!(summary["landscape"]["outliers"]["n"].as_u64().unwrap() >= 1);
-        let (code, stderr) = sgd_escape(&["landscape", &run, "--out", d.join("l").to_str().unwrap()]);
+        let (code, stderr) = sgd_escape(&["landscape", &run, "--out", r.to_str().unwrap()]);
         assert_eq!(code, 0, "{stderr}");
     }
     let big = write(

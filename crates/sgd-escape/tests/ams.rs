@@ -51,7 +51,9 @@ fn brownian_motion_with_drift_hits_a_far_level_with_the_exact_probability() {
     let runs = 40;
     let results: Vec<_> = (0..runs)
         .map(|r| {
-            let starts = (0..spec.particles).map(|_| State { theta: vec![1.0], ws: sgd_escape::dynamics::Stepper::workspace(&sde), steps: 0, time: 0.0 }).collect();
+            let starts = (0..spec.particles)
+                .map(|_| State { theta: vec![1.0], ws: sgd_escape::dynamics::Stepper::workspace(&sde), steps: 0, time: 0.0 })
+                .collect();
             ams_run(&model, &sde, &exit, &xi, &spec, starts, r)
         })
         .collect();
@@ -83,7 +85,9 @@ fn ams_agrees_with_the_exact_probability_where_brute_force_also_could() {
     let xi = ReactionCoordinate::Projection { direction: vec![1.0], from: 0.0, to: 2.0 };
     let spec = AmsSpec { particles: 50, kill: 3, basin: 0.0, resolution: 0.01, seed: 7, max_excursion_steps: 100_000_000 };
     let run = |r| {
-        let starts = (0..spec.particles).map(|_| State { theta: vec![0.5], ws: sgd_escape::dynamics::Stepper::workspace(&sde), steps: 0, time: 0.0 }).collect();
+        let starts = (0..spec.particles)
+            .map(|_| State { theta: vec![0.5], ws: sgd_escape::dynamics::Stepper::workspace(&sde), steps: 0, time: 0.0 })
+            .collect();
         ams_run(&model, &sde, &exit, &xi, &spec, starts, r)
     };
     assert_eq!(run(3), run(3), "deterministic for a given seed and run");
@@ -93,4 +97,169 @@ fn ams_agrees_with_the_exact_probability_where_brute_force_also_could() {
     let exact = hitting_probability(0.5, -shift, 2.0 + shift);
     println!("AMS p = {mean:.5} ± {se:.5}, Euler chain {exact:.5}");
     assert!((mean - exact).abs() < 4.0 * se, "AMS p = {mean:.5} ± {se:.5}, Euler chain {exact:.5}");
+}
+
+mod runs {
+    use sgd_escape::escape::ams::AmsRun;
+    use sgd_escape::experiment::Config;
+    use sgd_escape::experiment::run::{RunOptions, Summary, run_in_dir};
+    use std::path::Path;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn run(text: &str, dir: &Path) -> Summary {
+        let config = Config::from_toml(text, Path::new("ams.toml")).unwrap();
+        run_in_dir(&config, Path::new("."), dir, &RunOptions::default(), &|_| {}).unwrap()
+    }
+
+    fn double_well(epsilon: f64, noise: &str, particles: usize, runs: usize) -> String {
+        format!(
+            "seed = 1\n[model]\nkind = \"double-well\"\nepsilon = {epsilon}\n[dynamics]\nkind = \"sde\"\ndt = 0.01\n\
+             [dynamics.noise]\nkind = \"{noise}\"\nlr = 0.1\nbatch_size = 2\n[exit]\nkind = \"coordinate\"\nthreshold = 1.0\n\
+             [estimator]\nkind = \"ams\"\nparticles = {particles}\nruns = {runs}\n"
+        )
+    }
+
+    /// The issue's acceptance case: ε = 0.05, η = 0.1, B = 2 (β = 10, c = 6), paper noise,
+    /// dt = 0.01 (the adaptive solver): a mean escape time of 6·10⁸ (6·10¹⁰ steps), where brute
+    /// force is out of reach. The 95% interval contains the quadrature's rate and spans less
+    /// than a factor 4; the estimate is within 4 SE.
+    #[test]
+    fn paper_noise_double_well_matches_the_quadrature_at_six_hundred_million() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = run(&double_well(0.05, "paper", 200, 20), dir.path());
+        let quadrature = s.predictions.quadrature.as_ref().unwrap();
+        let (rate, exact) = (&s.escape.rate_per_time, quadrature.rate_per_time.unwrap());
+        assert!(rate.ci_low < exact && exact < rate.ci_high, "{rate:?} against the quadrature's {exact:e}");
+        assert!(rate.ci_high / rate.ci_low < 4.0, "{rate:?}");
+        let t = quadrature.mean_time.unwrap();
+        assert!(t > 5e8, "{t:e}");
+        assert!(
+            (s.escape.mean_time - t).abs() < 4.0 * s.escape.mean_time_stderr,
+            "{} ± {} against {t:e}",
+            s.escape.mean_time,
+            s.escape.mean_time_stderr
+        );
+        let ams = s.ams.as_ref().unwrap();
+        assert_eq!((ams.extinctions, ams.runs, ams.particles), (0, 20, 200));
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        assert!(!dir.path().join("ams.journal").exists() && dir.path().join("ams_runs.csv").exists());
+    }
+
+    /// Frozen noise (the linear-barrier theory's SDE) at a mean escape time of 2·10²².
+    #[test]
+    fn frozen_noise_double_well_matches_the_quadrature_at_ten_to_the_twenty_two() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = run(&double_well(0.05, "frozen", 100, 20), dir.path());
+        let t = s.predictions.quadrature.as_ref().unwrap().mean_time.unwrap();
+        assert!(t > 1e22, "{t:e}");
+        assert!(
+            (s.escape.mean_time - t).abs() < 4.0 * s.escape.mean_time_stderr,
+            "{} ± {} against {t:e}",
+            s.escape.mean_time,
+            s.escape.mean_time_stderr
+        );
+    }
+
+    /// (c) Where brute force is affordable (β = 5, c = 2, mean time 211), both agree within 4
+    /// combined standard errors.
+    #[test]
+    fn ams_agrees_with_brute_force_where_both_are_affordable() {
+        let base = "seed = 2\n[model]\nkind = \"double-well\"\nepsilon = 0.25\n[dynamics]\nkind = \"sde\"\ndt = 0.01\n\
+                    [dynamics.noise]\nkind = \"paper\"\nlr = 0.1\nbatch_size = 1\n[exit]\nkind = \"coordinate\"\nthreshold = 1.0\n";
+        let dir = tempfile::tempdir().unwrap();
+        let brute = run(&format!("replicas = 4000\n{base}"), &dir.path().join("brute"));
+        let ams = run(&format!("{base}[estimator]\nkind = \"ams\"\nparticles = 100\nruns = 40\n"), &dir.path().join("ams"));
+        let (a, b) = (&ams.escape, &brute.escape);
+        let se = (a.mean_time_stderr.powi(2) + b.mean_time_stderr.powi(2)).sqrt();
+        assert!(
+            (a.mean_time - b.mean_time).abs() < 4.0 * se,
+            "AMS {} ± {}, brute force {} ± {}",
+            a.mean_time,
+            a.mean_time_stderr,
+            b.mean_time,
+            b.mean_time_stderr
+        );
+    }
+
+    /// (d) SGD itself (B = 1, with replacement) on 1-D linear regression, first passage to
+    /// L > 2L*, against the exact mean exit time of the SGD chain.
+    #[test]
+    fn sgd_on_linear_regression_matches_the_exact_sgd_chain() {
+        let text = "seed = 3\n[model]\nkind = \"linear-regression\"\ndim = 1\nsamples = 10000\n[dynamics]\nkind = \"sgd\"\nlr = 0.1\n\
+                    [exit]\nkind = \"loss-above\"\nratio = 2.0\n[estimator]\nkind = \"ams\"\nparticles = 100\nruns = 100\n";
+        let dir = tempfile::tempdir().unwrap();
+        let s = run(text, dir.path());
+        let chain = s.predictions.sgd_chain.as_ref().unwrap().mean_time.unwrap();
+        assert_eq!(s.ams.as_ref().unwrap().reaction_coordinate_kind, "log-loss");
+        assert!(
+            (s.escape.mean_time - chain).abs() < 4.0 * s.escape.mean_time_stderr,
+            "{} ± {} against {chain}",
+            s.escape.mean_time,
+            s.escape.mean_time_stderr
+        );
+    }
+
+    /// Resumable at the granularity of runs: a folder whose journal holds some finished runs
+    /// runs only the others, and the summary is bit-identical; and the thread count never
+    /// changes it.
+    #[test]
+    fn interrupted_splitting_resumes_bit_identically_for_any_thread_count() {
+        let text = double_well(0.1, "paper", 50, 8);
+        let dir = tempfile::tempdir().unwrap();
+        let whole = dir.path().join("whole");
+        let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+        let reference = pool(1).install(|| run(&text, &whole));
+        let json = |s: &Summary| serde_json::to_string(s).unwrap();
+        let again = pool(3).install(|| run(&text, &dir.path().join("three")));
+        assert_eq!(json(&reference), json(&again), "1 and 3 threads");
+        // An interrupted run: the folder claimed, three runs journalled.
+        let parts = dir.path().join("parts");
+        let config = Config::from_toml(&text, Path::new("ams.toml")).unwrap();
+        let prepared = sgd_escape::experiment::prepare(&config, Path::new(".")).unwrap();
+        let fingerprint = sgd_escape::experiment::run::journal_fingerprint(&prepared.config, &[]);
+        {
+            use sgd_escape::report::folder::{Claim, Existing, OutputFolder};
+            let claim = Claim {
+                command: "run",
+                config_fingerprint: sgd_escape::experiment::run::config_fingerprint(&prepared.config),
+                inputs: &[],
+                outputs: &[],
+                existing: Existing::Refuse,
+            };
+            let _folder = OutputFolder::claim(&parts, claim).unwrap();
+            let (journal, _) = sgd_escape::report::journal::Journal::<AmsRun>::open(&parts, fingerprint).unwrap();
+            for r in &reference.ams.as_ref().unwrap().run_results[..3] {
+                journal.record(r);
+            }
+            journal.check().unwrap();
+        }
+        let rerun = AtomicUsize::new(0);
+        let on_run = |_: &AmsRun| {
+            rerun.fetch_add(1, Ordering::Relaxed);
+        };
+        let options = RunOptions { on_ams_run: Some(&on_run), ..Default::default() };
+        let resumed = run_in_dir(&config, Path::new("."), &parts, &options, &|_| {}).unwrap();
+        assert_eq!(rerun.load(Ordering::Relaxed), 5, "only the missing runs run");
+        assert_eq!(json(&reference), json(&resumed));
+    }
+
+    #[test]
+    fn brute_force_settings_and_impossible_coordinates_are_refused_naming_the_key() {
+        let err = |text: &str| {
+            Config::from_toml(text, Path::new("a.toml"))
+                .and_then(|c| sgd_escape::experiment::prepare(&c, Path::new(".")).map(|_| ()))
+                .unwrap_err()
+                .to_string()
+        };
+        let base = double_well(0.1, "paper", 50, 4);
+        let e = err(&format!("replicas = 100\n{base}"));
+        assert!(e.contains("`replicas`") && e.contains("estimator.particles"), "{e}");
+        let e = err(&base.replace("[estimator]", "[estimator]\nreaction_coordinate = \"log-loss\"\nbasin = 0.3\ndeparture = 0.2"));
+        assert!(e.contains("estimator.departure"), "{e}");
+        let loss = base.replace("kind = \"coordinate\"\nthreshold = 1.0", "kind = \"loss-above\"\nratio = 2.0");
+        let e = err(&loss.replace("[estimator]", "[estimator]\nreaction_coordinate = \"coordinate\""));
+        assert!(e.contains("estimator.reaction_coordinate"), "{e}");
+        let e = err(&base.replace("particles = 50", "particles = 50\nkill = 50"));
+        assert!(e.contains("estimator.kill"), "{e}");
+    }
 }

@@ -41,7 +41,8 @@ fn resumed_run_is_bit_identical() {
     let partial_prepared = prepare(&partial, Path::new(".")).unwrap();
     {
         let _folder = OutputFolder::claim(&resumed, claim(config_fingerprint(&prepared.config))).unwrap();
-        let (journal, done) = Journal::open(&resumed, journal_fingerprint(&prepared.config, &[])).unwrap();
+        let (journal, done) =
+            Journal::<sgd_escape::escape::ReplicaOutcome>::open(&resumed, journal_fingerprint(&prepared.config, &[])).unwrap();
         assert!(done.is_empty());
         simulate(&partial_prepared, Vec::new(), &|o| journal.record(o)).unwrap();
         // Dropped without remove(): as if killed. Append half a line, as a kill mid-write would.
@@ -76,7 +77,7 @@ fn interrupted_run_of_another_configuration_is_refused() {
     let out = dir.path().join("o");
     {
         let _folder = OutputFolder::claim(&out, claim(12345)).unwrap();
-        let (journal, _) = Journal::open(&out, 12345).unwrap();
+        let (journal, _) = Journal::<sgd_escape::escape::ReplicaOutcome>::open(&out, 12345).unwrap();
         drop(journal);
     }
     let err = run_in_dir(&config, Path::new("."), &out, &Default::default(), &|_| {}).unwrap_err();

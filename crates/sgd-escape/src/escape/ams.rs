@@ -109,7 +109,7 @@ struct Particle<W> {
 }
 
 /// The result of one AMS run.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct AmsRun {
     /// The run's index.
     pub run: u64,
@@ -119,14 +119,14 @@ pub struct AmsRun {
     pub iterations: u64,
     /// Whether every particle fell to the kill level at once (p̂ = 0).
     pub extinct: bool,
-    /// The kill level of the last iteration.
-    pub last_level: f64,
+    /// The kill level of the last iteration (none without an iteration).
+    pub last_level: Option<f64>,
     /// Particles at B at the end.
     pub reached: usize,
-    /// Mean time and steps from Σ to B of the particles at B.
-    pub reactive_time: f64,
+    /// Mean time from Σ to B of the particles at B (none without one).
+    pub reactive_time: Option<f64>,
     /// Likewise in steps.
-    pub reactive_steps: f64,
+    pub reactive_steps: Option<f64>,
     /// Excursions that diverged (θ or t not finite), counted as returned.
     pub diverged: u64,
     /// Excursions stopped by the step limit, counted as returned.
@@ -241,7 +241,7 @@ where
         count(&p, steps);
         particles.push(p);
     }
-    let (mut log_p, mut iterations, mut extinct, mut last_level) = (0.0, 0u64, false, f64::NEG_INFINITY);
+    let (mut log_p, mut iterations, mut extinct, mut last_level) = (0.0, 0u64, false, None);
     loop {
         let mut levels: Vec<f64> = particles.iter().map(|p| p.level).collect();
         levels.sort_by(f64::total_cmp);
@@ -249,7 +249,7 @@ where
         if z == f64::INFINITY {
             break;
         }
-        last_level = z;
+        last_level = Some(z);
         let killed: Vec<usize> = (0..n).filter(|&i| particles[i].level <= z).collect();
         let survivors: Vec<usize> = (0..n).filter(|&i| particles[i].level > z).collect();
         if survivors.is_empty() {
@@ -261,7 +261,8 @@ where
         let mut choice = keyed_rng(spec.seed, &[CHOICE, run, iterations]);
         let parents: Vec<usize> = killed.iter().map(|_| survivors[uniform_index(&mut choice, survivors.len())]).collect();
         for (branch, (&i, &parent)) in killed.iter().zip(&parents).enumerate() {
-            let (level, state) = particles[parent].records.iter().find(|(l, _)| *l > z).cloned().expect("a survivor has a state above the level");
+            let (level, state) =
+                particles[parent].records.iter().find(|(l, _)| *l > z).cloned().expect("a survivor has a state above the level");
             let rng = keyed_rng(spec.seed, &[BRANCH, run, iterations, branch as u64]);
             let (p, steps) = if level == f64::INFINITY {
                 // The survivor's first state above z is its exit state: the branch is at B.
@@ -281,7 +282,7 @@ where
     let at_exit: Vec<&Particle<S::Workspace>> = particles.iter().filter(|p| p.level == f64::INFINITY).collect();
     let reached = if extinct { 0 } else { at_exit.len() };
     let mean = |f: &dyn Fn(&Particle<S::Workspace>) -> f64| {
-        if at_exit.is_empty() { f64::NAN } else { at_exit.iter().map(|p| f(p)).sum::<f64>() / at_exit.len() as f64 }
+        (!at_exit.is_empty()).then(|| at_exit.iter().map(|p| f(p)).sum::<f64>() / at_exit.len() as f64)
     };
     AmsRun {
         run,
@@ -355,7 +356,8 @@ where
         .map(|t| {
             let mut rng = keyed_rng(spec.seed, &[DEPARTURE, t as u64]);
             let mut state = State { theta: start.to_vec(), ws: stepper.workspace(), steps: 0, time: 0.0 };
-            let mut chain = Chain { states: Vec::new(), loops: Vec::new(), legs: Vec::new(), first: (0.0, 0), reached: 0, failed: 0, steps: 0 };
+            let mut chain =
+                Chain { states: Vec::new(), loops: Vec::new(), legs: Vec::new(), first: (0.0, 0), reached: 0, failed: 0, steps: 0 };
             let mut entry = (0.0, 0u64);
             'cycles: for c in 0..=cycles {
                 // Out to Σ.
@@ -429,6 +431,7 @@ where
     stats.loop_time = (m, se);
     stats.loop_steps = mean(&loop_steps);
     stats.to_departure = (mean(&legs.iter().map(|l| l.0).collect::<Vec<_>>()), mean(&legs.iter().map(|l| l.1 as f64).collect::<Vec<_>>()));
-    stats.first_departure = (mean(&firsts.iter().map(|l| l.0).collect::<Vec<_>>()), mean(&firsts.iter().map(|l| l.1 as f64).collect::<Vec<_>>()));
+    stats.first_departure =
+        (mean(&firsts.iter().map(|l| l.0).collect::<Vec<_>>()), mean(&firsts.iter().map(|l| l.1 as f64).collect::<Vec<_>>()));
     (states, stats)
 }

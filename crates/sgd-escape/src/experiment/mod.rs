@@ -18,6 +18,7 @@ pub mod prepare;
 pub mod reproduce;
 pub mod run;
 pub mod simulate;
+pub mod splitting;
 pub mod train;
 
 pub use config::Config;

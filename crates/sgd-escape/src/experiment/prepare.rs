@@ -136,6 +136,8 @@ pub struct Prepared {
     pub landscape: LandscapeAnalysis,
     /// Non-fatal findings (e.g. a start point whose Hessian is not positive semi-definite).
     pub warnings: Vec<String>,
+    /// The splitting estimator's plan (`[estimator] kind = "ams"`), or none for brute force.
+    pub ams: Option<super::splitting::AmsPlan>,
 }
 
 /// Prepares a configuration: relative data paths are resolved against `base_dir` (the
@@ -222,7 +224,8 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
         };
         warnings.extend(stability_warning("dynamics.dt", *dt, step, &start));
     }
-    Ok(Prepared { config, model, data, start, exit, dynamics, landscape, warnings })
+    let ams = config.ams().map(|a| super::splitting::resolve_ams(a, config.seed, &start, &exit, &landscape)).transpose()?;
+    Ok(Prepared { config, model, data, start, exit, dynamics, landscape, warnings, ams })
 }
 
 /// The SDE's step-size rule with its defaults resolved and written into `config`: the adaptive

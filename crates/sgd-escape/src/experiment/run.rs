@@ -6,9 +6,12 @@ use super::config::Config;
 use super::predictions::{Comparison, Predictions, compare};
 use super::prepare::{DataReport, Dynamics, Prepared, StartPoint, prepare};
 use super::simulate::simulate;
+use super::simulate::simulate_ams;
+use super::splitting::{AmsPlan, AmsReport, ams_statistics};
 use crate::dynamics::Noise;
 use crate::error::Result;
 use crate::escape::ReplicaOutcome;
+use crate::escape::ams::AmsRun;
 use crate::landscape::outliers::Outliers;
 use crate::landscape::saddle::Saddle;
 use crate::report::folder::{Claim, Existing, OutputFolder};
@@ -44,6 +47,9 @@ pub struct Summary {
     pub predictions: Predictions,
     /// Measured rate / predicted rate, per theory.
     pub comparison: Comparison,
+    /// The splitting estimator's diagnostics (`[estimator] kind = "ams"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ams: Option<AmsReport>,
     /// Non-fatal findings.
     pub warnings: Vec<String>,
 }
@@ -69,6 +75,17 @@ pub struct LandscapeSummary {
 
 /// Summarises the outcomes of a prepared run.
 pub fn summarize(prepared: &Prepared, inputs: &[InputFile], outcomes: &[ReplicaOutcome]) -> Summary {
+    summarize_statistics(prepared, inputs, EscapeStatistics::from_outcomes(outcomes), None, Vec::new())
+}
+
+/// The summary of a prepared run from its escape statistics (brute force or splitting).
+fn summarize_statistics(
+    prepared: &Prepared,
+    inputs: &[InputFile],
+    escape: EscapeStatistics,
+    ams: Option<AmsReport>,
+    estimator_warnings: Vec<String>,
+) -> Summary {
     let time_unit = match &prepared.dynamics {
         Dynamics::Sgd { .. } => "t = lr * steps",
         Dynamics::Sde { noise: Noise::TimeChanged { .. }, .. } => "t = sum over steps of dtau / L(theta), dtau = dt * L*",
@@ -76,7 +93,7 @@ pub fn summarize(prepared: &Prepared, inputs: &[InputFile], outcomes: &[ReplicaO
         Dynamics::Sde { .. } => "t = sum over steps of the solver's step h <= dt",
     };
     let mut warnings = prepared.warnings.clone();
-    let escape = EscapeStatistics::from_outcomes(outcomes);
+    warnings.extend(estimator_warnings);
     let landscape = &prepared.landscape;
     if let Some(e) = &landscape.saddle_error {
         warnings.push(format!("saddle search failed, so the saddle-based predictions are missing: {e}"));
@@ -114,6 +131,7 @@ pub fn summarize(prepared: &Prepared, inputs: &[InputFile], outcomes: &[ReplicaO
         },
         predictions: landscape.predictions.clone(),
         comparison,
+        ams,
         warnings,
     }
 }
@@ -140,14 +158,81 @@ pub struct RunOptions<'a> {
     pub existing: Existing,
     /// Called once the run is prepared, before any replica runs (e.g. to show its warnings).
     pub on_prepared: Option<&'a dyn Fn(&Prepared)>,
+    /// Called from worker threads as each AMS run finishes (splitting estimator only).
+    pub on_ams_run: Option<&'a (dyn Fn(&AmsRun) + Sync)>,
 }
 
 /// The results `run` writes (removed when a run starts; its journal is kept).
-const OUTPUTS: &[&str] = &["summary.json", "escape_times.csv", "survival.csv"];
+const OUTPUTS: &[&str] = &["summary.json", "escape_times.csv", "survival.csv", "ams_runs.csv"];
+
+/// `ams_runs.csv`: one row per AMS run.
+fn ams_runs_csv(runs: &[AmsRun]) -> String {
+    let mut t = crate::report::table::Table::new(&[
+        "run",
+        "probability",
+        "iterations",
+        "extinct",
+        "last_level",
+        "reached",
+        "reactive_time",
+        "diverged",
+        "stopped",
+        "steps_simulated",
+    ]);
+    for r in runs {
+        t.row(crate::cells![
+            r.run,
+            r.probability,
+            r.iterations,
+            r.extinct,
+            r.last_level.unwrap_or(f64::NAN),
+            r.reached,
+            r.reactive_time.unwrap_or(f64::NAN),
+            r.diverged,
+            r.stopped,
+            r.steps_simulated
+        ]);
+    }
+    t.csv()
+}
+
+/// The splitting estimator's part of [`run_in_dir`]: the brute-force loops, then the AMS runs
+/// not already in the folder's `ams.journal` (each journalled as it finishes), then
+/// `summary.json` and `ams_runs.csv`.
+fn run_ams_in_dir(
+    prepared: &Prepared,
+    plan: &AmsPlan,
+    inputs: &[InputFile],
+    out_dir: &std::path::Path,
+    options: &RunOptions<'_>,
+) -> Result<Summary> {
+    let (journal, completed) = Journal::<AmsRun>::open(out_dir, journal_fingerprint(&prepared.config, inputs))?;
+    let done: std::collections::BTreeMap<u64, AmsRun> = completed.into_iter().map(|r| (r.run, r)).collect();
+    let on_ams_run = options.on_ams_run;
+    let record = |r: &AmsRun| {
+        journal.record(r);
+        if let Some(f) = on_ams_run {
+            f(r);
+        }
+    };
+    let (runs, loops) = simulate_ams(prepared, plan, &done, &record)?;
+    journal.check()?;
+    let (escape, report, warnings) = ams_statistics(plan, runs, loops);
+    let csv = ams_runs_csv(&report.run_results);
+    let summary = summarize_statistics(prepared, inputs, escape, Some(report), warnings);
+    let mut json = serde_json::to_string_pretty(&summary).expect("summary serialises");
+    json.push('\n');
+    crate::report::atomic_write(&out_dir.join("summary.json"), json.as_bytes())?;
+    crate::report::atomic_write(&out_dir.join("ams_runs.csv"), csv.as_bytes())?;
+    Ok(summary)
+}
 
 /// Refuses a replica count whose outcomes would not fit in memory: each keeps its final θ
 /// (P values) and is held about three times over (outcomes, statistics, tables).
 fn check_replica_memory(prepared: &Prepared) -> Result<()> {
+    if prepared.ams.is_some() {
+        return Ok(());
+    }
     let replicas = prepared.config.replicas.get();
     let per_replica = std::mem::size_of::<ReplicaOutcome>() + 8 * prepared.start.theta.len() + 64;
     let needed = crate::limits::bytes(replicas, per_replica).map(|b| 3 * b);
@@ -180,6 +265,13 @@ pub fn run_in_dir(
     )?;
     if let Some(f) = options.on_prepared {
         f(&prepared);
+    }
+    if let Some(plan) = &prepared.ams {
+        let summary = run_ams_in_dir(&prepared, plan, &inputs, out_dir, options)?;
+        folder.complete()?;
+        let journal = out_dir.join(<AmsRun as crate::report::journal::Record>::FILE);
+        std::fs::remove_file(&journal).map_err(|source| crate::Error::Io { action: "cannot remove journal", path: journal, source })?;
+        return Ok(summary);
     }
     let (journal, completed) = Journal::open(out_dir, journal_fingerprint(&prepared.config, &inputs))?;
     let record = |o: &ReplicaOutcome| {

@@ -3,10 +3,14 @@
 
 use super::build::{BuiltModel, with_data_model, with_model};
 use super::prepare::{Dynamics, Prepared};
+use super::splitting::AmsPlan;
 use crate::dynamics::{Sampling, Sde, Sgd};
 use crate::error::{Error, Result};
+use crate::escape::ams::{AmsRun, LoopStatistics, ams_run, departures};
 use crate::escape::sde_lanes::{DoubleWellSde, run_double_well_sde};
 use crate::escape::{EnsembleSpec, ReplicaOutcome, run_ensemble};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
 
 /// The ensemble of a prepared run: replicas `0..replicas`, censored at `max_steps`.
 pub fn ensemble_spec(prepared: &Prepared) -> EnsembleSpec {
@@ -46,5 +50,56 @@ pub fn simulate(
             Ok(run_ensemble(m, &sde, exit, start, spec, completed, on_done))
             })
         }
+    }
+}
+
+/// The splitting estimator of a prepared run (`[estimator] kind = "ams"`): the brute-force
+/// loops between the basin and Σ, then M AMS runs of N particles started from their
+/// departures (run r takes departures rN … rN + N − 1), in parallel over runs. `on_run` sees
+/// each newly finished run; runs in `completed` (from a journal) are not rerun. Deterministic
+/// for any thread count.
+pub fn simulate_ams(
+    prepared: &Prepared,
+    plan: &AmsPlan,
+    completed: &BTreeMap<u64, AmsRun>,
+    on_run: &(dyn Fn(&AmsRun) + Sync),
+) -> Result<(Vec<AmsRun>, LoopStatistics)> {
+    let start = &prepared.start.theta;
+    let exit = &prepared.exit;
+    macro_rules! splitting {
+        ($m:expr, $stepper:expr) => {{
+            let (m, stepper) = ($m, $stepper);
+            let xi = &plan.coordinate;
+            let (states, loops) = departures(m, &stepper, exit, xi, &plan.spec, plan.departure, start, plan.trajectories, plan.cycles);
+            if states.is_empty() {
+                return Err(Error::Numerical(format!(
+                    "no brute-force trajectory left the basin (ξ ≤ {}) for the departure surface ξ = {}: lower estimator.departure",
+                    plan.spec.basin, plan.departure
+                )));
+            }
+            let n = plan.spec.particles;
+            let runs: Vec<AmsRun> = (0..plan.runs)
+                .into_par_iter()
+                .with_max_len(1)
+                .map(|r| {
+                    if let Some(done) = completed.get(&(r as u64)) {
+                        return done.clone();
+                    }
+                    let starts = (0..n).map(|i| states[(r * n + i) % states.len()].clone()).collect();
+                    let run = ams_run(m, &stepper, exit, xi, &plan.spec, starts, r as u64);
+                    on_run(&run);
+                    run
+                })
+                .collect();
+            Ok((runs, loops))
+        }};
+    }
+    match &prepared.dynamics {
+        Dynamics::Sgd { lr, batch_size, sampling } => with_data_model!(&prepared.model, m => {
+            splitting!(m, Sgd::new(m, *lr, *batch_size, *sampling)?)
+        }, analytic => Err(Error::invalid("dynamics.kind", "\"sgd\"", "SGD needs a data-built model"))),
+        Dynamics::Sde { dt, noise, solver, bridge } => with_model!(&prepared.model, m => {
+            splitting!(m, Sde::new(m, *dt, noise.clone(), prepared.model.gradient_noise())?.with_solver(solver.clone()).with_bridge(*bridge))
+        }),
     }
 }

@@ -21,15 +21,54 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const HEADER: &str = "# sgd-escape replica journal v1";
-/// The journal's file name.
+/// The replica journal's file name.
 pub const FILE: &str = "replicas.journal";
 const SYNC_EVERY: Duration = Duration::from_secs(1);
 
-/// An open journal.
-pub struct Journal {
+/// What a journal records: one line per finished unit of work, identified by its index.
+pub trait Record: Sized {
+    /// The journal's file name.
+    const FILE: &'static str;
+    /// The unit's index (a replica, an AMS run): a journal keeps the first line of each.
+    fn index(&self) -> u64;
+    /// One line, without its newline; it must round-trip exactly through `from_line`.
+    fn to_line(&self) -> String;
+    /// Parses a line; `None` for a line cut short or malformed.
+    fn from_line(line: &str) -> Option<Self>;
+}
+
+impl Record for ReplicaOutcome {
+    const FILE: &'static str = FILE;
+    fn index(&self) -> u64 {
+        self.replica as u64
+    }
+    fn to_line(&self) -> String {
+        format_line(self).trim_end().to_string()
+    }
+    fn from_line(line: &str) -> Option<Self> {
+        parse_line(line)
+    }
+}
+
+impl Record for crate::escape::ams::AmsRun {
+    const FILE: &'static str = "ams.journal";
+    fn index(&self) -> u64 {
+        self.run
+    }
+    fn to_line(&self) -> String {
+        serde_json::to_string(self).expect("an AMS run serialises")
+    }
+    fn from_line(line: &str) -> Option<Self> {
+        serde_json::from_str(line).ok()
+    }
+}
+
+/// An open journal of records `R`.
+pub struct Journal<R: Record = ReplicaOutcome> {
     path: PathBuf,
     file: Mutex<(std::fs::File, Instant)>,
     error: Mutex<Option<std::io::Error>>,
+    records: std::marker::PhantomData<fn(R)>,
 }
 
 fn parse_line(line: &str) -> Option<ReplicaOutcome> {
@@ -68,7 +107,7 @@ fn replace_whole(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 
 /// What a journal's text holds: the outcomes of its complete lines (first of each replica),
 /// the length of its complete lines, and whether any complete line was unreadable or repeated.
-fn read_lines(text: &[u8], tag: &str) -> Option<(Vec<ReplicaOutcome>, usize, bool)> {
+fn read_lines<R: Record>(text: &[u8], tag: &str) -> Option<(Vec<R>, usize, bool)> {
     let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let body = std::str::from_utf8(&text[..complete]).ok();
     let mut lines = body.map(str::lines).into_iter().flatten();
@@ -79,25 +118,25 @@ fn read_lines(text: &[u8], tag: &str) -> Option<(Vec<ReplicaOutcome>, usize, boo
     let mut seen = std::collections::HashSet::new();
     let mut untidy = false;
     for line in lines {
-        match parse_line(line) {
-            Some(o) if seen.insert(o.replica) => outcomes.push(o),
+        match R::from_line(line) {
+            Some(o) if seen.insert(o.index()) => outcomes.push(o),
             _ => untidy = true,
         }
     }
     Some((outcomes, complete, untidy))
 }
 
-impl Journal {
-    /// Opens (or creates) the journal in `dir` and returns the outcomes already recorded. A
+impl<R: Record> Journal<R> {
+    /// Opens (or creates) the journal in `dir` and returns the records already written. A
     /// journal written for a different fingerprint is an error: its folder holds another
     /// interrupted run. Never truncates or rewrites a journal in place (module docs).
-    pub fn open(dir: &Path, fingerprint: u64) -> Result<(Journal, Vec<ReplicaOutcome>)> {
+    pub fn open(dir: &Path, fingerprint: u64) -> Result<(Journal<R>, Vec<R>)> {
         std::fs::create_dir_all(dir).map_err(|source| Error::Io {
             action: "cannot create output folder",
             path: dir.to_path_buf(),
             source,
         })?;
-        let path = dir.join(FILE);
+        let path = dir.join(R::FILE);
         let io = |source| Error::Io { action: "cannot use journal", path: path.clone(), source };
         let tag = format!("{HEADER} fingerprint={fingerprint:016x}");
         let existing = match std::fs::read(&path) {
@@ -110,7 +149,7 @@ impl Journal {
             replace_whole(&path, format!("{tag}\n").as_bytes()).map_err(io)?;
             Vec::new()
         } else {
-            let (completed, complete_len, untidy) = read_lines(&existing, &tag).ok_or_else(|| {
+            let (completed, complete_len, untidy) = read_lines::<R>(&existing, &tag).ok_or_else(|| {
                 Error::invalid(
                     "--out",
                     dir.display(),
@@ -123,7 +162,8 @@ impl Journal {
             if untidy {
                 let mut text = format!("{tag}\n");
                 for o in &completed {
-                    text.push_str(&format_line(o));
+                    text.push_str(&o.to_line());
+                    text.push('\n');
                 }
                 replace_whole(&path, text.as_bytes()).map_err(io)?;
             } else if complete_len < existing.len() {
@@ -135,13 +175,17 @@ impl Journal {
             completed
         };
         let file = std::fs::OpenOptions::new().append(true).open(&path).map_err(io)?;
-        Ok((Journal { path, file: Mutex::new((file, Instant::now())), error: Mutex::new(None) }, completed))
+        Ok((
+            Journal { path, file: Mutex::new((file, Instant::now())), error: Mutex::new(None), records: std::marker::PhantomData },
+            completed,
+        ))
     }
 
     /// Appends one outcome (called from worker threads). A write error is kept and reported
     /// by [`Journal::check`].
-    pub fn record(&self, outcome: &ReplicaOutcome) {
-        let line = format_line(outcome);
+    pub fn record(&self, outcome: &R) {
+        let mut line = outcome.to_line();
+        line.push('\n');
         let mut guard = self.file.lock().expect("journal lock");
         let (file, synced) = &mut *guard;
         let mut result = file.write_all(line.as_bytes());
@@ -198,7 +242,7 @@ mod tests {
     fn reopening_trims_a_cut_line_compacts_duplicates_and_keeps_every_finished_replica() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE);
-        let (j, done) = Journal::open(dir.path(), 7).unwrap();
+        let (j, done) = Journal::<ReplicaOutcome>::open(dir.path(), 7).unwrap();
         assert!(done.is_empty());
         for r in 0..3 {
             j.record(&outcome(r));
@@ -210,7 +254,7 @@ mod tests {
         let whole = text.clone();
         text.push_str("3,1");
         std::fs::write(&path, &text).unwrap();
-        let (j, done) = Journal::open(dir.path(), 7).unwrap();
+        let (j, done) = Journal::<ReplicaOutcome>::open(dir.path(), 7).unwrap();
         assert_eq!(done.iter().map(|o| o.replica).collect::<Vec<_>>(), [0, 1, 2]);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
         j.record(&outcome(3));
@@ -219,12 +263,12 @@ mod tests {
         let mut text = std::fs::read_to_string(&path).unwrap();
         text.push_str("1,99,9.9,escaped,0.5\ngarbage\n");
         std::fs::write(&path, &text).unwrap();
-        let (_, done) = Journal::open(dir.path(), 7).unwrap();
+        let (_, done) = Journal::<ReplicaOutcome>::open(dir.path(), 7).unwrap();
         assert_eq!(done, (0..4).map(outcome).collect::<Vec<_>>());
         assert!(!std::fs::read_to_string(&path).unwrap().contains("garbage"));
         // An empty journal (a kill before any header reached the disk) holds nothing finished.
         std::fs::write(&path, "").unwrap();
-        assert!(Journal::open(dir.path(), 7).unwrap().1.is_empty());
-        assert!(Journal::open(dir.path(), 8).err().unwrap().to_string().contains("different configuration"));
+        assert!(Journal::<ReplicaOutcome>::open(dir.path(), 7).unwrap().1.is_empty());
+        assert!(Journal::<ReplicaOutcome>::open(dir.path(), 8).err().unwrap().to_string().contains("different configuration"));
     }
 }

@@ -11,6 +11,7 @@
 
 mod data;
 mod dynamics;
+mod estimator;
 mod exit;
 mod landscape;
 mod model;
@@ -23,6 +24,7 @@ pub mod values;
 
 pub use data::{BinaryLabels, BuiltInData, CsvData, DataConfig, FashionMnistData, Labels, LoadedData, NoKeys, NpyData, Split};
 pub use dynamics::{DynamicsConfig, SdeConfig, SgdConfig};
+pub use estimator::{AmsConfig, EstimatorConfig, ReactionCoordinateKind};
 pub use exit::{CoordinateExit, ExitConfig, HyperplaneExit, LossAboveExit, NoExitKeys};
 pub use landscape::{EigenvectorFollowingConfig, LandscapeConfig, NebConfig, NoSaddleKeys, SaddleConfig};
 pub use model::{CurveConfig, DEFAULT_SAMPLES, DoubleWellConfig, LinearRegressionConfig, MlpConfig, ModelConfig};
@@ -72,6 +74,9 @@ pub struct Config {
     /// `[landscape]`.
     #[serde(default)]
     pub landscape: LandscapeConfig,
+    /// `[estimator]` (default brute force, which is then not echoed).
+    #[serde(default, skip_serializing_if = "EstimatorConfig::is_brute_force")]
+    pub estimator: EstimatorConfig,
 }
 
 fn default_replicas() -> Count {
@@ -95,12 +100,42 @@ impl Config {
 
     /// Parses TOML text; `path` is used in messages.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
-        parse_toml(text, path)
+        let config: Config = parse_toml(text, path)?;
+        if let EstimatorConfig::Ams(_) = &config.estimator {
+            // `replicas` and `max_steps` have defaults, so their presence is read off the text.
+            let table: toml::Table =
+                toml::from_str(text).map_err(|e| Error::ConfigSyntax { path: path.to_path_buf(), message: e.to_string() })?;
+            for key in ["replicas", "max_steps"] {
+                if let Some(value) = table.get(key) {
+                    return Err(Error::Config {
+                        path: path.to_path_buf(),
+                        key: key.into(),
+                        message: format!(
+                            "{value} is a brute-force setting; with estimator.kind = \"ams\" the sample is set by estimator.particles and estimator.runs"
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(config)
     }
 
     /// Reads and parses a configuration file.
     pub fn load(path: &Path) -> Result<Self> {
-        read_toml(path)
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            action: "cannot read configuration",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::from_toml(&text, path)
+    }
+
+    /// The splitting settings, when the estimator is AMS.
+    pub fn ams(&self) -> Option<&AmsConfig> {
+        match &self.estimator {
+            EstimatorConfig::Ams(a) => Some(a),
+            EstimatorConfig::BruteForce(_) => None,
+        }
     }
 }
 

@@ -1,0 +1,289 @@
+//! The splitting estimator of a run (`[estimator] kind = "ams"`): its plan resolved from the
+//! prepared run (reaction coordinate, basin, departure surface), and the escape statistics
+//! from the AMS runs and the brute-force loops (docs/theory.md §10, eq. 32–34).
+
+use super::analysis::LandscapeAnalysis;
+use super::config::{AmsConfig, ReactionCoordinateKind};
+use super::prepare::StartPoint;
+use crate::error::{Error, Result};
+use crate::escape::Exit;
+use crate::escape::ams::{AmsRun, AmsSpec, LoopStatistics, ReactionCoordinate};
+use crate::stats::EscapeStatistics;
+use crate::stats::rate::RateEstimate;
+use serde::Serialize;
+
+/// Steps after which one excursion is stopped (a guard; counted and warned about).
+const MAX_EXCURSION_STEPS: u64 = 1_000_000_000;
+
+/// The resolved splitting estimator.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AmsPlan {
+    /// The splitting settings.
+    pub spec: AmsSpec,
+    /// M.
+    pub runs: usize,
+    /// z_Σ.
+    pub departure: f64,
+    /// Departures per brute-force trajectory.
+    pub cycles: usize,
+    /// Brute-force trajectories: ⌈N·M/cycles⌉.
+    pub trajectories: usize,
+    /// ξ.
+    pub coordinate: ReactionCoordinate,
+    /// Its name.
+    pub coordinate_kind: &'static str,
+}
+
+/// Resolves `[estimator]` for a prepared run.
+pub fn resolve_ams(config: &AmsConfig, seed: u64, start: &StartPoint, exit: &Exit, landscape: &LandscapeAnalysis) -> Result<AmsPlan> {
+    let key = "estimator.reaction_coordinate";
+    let theta = &start.theta;
+    let kind = match (config.reaction_coordinate, exit) {
+        (_, Exit::Never) => {
+            return Err(Error::invalid("estimator.kind", "\"ams\"", "splitting estimates the time to an exit: give an [exit]"));
+        }
+        (ReactionCoordinateKind::Auto, Exit::LossAbove { .. }) => ReactionCoordinateKind::LogLoss,
+        (ReactionCoordinateKind::Auto, _) => ReactionCoordinateKind::Coordinate,
+        (k, _) => k,
+    };
+    let saddle = || {
+        landscape.saddle.as_ref().ok_or_else(|| {
+            Error::invalid(
+                key,
+                format!("{kind:?}"),
+                "needs the saddle, which was not found (see landscape.saddle); choose another coordinate",
+            )
+        })
+    };
+    let (coordinate, name) = match kind {
+        ReactionCoordinateKind::Coordinate => match exit {
+            Exit::Coordinate { axis, threshold } => {
+                let mut direction = vec![0.0; theta.len()];
+                direction[*axis] = 1.0;
+                (ReactionCoordinate::Projection { direction, from: theta[*axis], to: *threshold }, "coordinate")
+            }
+            Exit::Hyperplane { normal, offset } => (
+                ReactionCoordinate::Projection { direction: normal.clone(), from: crate::linalg::dot(normal, theta), to: *offset },
+                "coordinate",
+            ),
+            _ => {
+                return Err(Error::invalid(
+                    key,
+                    "\"coordinate\"",
+                    "a loss-above exit has no coordinate: use \"log-loss\" or \"escape-direction\"",
+                ));
+            }
+        },
+        ReactionCoordinateKind::LogLoss => {
+            let exit_loss = match exit {
+                Exit::LossAbove { threshold } => *threshold,
+                _ => saddle()?.loss,
+            };
+            if !(start.loss > 0.0 && exit_loss > start.loss) {
+                return Err(Error::invalid(
+                    key,
+                    "\"log-loss\"",
+                    format!("needs 0 < L* < L_exit; here L* = {:e}, L_exit = {exit_loss:e}", start.loss),
+                ));
+            }
+            (ReactionCoordinate::LogLoss { log_min: start.loss.ln(), log_exit: exit_loss.ln() }, "log-loss")
+        }
+        ReactionCoordinateKind::EscapeDirection => {
+            let s = saddle()?;
+            let towards: f64 = s.escape_direction.iter().zip(s.theta.iter().zip(theta)).map(|(u, (a, b))| u * (a - b)).sum();
+            let direction: Vec<f64> = s.escape_direction.iter().map(|u| u * towards.signum()).collect();
+            let (from, to) = (crate::linalg::dot(&direction, theta), crate::linalg::dot(&direction, &s.theta));
+            (ReactionCoordinate::Projection { direction, from, to }, "escape-direction")
+        }
+        ReactionCoordinateKind::Auto => unreachable!("resolved above"),
+    };
+    if let ReactionCoordinate::Projection { from, to, .. } = &coordinate
+        && (to - from <= 0.0 || !(to - from).is_finite())
+    {
+        return Err(Error::invalid(key, format!("\"{name}\""), "the exit (or saddle) is not beyond θ* along this coordinate"));
+    }
+    let basin = config.basin.get();
+    let departure = config.departure.map_or(2.0 * basin, |d| d.get());
+    if departure <= basin || departure >= 1.0 {
+        return Err(Error::invalid("estimator.departure", departure, format!("must lie between estimator.basin = {basin} and 1")));
+    }
+    let (particles, runs, kill, cycles) = (config.particles.get(), config.runs.get(), config.kill.get(), config.cycles.get());
+    if kill >= particles {
+        return Err(Error::invalid("estimator.kill", kill, format!("must be below estimator.particles = {particles}")));
+    }
+    let needed = crate::limits::product(&[particles, runs])
+        .ok_or_else(|| Error::invalid("estimator.particles", particles, "particles × runs overflows"))?;
+    // Each particle keeps at most 1/δ states of P values (and its workspace).
+    let states = (1.0 / config.resolution.get()).ceil() as usize + 2;
+    let bytes = crate::limits::product(&[particles, runs.min(rayon::current_num_threads().max(1)), states, theta.len() * 8 + 256]);
+    crate::limits::require_memory("estimator.particles", particles, "the particles' states", bytes.map(|b| b as u128))?;
+    Ok(AmsPlan {
+        spec: AmsSpec { particles, kill, basin, resolution: config.resolution.get(), seed, max_excursion_steps: MAX_EXCURSION_STEPS },
+        runs,
+        departure,
+        cycles,
+        trajectories: needed.div_ceil(cycles),
+        coordinate,
+        coordinate_kind: name,
+    })
+}
+
+/// A quantity with its standard error and 95% interval.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Interval {
+    /// The estimate.
+    pub estimate: f64,
+    /// Its standard error.
+    pub stderr: f64,
+    /// 95% interval, from the M runs on the log scale (Student t with M − 1 degrees of freedom).
+    pub ci_low: f64,
+    /// Upper end.
+    pub ci_high: f64,
+}
+
+/// The `ams` block of `summary.json`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AmsReport {
+    /// ξ's name and definition.
+    pub reaction_coordinate: ReactionCoordinate,
+    /// Its name (`coordinate`, `log-loss`, `escape-direction`).
+    pub reaction_coordinate_kind: String,
+    /// z_A, z_Σ, δ.
+    pub basin: f64,
+    /// z_Σ.
+    pub departure: f64,
+    /// δ.
+    pub resolution: f64,
+    /// N, M, k.
+    pub particles: usize,
+    /// M.
+    pub runs: usize,
+    /// k.
+    pub kill: usize,
+    /// p: the mean over runs, its standard error and interval.
+    pub probability: Interval,
+    /// Var(p̂)/p² of one run, measured over the M runs.
+    pub relative_variance: f64,
+    /// The idealised ln(1/p)/N of a perfect reaction coordinate (k = 1).
+    pub idealised_relative_variance: f64,
+    /// Iterations per run: mean, smallest, largest.
+    pub iterations: (f64, u64, u64),
+    /// Runs that went extinct (p̂ = 0).
+    pub extinctions: usize,
+    /// The last kill level of each run (how far the levels got; 1 is the exit for `coordinate`).
+    pub levels_reached: Vec<Option<f64>>,
+    /// The brute-force loops between the basin and Σ.
+    pub loops: LoopStatistics,
+    /// E[T_reac]: mean time from Σ to the exit of the particles at the exit.
+    pub reactive_time: f64,
+    /// Steps simulated: (brute-force loops, splitting).
+    pub steps_simulated: (u64, u64),
+    /// Every run.
+    pub run_results: Vec<AmsRun>,
+}
+
+fn mean_sd(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    let var = if v.len() > 1 { v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0) } else { f64::NAN };
+    (m, var.sqrt())
+}
+
+/// The escape statistics from the AMS runs and the loops: p̄ over the runs, then
+/// E[T] = E[τ_first] + (1/p̄ − 1)·E[T_loop] + E[T_reac] (eq. 33), in time and in steps, with
+/// intervals from the spread of the runs combined with the loops' standard error on the log
+/// scale (eq. 34). Returns the statistics, the report and any warnings.
+pub fn ams_statistics(plan: &AmsPlan, runs: Vec<AmsRun>, loops: LoopStatistics) -> (EscapeStatistics, AmsReport, Vec<String>) {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    let m = runs.len();
+    let p: Vec<f64> = runs.iter().map(|r| r.probability).collect();
+    let (p_mean, p_sd) = mean_sd(&p);
+    let p_se = p_sd / (m as f64).sqrt();
+    let t = StudentsT::new(0.0, 1.0, (m - 1) as f64).map(|d| d.inverse_cdf(0.975)).unwrap_or(1.96);
+    let rel_p = p_se / p_mean;
+    let probability = Interval { estimate: p_mean, stderr: p_se, ci_low: p_mean * (-t * rel_p).exp(), ci_high: p_mean * (t * rel_p).exp() };
+    let reached: Vec<&AmsRun> = runs.iter().filter(|r| r.reached > 0).collect();
+    let weighted = |f: &dyn Fn(&AmsRun) -> f64| {
+        let total: f64 = reached.iter().map(|r| r.reached as f64).sum();
+        reached.iter().map(|r| f(r) * r.reached as f64).sum::<f64>() / total
+    };
+    let (reactive_time, reactive_steps) = (weighted(&|r| r.reactive_time.unwrap_or(0.0)), weighted(&|r| r.reactive_steps.unwrap_or(0.0)));
+    let failures = 1.0 / p_mean - 1.0;
+    let mean_time = loops.first_departure.0 + failures * loops.loop_time.0 + reactive_time;
+    let mean_steps = loops.first_departure.1 + failures * loops.loop_steps + reactive_steps;
+    // Relative standard error of E[T]: p̄ enters through (1/p̄ − 1)·E[T_loop].
+    let rel_time =
+        ((rel_p * (failures + 1.0) * loops.loop_time.0 / mean_time).powi(2) + (failures * loops.loop_time.1 / mean_time).powi(2)).sqrt();
+    let interval = |x: f64| RateEstimate { estimate: 1.0 / x, ci_low: (-t * rel_time).exp() / x, ci_high: (t * rel_time).exp() / x };
+    let iterations: Vec<u64> = runs.iter().map(|r| r.iterations).collect();
+    let extinctions = runs.iter().filter(|r| r.extinct).count();
+    let relative_variance = (p_sd / p_mean).powi(2);
+    let idealised = -p_mean.ln() / plan.spec.particles as f64;
+    let mut warnings = Vec::new();
+    if extinctions > 0 {
+        warnings.push(format!(
+            "{extinctions} of {m} AMS runs went extinct (every particle at or below the kill level): the reaction coordinate \"{}\" separates the particles poorly; raise estimator.particles or choose another estimator.reaction_coordinate",
+            plan.coordinate_kind
+        ));
+    }
+    if relative_variance > 10.0 * idealised {
+        warnings.push(format!(
+            "the AMS runs vary {:.1}× more than the idealised ln(1/p)/N of a perfect reaction coordinate: \"{}\" may be poor, and the interval may be too narrow",
+            relative_variance / idealised,
+            plan.coordinate_kind
+        ));
+    }
+    if p_mean > 0.1 {
+        warnings.push(format!("p = {p_mean:.3} is not small: brute force (estimator.kind = \"brute-force\") estimates this rate directly"));
+    }
+    let diverged: u64 = runs.iter().map(|r| r.diverged).sum();
+    let stopped: u64 = runs.iter().map(|r| r.stopped).sum();
+    if diverged + stopped + loops.failed > 0 {
+        warnings.push(format!(
+            "{} excursion(s) diverged and {stopped} reached the step guard of {MAX_EXCURSION_STEPS} steps; they count as returned to the basin",
+            diverged + loops.failed
+        ));
+    }
+    if loops.reached_exit > 0 {
+        warnings.push(format!("{} brute-force loop(s) reached the exit: the basin-to-exit probability is not small", loops.reached_exit));
+    }
+    let escaped: usize = runs.iter().map(|r| r.reached).sum();
+    let statistics = EscapeStatistics {
+        replicas: plan.spec.particles * m,
+        escaped,
+        censored: 0,
+        diverged: diverged as usize,
+        mean_time,
+        mean_time_stderr: mean_time * rel_time,
+        mean_time_method: "ams: E[T] = E[tau_first] + (1/p - 1) E[T_loop] + E[T_reac] (docs/theory.md eq. 33)".into(),
+        mean_time_of_escaped: reactive_time,
+        mean_steps,
+        rate_per_time: interval(mean_time),
+        rate_per_step: interval(mean_steps),
+    };
+    let report = AmsReport {
+        reaction_coordinate: plan.coordinate.clone(),
+        reaction_coordinate_kind: plan.coordinate_kind.into(),
+        basin: plan.spec.basin,
+        departure: plan.departure,
+        resolution: plan.spec.resolution,
+        particles: plan.spec.particles,
+        runs: m,
+        kill: plan.spec.kill,
+        probability,
+        relative_variance,
+        idealised_relative_variance: idealised,
+        iterations: (
+            iterations.iter().sum::<u64>() as f64 / m as f64,
+            iterations.iter().copied().min().unwrap_or(0),
+            iterations.iter().copied().max().unwrap_or(0),
+        ),
+        extinctions,
+        levels_reached: runs.iter().map(|r| r.last_level).collect(),
+        reactive_time,
+        steps_simulated: (loops.steps_simulated, runs.iter().map(|r| r.steps_simulated).sum()),
+        loops,
+        run_results: runs,
+    };
+    (statistics, report, warnings)
+}
