@@ -74,7 +74,8 @@ fn main() {
         // Brute force.
         let predicted = replicas as f64 * exact;
         let (brute_steps, brute_wall, measured) = if predicted <= budget {
-            let prepared = prepare(&config(epsilon, &format!("replicas = {replicas}\nmax_steps = 100000000000")), Path::new(".")).expect("prepares");
+            let prepared =
+                prepare(&config(epsilon, &format!("replicas = {replicas}\nmax_steps = 100000000000")), Path::new(".")).expect("prepares");
             let t0 = Instant::now();
             let outcomes = simulate(&prepared, Vec::new(), &|_| {}).expect("runs");
             let wall = t0.elapsed().as_secs_f64();
@@ -89,8 +90,9 @@ fn main() {
             (predicted, predicted / throughput, false)
         };
         // AMS.
-        let prepared = prepare(&config(epsilon, &format!("[estimator]\nkind = \"ams\"\nparticles = {particles}\nruns = {runs}")), Path::new("."))
-            .expect("prepares");
+        let prepared =
+            prepare(&config(epsilon, &format!("[estimator]\nkind = \"ams\"\nparticles = {particles}\nruns = {runs}")), Path::new("."))
+                .expect("prepares");
         let plan = prepared.ams.clone().expect("an AMS plan");
         let t0 = Instant::now();
         let (ams_runs, loops) = simulate_ams(&prepared, &plan, &Default::default(), &|_| {}).expect("runs");

@@ -243,6 +243,23 @@ mod runs {
         assert_eq!(json(&reference), json(&resumed));
     }
 
+    /// SGD on the curve model escapes by single large jumps, so the coordinate separates the
+    /// particles poorly: the runs' p̂ are extremely skewed, and the summary says so.
+    #[test]
+    fn a_poor_reaction_coordinate_is_reported() {
+        let text = "seed = 1\n[model]\nkind = \"curve\"\nnoise = 0.5\nsamples = 10000\n[dynamics]\nkind = \"sgd\"\nlr = 0.05\n\
+                    sampling = \"without-replacement\"\n[exit]\nkind = \"coordinate\"\nthreshold = 0.935\n\
+                    [estimator]\nkind = \"ams\"\nparticles = 100\nruns = 20\n";
+        let dir = tempfile::tempdir().unwrap();
+        let s = run(text, dir.path());
+        let a = s.ams.as_ref().unwrap();
+        assert!(
+            a.relative_variance > 10.0 * a.idealised_relative_variance && a.median_probability < 0.01 * a.probability.estimate,
+            "{a:?}"
+        );
+        assert!(s.warnings.iter().any(|w| w.contains("idealised") && w.contains("median")), "{:?}", s.warnings);
+    }
+
     #[test]
     fn brute_force_settings_and_impossible_coordinates_are_refused_naming_the_key() {
         let err = |text: &str| {

@@ -162,6 +162,8 @@ pub struct AmsReport {
     pub kill: usize,
     /// p: the mean over runs, its standard error and interval.
     pub probability: Interval,
+    /// The median of the runs' p̂ (far below the mean when the coordinate is poor).
+    pub median_probability: f64,
     /// Var(p̂)/p² of one run, measured over the M runs.
     pub relative_variance: f64,
     /// The idealised ln(1/p)/N of a perfect reaction coordinate (k = 1).
@@ -226,10 +228,16 @@ pub fn ams_statistics(plan: &AmsPlan, runs: Vec<AmsRun>, loops: LoopStatistics) 
             plan.coordinate_kind
         ));
     }
+    let median_probability = {
+        let mut sorted = p.clone();
+        sorted.sort_by(f64::total_cmp);
+        sorted[m / 2]
+    };
     if relative_variance > 10.0 * idealised {
         warnings.push(format!(
-            "the AMS runs vary {:.1}× more than the idealised ln(1/p)/N of a perfect reaction coordinate: \"{}\" may be poor, and the interval may be too narrow",
+            "the AMS runs vary {:.1}× more than the idealised ln(1/p)/N of a perfect reaction coordinate (their median p is {:.1e}, their mean {p_mean:.1e}): \"{}\" may be poor, the mean rests on a few runs and the interval may be too narrow; raise estimator.runs or choose another estimator.reaction_coordinate",
             relative_variance / idealised,
+            median_probability,
             plan.coordinate_kind
         ));
     }
@@ -271,6 +279,7 @@ pub fn ams_statistics(plan: &AmsPlan, runs: Vec<AmsRun>, loops: LoopStatistics) 
         runs: m,
         kill: plan.spec.kill,
         probability,
+        median_probability,
         relative_variance,
         idealised_relative_variance: idealised,
         iterations: (
