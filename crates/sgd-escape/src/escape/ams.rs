@@ -435,3 +435,67 @@ where
         (mean(&firsts.iter().map(|l| l.0).collect::<Vec<_>>()), mean(&firsts.iter().map(|l| l.1 as f64).collect::<Vec<_>>()));
     (states, stats)
 }
+
+/// The resolved splitting estimator.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AmsPlan {
+    /// The splitting settings.
+    pub spec: AmsSpec,
+    /// M.
+    pub runs: usize,
+    /// z_Σ.
+    pub departure: f64,
+    /// Departures per brute-force trajectory.
+    pub cycles: usize,
+    /// Brute-force trajectories: ⌈N·M/cycles⌉.
+    pub trajectories: usize,
+    /// ξ.
+    pub coordinate: ReactionCoordinate,
+    /// Its name.
+    pub coordinate_kind: &'static str,
+}
+
+/// The whole splitting estimate for `plan`: the brute-force loops from `start`, then the M
+/// runs from their departures (run r takes departures rN … rN + N − 1, reused cyclically if
+/// fewer were observed), in parallel over runs; runs in `completed` are not rerun and `on_run`
+/// sees each new one. Deterministic for any thread count. An error when no trajectory left the
+/// basin.
+pub fn run_splitting<M, S>(
+    model: &M,
+    stepper: &S,
+    exit: &Exit,
+    plan: &AmsPlan,
+    start: &[f64],
+    completed: &std::collections::BTreeMap<u64, AmsRun>,
+    on_run: &(dyn Fn(&AmsRun) + Sync),
+) -> Result<(Vec<AmsRun>, LoopStatistics), String>
+where
+    M: Model + ?Sized,
+    S: Stepper,
+    S::Workspace: Sync,
+{
+    use rayon::prelude::*;
+    let xi = &plan.coordinate;
+    let (states, loops) = departures(model, stepper, exit, xi, &plan.spec, plan.departure, start, plan.trajectories, plan.cycles);
+    if states.is_empty() {
+        return Err(format!(
+            "no brute-force trajectory left the basin (ξ ≤ {}) for the departure surface ξ = {}",
+            plan.spec.basin, plan.departure
+        ));
+    }
+    let n = plan.spec.particles;
+    let runs: Vec<AmsRun> = (0..plan.runs)
+        .into_par_iter()
+        .with_max_len(1)
+        .map(|r| {
+            if let Some(done) = completed.get(&(r as u64)) {
+                return done.clone();
+            }
+            let starts = (0..n).map(|i| states[(r * n + i) % states.len()].clone()).collect();
+            let run = ams_run(model, stepper, exit, xi, &plan.spec, starts, r as u64);
+            on_run(&run);
+            run
+        })
+        .collect();
+    Ok((runs, loops))
+}

@@ -6,10 +6,9 @@ use super::prepare::{Dynamics, Prepared};
 use super::splitting::AmsPlan;
 use crate::dynamics::{Sampling, Sde, Sgd};
 use crate::error::{Error, Result};
-use crate::escape::ams::{AmsRun, LoopStatistics, ams_run, departures};
+use crate::escape::ams::{AmsRun, LoopStatistics, run_splitting};
 use crate::escape::sde_lanes::{DoubleWellSde, run_double_well_sde};
 use crate::escape::{EnsembleSpec, ReplicaOutcome, run_ensemble};
-use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 /// The ensemble of a prepared run: replicas `0..replicas`, censored at `max_steps`.
@@ -66,40 +65,16 @@ pub fn simulate_ams(
 ) -> Result<(Vec<AmsRun>, LoopStatistics)> {
     let start = &prepared.start.theta;
     let exit = &prepared.exit;
-    macro_rules! splitting {
-        ($m:expr, $stepper:expr) => {{
-            let (m, stepper) = ($m, $stepper);
-            let xi = &plan.coordinate;
-            let (states, loops) = departures(m, &stepper, exit, xi, &plan.spec, plan.departure, start, plan.trajectories, plan.cycles);
-            if states.is_empty() {
-                return Err(Error::Numerical(format!(
-                    "no brute-force trajectory left the basin (ξ ≤ {}) for the departure surface ξ = {}: lower estimator.departure",
-                    plan.spec.basin, plan.departure
-                )));
-            }
-            let n = plan.spec.particles;
-            let runs: Vec<AmsRun> = (0..plan.runs)
-                .into_par_iter()
-                .with_max_len(1)
-                .map(|r| {
-                    if let Some(done) = completed.get(&(r as u64)) {
-                        return done.clone();
-                    }
-                    let starts = (0..n).map(|i| states[(r * n + i) % states.len()].clone()).collect();
-                    let run = ams_run(m, &stepper, exit, xi, &plan.spec, starts, r as u64);
-                    on_run(&run);
-                    run
-                })
-                .collect();
-            Ok((runs, loops))
-        }};
-    }
+    let splitting = |result: std::result::Result<(Vec<AmsRun>, LoopStatistics), String>| {
+        result.map_err(|e| Error::Numerical(format!("{e}: lower estimator.departure")))
+    };
     match &prepared.dynamics {
         Dynamics::Sgd { lr, batch_size, sampling } => with_data_model!(&prepared.model, m => {
-            splitting!(m, Sgd::new(m, *lr, *batch_size, *sampling)?)
+            splitting(run_splitting(m, &Sgd::new(m, *lr, *batch_size, *sampling)?, exit, plan, start, completed, on_run))
         }, analytic => Err(Error::invalid("dynamics.kind", "\"sgd\"", "SGD needs a data-built model"))),
         Dynamics::Sde { dt, noise, solver, bridge } => with_model!(&prepared.model, m => {
-            splitting!(m, Sde::new(m, *dt, noise.clone(), prepared.model.gradient_noise())?.with_solver(solver.clone()).with_bridge(*bridge))
+            let sde = Sde::new(m, *dt, noise.clone(), prepared.model.gradient_noise())?.with_solver(solver.clone()).with_bridge(*bridge);
+            splitting(run_splitting(m, &sde, exit, plan, start, completed, on_run))
         }),
     }
 }

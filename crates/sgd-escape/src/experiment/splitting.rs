@@ -7,6 +7,7 @@ use super::config::{AmsConfig, ReactionCoordinateKind};
 use super::prepare::StartPoint;
 use crate::error::{Error, Result};
 use crate::escape::Exit;
+pub use crate::escape::ams::AmsPlan;
 use crate::escape::ams::{AmsRun, AmsSpec, LoopStatistics, ReactionCoordinate};
 use crate::stats::EscapeStatistics;
 use crate::stats::rate::RateEstimate;
@@ -15,23 +16,19 @@ use serde::Serialize;
 /// Steps after which one excursion is stopped (a guard; counted and warned about).
 const MAX_EXCURSION_STEPS: u64 = 1_000_000_000;
 
-/// The resolved splitting estimator.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AmsPlan {
-    /// The splitting settings.
-    pub spec: AmsSpec,
-    /// M.
-    pub runs: usize,
-    /// z_Σ.
-    pub departure: f64,
-    /// Departures per brute-force trajectory.
-    pub cycles: usize,
-    /// Brute-force trajectories: ⌈N·M/cycles⌉.
-    pub trajectories: usize,
-    /// ξ.
-    pub coordinate: ReactionCoordinate,
-    /// Its name.
-    pub coordinate_kind: &'static str,
+/// A plan with `[estimator]`'s defaults (basin 0.05, departure 0.1, resolution 0.002, 10
+/// cycles, k = 1) for a given coordinate, as the reproductions use it.
+pub fn default_plan(coordinate: ReactionCoordinate, coordinate_kind: &'static str, particles: usize, runs: usize, seed: u64) -> AmsPlan {
+    let cycles = 10;
+    AmsPlan {
+        spec: AmsSpec { particles, kill: 1, basin: 0.05, resolution: 0.002, seed, max_excursion_steps: MAX_EXCURSION_STEPS },
+        runs,
+        departure: 0.1,
+        cycles,
+        trajectories: (particles * runs).div_ceil(cycles),
+        coordinate,
+        coordinate_kind,
+    }
 }
 
 /// Resolves `[estimator]` for a prepared run.
