@@ -14,7 +14,7 @@
 //!   (measured relative standard error / 0.1)², the error falling as 1/√runs.
 //!
 //! Usage: `cargo run --release -p sgd-escape-bench --bin ams -- [--budget 2e10] [--runs 20]
-//!        [--particles 200] [--threads N]`
+//!        [--particles 200] [--threads N] [--brute-throughput R]`
 
 use sgd_escape::experiment::config::Config;
 use sgd_escape::experiment::prepare::prepare;
@@ -60,10 +60,13 @@ fn main() {
     let particles: usize = arg(&args, "--particles", 200);
     let replicas: usize = arg(&args, "--replicas", 100);
     let threads: usize = arg(&args, "--threads", 0);
+    // `--brute-throughput R`: skip the brute-force runs and extrapolate every brute-force cost
+    // at R replica-steps per second (to remeasure AMS alone).
+    let given_throughput: f64 = arg(&args, "--brute-throughput", f64::NAN);
     if threads > 0 {
         rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().expect("thread pool");
     }
-    let mut throughput = f64::NAN;
+    let mut throughput = given_throughput;
     println!(
         "| mean escape time (steps) | ε | brute force: replica-steps to 10% | brute force: wall | AMS: replica-steps to 10% | AMS: wall to 10% | AMS estimate / quadrature | ratio of steps |"
     );
@@ -73,7 +76,7 @@ fn main() {
         let exact = quadrature_steps(epsilon);
         // Brute force.
         let predicted = replicas as f64 * exact;
-        let (brute_steps, brute_wall, measured) = if predicted <= budget {
+        let (brute_steps, brute_wall, measured) = if predicted <= budget && given_throughput.is_nan() {
             let prepared =
                 prepare(&config(epsilon, &format!("replicas = {replicas}\nmax_steps = 100000000000")), Path::new(".")).expect("prepares");
             let t0 = Instant::now();

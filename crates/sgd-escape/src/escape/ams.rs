@@ -302,6 +302,10 @@ where
 /// What the brute-force cycles between the basin and Σ measured.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct LoopStatistics {
+    /// z_A, the basin's level (from the pilot trajectory when not given).
+    pub basin: f64,
+    /// z_Σ, the departure surface's level (likewise).
+    pub departure: f64,
     /// Cycles observed after the first (loops: basin entry → Σ → basin entry).
     pub loops: u64,
     /// Mean time of a loop, E[T_loop], and its standard error.
@@ -453,6 +457,45 @@ pub struct AmsPlan {
     pub coordinate: ReactionCoordinate,
     /// Its name.
     pub coordinate_kind: &'static str,
+    /// Whether `spec.basin` and `departure` are to be set from a pilot trajectory (the median
+    /// and the 90th percentile of ξ along it), so that departures are frequent whatever the
+    /// noise's scale.
+    pub levels_from_pilot: bool,
+}
+
+/// Steps of the pilot trajectory from θ* that sets the levels (the first tenth is burn-in).
+const PILOT_STEPS: u64 = 100_000;
+const PILOT: u64 = 0xA175_0004;
+
+/// The basin and departure levels from a pilot trajectory: the median and the 90th
+/// percentile of ξ after a burn-in, kept below the exit (z_Σ ≤ 1/2) and at least one
+/// resolution apart.
+fn pilot_levels<M, S>(model: &M, stepper: &S, exit: &Exit, xi: &ReactionCoordinate, spec: &AmsSpec, start: &[f64]) -> (f64, f64)
+where
+    M: Model + ?Sized,
+    S: Stepper,
+{
+    let mut rng = keyed_rng(spec.seed, &[PILOT]);
+    let mut theta = start.to_vec();
+    let mut ws = stepper.workspace();
+    let mut values = Vec::with_capacity(PILOT_STEPS as usize);
+    for step in 0..PILOT_STEPS {
+        stepper.step(&mut theta, &mut ws, &mut rng);
+        if !all_finite(&theta) || exit.reached(model, &theta) {
+            break;
+        }
+        if step >= PILOT_STEPS / 10 {
+            values.push(xi.value(model, &theta));
+        }
+    }
+    if values.len() < 100 {
+        return (0.05, 0.1);
+    }
+    values.sort_by(f64::total_cmp);
+    let quantile = |q: f64| values[((values.len() - 1) as f64 * q) as usize];
+    let departure = quantile(0.9).min(0.5);
+    let basin = quantile(0.5).min(departure - spec.resolution);
+    (basin, departure)
 }
 
 /// The whole splitting estimate for `plan`: the brute-force loops from `start`, then the M
@@ -476,7 +519,13 @@ where
 {
     use rayon::prelude::*;
     let xi = &plan.coordinate;
-    let (states, loops) = departures(model, stepper, exit, xi, &plan.spec, plan.departure, start, plan.trajectories, plan.cycles);
+    let mut plan = plan.clone();
+    if plan.levels_from_pilot {
+        (plan.spec.basin, plan.departure) = pilot_levels(model, stepper, exit, xi, &plan.spec, start);
+    }
+    let plan = &plan;
+    let (states, mut loops) = departures(model, stepper, exit, xi, &plan.spec, plan.departure, start, plan.trajectories, plan.cycles);
+    (loops.basin, loops.departure) = (plan.spec.basin, plan.departure);
     if states.is_empty() {
         return Err(format!(
             "no brute-force trajectory left the basin (ξ ≤ {}) for the departure surface ξ = {}",

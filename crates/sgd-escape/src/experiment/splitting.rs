@@ -16,8 +16,8 @@ use serde::Serialize;
 /// Steps after which one excursion is stopped (a guard; counted and warned about).
 const MAX_EXCURSION_STEPS: u64 = 1_000_000_000;
 
-/// A plan with `[estimator]`'s defaults (basin 0.05, departure 0.1, resolution 0.002, 10
-/// cycles, k = 1) for a given coordinate, as the reproductions use it.
+/// A plan with `[estimator]`'s defaults (levels from the pilot trajectory, resolution 0.002,
+/// 10 cycles, k = 1) for a given coordinate, as the reproductions use it.
 pub fn default_plan(coordinate: ReactionCoordinate, coordinate_kind: &'static str, particles: usize, runs: usize, seed: u64) -> AmsPlan {
     let cycles = 10;
     AmsPlan {
@@ -28,6 +28,7 @@ pub fn default_plan(coordinate: ReactionCoordinate, coordinate_kind: &'static st
         trajectories: (particles * runs).div_ceil(cycles),
         coordinate,
         coordinate_kind,
+        levels_from_pilot: true,
     }
 }
 
@@ -99,9 +100,19 @@ pub fn resolve_ams(config: &AmsConfig, seed: u64, start: &StartPoint, exit: &Exi
     {
         return Err(Error::invalid(key, format!("\"{name}\""), "the exit (or saddle) is not beyond θ* along this coordinate"));
     }
-    let basin = config.basin.get();
-    let departure = config.departure.map_or(2.0 * basin, |d| d.get());
-    if departure <= basin || departure >= 1.0 {
+    // Without both levels, they come from a pilot trajectory (escape::ams::AmsPlan).
+    let levels_from_pilot = config.basin.is_none() || config.departure.is_none();
+    let (basin, departure) = match (config.basin, config.departure) {
+        (Some(b), Some(d)) => (b.get(), d.get()),
+        (None, None) => (0.0, 0.0),
+        (Some(b), None) => {
+            return Err(Error::invalid("estimator.departure", "(missing)", format!("give it with estimator.basin = {b}, or neither")));
+        }
+        (None, Some(d)) => {
+            return Err(Error::invalid("estimator.basin", "(missing)", format!("give it with estimator.departure = {d}, or neither")));
+        }
+    };
+    if !levels_from_pilot && departure <= basin {
         return Err(Error::invalid("estimator.departure", departure, format!("must lie between estimator.basin = {basin} and 1")));
     }
     let (particles, runs, kill, cycles) = (config.particles.get(), config.runs.get(), config.kill.get(), config.cycles.get());
@@ -122,6 +133,7 @@ pub fn resolve_ams(config: &AmsConfig, seed: u64, start: &StartPoint, exit: &Exi
         trajectories: needed.div_ceil(cycles),
         coordinate,
         coordinate_kind: name,
+        levels_from_pilot,
     })
 }
 
@@ -269,8 +281,8 @@ pub fn ams_statistics(plan: &AmsPlan, runs: Vec<AmsRun>, loops: LoopStatistics) 
     let report = AmsReport {
         reaction_coordinate: plan.coordinate.clone(),
         reaction_coordinate_kind: plan.coordinate_kind.into(),
-        basin: plan.spec.basin,
-        departure: plan.departure,
+        basin: loops.basin,
+        departure: loops.departure,
         resolution: plan.spec.resolution,
         particles: plan.spec.particles,
         runs: m,

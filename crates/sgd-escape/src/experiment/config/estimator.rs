@@ -66,10 +66,11 @@ pub struct AmsConfig {
     /// ξ (default `auto`).
     #[serde(default)]
     pub reaction_coordinate: ReactionCoordinateKind,
-    /// The basin A = {ξ ≤ basin} around θ*.
-    #[serde(default = "default_basin")]
-    pub basin: Tolerance,
-    /// The departure surface Σ = {ξ ≥ departure} (default twice `basin`).
+    /// The basin A = {ξ ≤ basin} around θ* (default, with `departure`: from a pilot
+    /// trajectory, the median of ξ).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basin: Option<Tolerance>,
+    /// The departure surface Σ = {ξ ≥ departure} (default: the pilot's 90th percentile of ξ).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub departure: Option<Tolerance>,
     /// The resolution δ of the levels, ξ̃ = ⌊ξ/δ⌋δ.
@@ -89,9 +90,6 @@ fn default_runs() -> AtLeast<2> {
 }
 fn one() -> Count {
     Count::new(1).expect("in range")
-}
-fn default_basin() -> Tolerance {
-    Tolerance::new(0.05).expect("in range")
 }
 fn default_resolution() -> Tolerance {
     Tolerance::new(0.002).expect("in range")

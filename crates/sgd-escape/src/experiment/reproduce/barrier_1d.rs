@@ -325,8 +325,14 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         save_figure(&mut files, &figure, &stem)?;
         figure_names.push((beta, format!("{NAME}-beta{beta}.png")));
         let paper_quad: Vec<(f64, f64)> = of("paper").map(|p| (p.c, p.quadrature)).collect();
+        let paper_sim: Vec<(f64, f64)> = of("paper").filter_map(|p| p.measured.map(|m| (p.c, m.0))).collect();
+        let simulated = if paper_sim.len() == paper_quad.len() {
+            format!("; of the simulated times, {:.3}", log_log_slope(&paper_sim))
+        } else {
+            String::new()
+        };
         summary.push(format!(
-            "β = {beta}: log-log slope of the paper-noise quadrature in c = {:.3} (log-barrier exponent β + 1/2 = {:.1})",
+            "β = {beta}: log-log slope of the paper-noise quadrature in c = {:.3}{simulated} (log-barrier exponent β + 1/2 = {:.1})",
             log_log_slope(&paper_quad),
             beta + 0.5
         ));
