@@ -1,19 +1,10 @@
 //! The `sgd-escape` binary end to end: outputs, thread-count independence, and invalid input
 //! (exit status 2 with a message naming the key and the value).
 
-use std::path::Path;
 use std::process::Command;
 
-fn sgd_escape(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sgd-escape")).args(args).output().expect("binary runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_str().unwrap().to_string()
-}
+mod common;
+use common::{sgd_escape, write};
 
 const CURVE_SGD: &str = r#"
 seed = 3

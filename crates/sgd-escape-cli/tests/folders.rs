@@ -2,19 +2,11 @@
 //! whose data changed, a folder of another configuration, two writers at once, a stale
 //! summary beside a journal; and divergence is never escape.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-fn sgd_escape(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sgd-escape")).args(args).output().expect("binary runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_str().unwrap().to_string()
-}
+mod common;
+use common::{sgd_escape, write};
 
 fn csv(slope: f64) -> String {
     let mut text = String::from("x,y\n");
