@@ -115,6 +115,15 @@ fn result_of(command: &str, out: &Path) -> Result<String, String> {
 /// must be.
 fn soundness(command: &str, out: &Path) -> Result<(), String> {
     match command {
+        "run" if out.join("ams_runs.csv").exists() => {
+            let s = read_json(&out.join("summary.json"))?;
+            let p = s["ams"]["probability"]["estimate"].as_f64().ok_or("no AMS probability")?;
+            let t = s["escape"]["mean_time"].as_f64().ok_or("no mean time")?;
+            if !((0.0..=1.0).contains(&p) && t.is_finite() && t > 0.0) {
+                return Err(format!("AMS p = {p}, mean time {t}"));
+            }
+            Ok(())
+        }
         "run" => {
             let s = read_json(&out.join("summary.json"))?;
             let e = &s["escape"];

@@ -20,30 +20,33 @@ fn barrier_1d_quick() {
     let report = reproduce("barrier-1d", &options, &|_| {}).unwrap();
     assert_verifications_hold(&report);
     for file in
-        ["barrier-1d.json", "barrier-1d.csv", "barrier-1d.md", "barrier-1d-beta2.png", "barrier-1d-beta2.svg", "barrier-1d-beta4.png"]
+        ["barrier-1d.json", "barrier-1d.csv", "barrier-1d.md", "barrier-1d-beta2.png", "barrier-1d-beta2.svg", "barrier-1d-beta16.png"]
     {
         assert!(dir.path().join(file).exists(), "{file} missing");
     }
     // The checks compare each simulation with the exact mean exit time of its own Euler–Maruyama
-    // chain (4 SE) and each closed form with its quadrature (its first-order correction). Here:
-    // every point was simulated, its chain converged, and the chain lies between the
-    // simulation's reach and the continuum: at dt → 0 the chain tends to the quadrature, so at
-    // dt = 0.01 they agree to the chain's own discretisation (tests/chain.rs bounds it).
+    // chain (4 SE + its grid error) and each closed form with its quadrature (its first-order
+    // correction). Here every point was simulated: by brute force where its chain converged,
+    // and by splitting (AMS) at β = 16 beyond the brute-force budget, with its diagnostics.
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("barrier-1d.json")).unwrap()).unwrap();
     let points = json["points"].as_array().unwrap();
-    assert_eq!(points.len(), 18);
+    assert_eq!(points.len(), 27);
     for p in points {
         assert!(p["measured"].is_array(), "quick mode simulates every point: {p}");
-        assert_eq!(p["em_chain_converged"], true, "{p}");
+        match p["estimator"].as_str().unwrap() {
+            "brute-force" => assert_eq!(p["em_chain_converged"], true, "{p}"),
+            _ => assert!(p["beta"] == 16.0 && p["ams"]["extinctions"] == 0 && p["ams"]["variance_ratio"].as_f64().unwrap() < 10.0, "{p}"),
+        }
     }
-    assert!(report.summary.iter().any(|l| l.contains("18 of 18")), "{:?}", report.summary);
+    assert!(points.iter().filter(|p| p["estimator"] == "ams").count() >= 5);
+    assert!(report.summary.iter().any(|l| l.contains("27 of 27")), "{:?}", report.summary);
 
     // Resumption: every point comes from the cache, and the numbers are identical.
     let before = std::fs::read(dir.path().join("barrier-1d.csv")).unwrap();
     let lines = Mutex::new(Vec::new());
     reproduce("barrier-1d", &options, &|l| lines.lock().unwrap().push(l.to_string())).unwrap();
     let lines = lines.into_inner().unwrap();
-    assert_eq!(lines.len(), 18);
+    assert_eq!(lines.len(), 27);
     assert!(lines.iter().all(|l| l.ends_with("(cached)")));
     assert_eq!(before, std::fs::read(dir.path().join("barrier-1d.csv")).unwrap());
 }

@@ -170,6 +170,14 @@ pub fn bases() -> Vec<Base> {
              [dynamics.solver]\nkind = \"euler-maruyama\"\n[exit]\nkind = \"coordinate\"\nthreshold = 0.9\n",
             vec![],
         ),
+        b(
+            "ams-double-well",
+            "run",
+            "seed = 7\n[model]\nkind = \"double-well\"\nepsilon = 0.25\n[dynamics]\nkind = \"sde\"\ndt = 0.02\n\
+             [dynamics.noise]\nkind = \"paper\"\nlr = 0.2\nbatch_size = 1\n[exit]\nkind = \"coordinate\"\nthreshold = 1.0\n\
+             [estimator]\nkind = \"ams\"\nparticles = 20\nruns = 3\nkill = 1\nresolution = 0.01\ncycles = 5\n",
+            vec![],
+        ),
     ]
 }
 
@@ -226,7 +234,8 @@ fn value_mutations() -> Vec<(&'static str, Option<Value>, Expect)> {
 /// and epoch counts, and 10⁵ replicas (larger counts must be refused by the memory estimate).
 fn only_lengthens(path: &str, name: &str) -> bool {
     let large = matches!(name, "i64-max" | "2^61" | "100000" | "huge-array");
-    ((path.ends_with("max_steps") || path.ends_with("epochs")) && large) || (path == "replicas" && name == "100000")
+    let counts = ["replicas", "estimator.particles", "estimator.runs", "estimator.cycles"];
+    ((path.ends_with("max_steps") || path.ends_with("epochs")) && large) || (counts.contains(&path) && name == "100000")
 }
 
 fn config_args(base: &Base) -> Vec<String> {

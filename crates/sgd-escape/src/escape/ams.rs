@@ -470,7 +470,14 @@ const PILOT: u64 = 0xA175_0004;
 /// The basin and departure levels from a pilot trajectory: the median and the 90th
 /// percentile of ξ after a burn-in, kept below the exit (z_Σ ≤ 1/2) and at least one
 /// resolution apart.
-fn pilot_levels<M, S>(model: &M, stepper: &S, exit: &Exit, xi: &ReactionCoordinate, spec: &AmsSpec, start: &[f64]) -> (f64, f64)
+fn pilot_levels<M, S>(
+    model: &M,
+    stepper: &S,
+    exit: &Exit,
+    xi: &ReactionCoordinate,
+    spec: &AmsSpec,
+    start: &[f64],
+) -> Result<(f64, f64), String>
 where
     M: Model + ?Sized,
     S: Stepper,
@@ -489,13 +496,20 @@ where
         }
     }
     if values.len() < 100 {
-        return (0.05, 0.1);
+        return Ok((0.05, 0.1));
     }
     values.sort_by(f64::total_cmp);
     let quantile = |q: f64| values[((values.len() - 1) as f64 * q) as usize];
-    let departure = quantile(0.9).min(0.5);
-    let basin = quantile(0.5).min(departure - spec.resolution);
-    (basin, departure)
+    let (median, upper) = (quantile(0.5), quantile(0.9));
+    if upper - median < spec.resolution || upper.is_nan() || median.is_nan() {
+        return Err(format!(
+            "the pilot trajectory from θ* moves the reaction coordinate by less than the resolution δ = {} (median {median:.3e}, 90th percentile {upper:.3e} of ξ, which is 0 at θ* and 1 at the exit): the exit lies far beyond the basin's fluctuations, or the noise does not move the chain; lower estimator.resolution, give estimator.basin and estimator.departure, or check the exit and the noise",
+            spec.resolution
+        ));
+    }
+    let departure = upper.min(0.5);
+    let basin = median.min(departure - spec.resolution);
+    Ok((basin, departure))
 }
 
 /// The whole splitting estimate for `plan`: the brute-force loops from `start`, then the M
@@ -521,14 +535,14 @@ where
     let xi = &plan.coordinate;
     let mut plan = plan.clone();
     if plan.levels_from_pilot {
-        (plan.spec.basin, plan.departure) = pilot_levels(model, stepper, exit, xi, &plan.spec, start);
+        (plan.spec.basin, plan.departure) = pilot_levels(model, stepper, exit, xi, &plan.spec, start)?;
     }
     let plan = &plan;
     let (states, mut loops) = departures(model, stepper, exit, xi, &plan.spec, plan.departure, start, plan.trajectories, plan.cycles);
     (loops.basin, loops.departure) = (plan.spec.basin, plan.departure);
     if states.is_empty() {
         return Err(format!(
-            "no brute-force trajectory left the basin (ξ ≤ {}) for the departure surface ξ = {}",
+            "no brute-force trajectory left the basin (ξ ≤ {}) for the departure surface ξ = {}: lower estimator.departure",
             plan.spec.basin, plan.departure
         ));
     }

@@ -66,7 +66,7 @@ pub fn simulate_ams(
     let start = &prepared.start.theta;
     let exit = &prepared.exit;
     let splitting = |result: std::result::Result<(Vec<AmsRun>, LoopStatistics), String>| {
-        result.map_err(|e| Error::Numerical(format!("{e}: lower estimator.departure")))
+        result.map_err(|e| Error::invalid("estimator.kind", "\"ams\"", e))
     };
     match &prepared.dynamics {
         Dynamics::Sgd { lr, batch_size, sampling } => with_data_model!(&prepared.model, m => {

@@ -14,7 +14,7 @@ use crate::stats::rate::RateEstimate;
 use serde::Serialize;
 
 /// Steps after which one excursion is stopped (a guard; counted and warned about).
-const MAX_EXCURSION_STEPS: u64 = 1_000_000_000;
+const MAX_EXCURSION_STEPS: u64 = 10_000_000;
 
 /// A plan with `[estimator]`'s defaults (levels from the pilot trajectory, resolution 0.002,
 /// 10 cycles, k = 1) for a given coordinate, as the reproductions use it.
