@@ -5,6 +5,7 @@ use sgd_escape::dynamics::{Noise, Sde, Solver};
 use sgd_escape::escape::Exit;
 use sgd_escape::escape::ams::{AmsSpec, ReactionCoordinate, State, ams_run};
 use sgd_escape::model::Model;
+use sgd_escape::stats::mean_and_stderr;
 
 /// L(θ) = θ: under isotropic noise D = 1/2 the SDE is Brownian motion with drift −1,
 /// dX = −dt + dW.
@@ -26,13 +27,6 @@ impl Model for Slope {
 /// P(hit b before a | X₀ = x) for dX = −dt + dW: the scale function s(x) = e^{2x}.
 fn hitting_probability(x: f64, a: f64, b: f64) -> f64 {
     ((2.0 * x).exp() - (2.0 * a).exp()) / ((2.0 * b).exp() - (2.0 * a).exp())
-}
-
-fn mean_and_stderr(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    let var = v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0);
-    (m, (var / n).sqrt())
 }
 
 /// (a) Brownian motion with drift to B = {x ≥ 10} before A = {x ≤ 0}: from x₀ = 0.1,

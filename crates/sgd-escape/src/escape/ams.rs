@@ -299,6 +299,49 @@ where
     }
 }
 
+/// How one leg of a brute-force cycle ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Leg {
+    /// ξ reached the leg's target (Σ, or back into the basin).
+    Arrived,
+    /// The exit was reached first.
+    Exit,
+    /// θ or t stopped being finite, or the leg exceeded `limit` steps.
+    Failed,
+}
+
+/// Steps the chain until `arrived(ξ)`, the exit, divergence or `limit` steps.
+#[allow(clippy::too_many_arguments)]
+fn run_leg<M, S>(
+    model: &M,
+    stepper: &S,
+    exit: &Exit,
+    limit: u64,
+    state: &mut State<S::Workspace>,
+    rng: &mut ReplicaRng,
+    arrived: impl Fn(f64) -> bool,
+    xi: &ReactionCoordinate,
+) -> Leg
+where
+    M: Model + ?Sized,
+    S: Stepper,
+{
+    let start = state.steps;
+    loop {
+        state.time += stepper.step(&mut state.theta, &mut state.ws, rng);
+        state.steps += 1;
+        if !(all_finite(&state.theta) && state.time.is_finite()) || state.steps - start > limit {
+            return Leg::Failed;
+        }
+        if exit.reached(model, &state.theta) {
+            return Leg::Exit;
+        }
+        if arrived(xi.value(model, &state.theta)) {
+            return Leg::Arrived;
+        }
+    }
+}
+
 /// What the brute-force cycles between the basin and Σ measured.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct LoopStatistics {
@@ -365,20 +408,14 @@ where
             let mut entry = (0.0, 0u64);
             'cycles: for c in 0..=cycles {
                 // Out to Σ.
-                loop {
-                    state.time += stepper.step(&mut state.theta, &mut state.ws, &mut rng);
-                    state.steps += 1;
-                    if !(all_finite(&state.theta) && state.time.is_finite()) || state.steps - entry.1 > spec.max_excursion_steps {
-                        chain.failed += 1;
-                        break 'cycles;
-                    }
-                    if exit.reached(model, &state.theta) {
-                        chain.reached += 1;
-                        break 'cycles;
-                    }
-                    if xi.value(model, &state.theta) >= departure {
-                        break;
-                    }
+                let out = run_leg(model, stepper, exit, spec.max_excursion_steps, &mut state, &mut rng, |x| x >= departure, xi);
+                match out {
+                    Leg::Arrived => {}
+                    Leg::Exit => chain.reached += 1,
+                    Leg::Failed => chain.failed += 1,
+                }
+                if out != Leg::Arrived {
+                    break 'cycles;
                 }
                 let leg = (state.time - entry.0, state.steps - entry.1);
                 if c == 0 {
@@ -391,21 +428,14 @@ where
                     break;
                 }
                 // Back to the basin.
-                let out = state.steps;
-                loop {
-                    state.time += stepper.step(&mut state.theta, &mut state.ws, &mut rng);
-                    state.steps += 1;
-                    if !(all_finite(&state.theta) && state.time.is_finite()) || state.steps - out > spec.max_excursion_steps {
-                        chain.failed += 1;
-                        break 'cycles;
-                    }
-                    if exit.reached(model, &state.theta) {
-                        chain.reached += 1;
-                        break 'cycles;
-                    }
-                    if xi.value(model, &state.theta) <= spec.basin {
-                        break;
-                    }
+                let back = run_leg(model, stepper, exit, spec.max_excursion_steps, &mut state, &mut rng, |x| x <= spec.basin, xi);
+                match back {
+                    Leg::Arrived => {}
+                    Leg::Exit => chain.reached += 1,
+                    Leg::Failed => chain.failed += 1,
+                }
+                if back != Leg::Arrived {
+                    break 'cycles;
                 }
                 if c > 0 {
                     chain.loops.push((state.time - entry.0, state.steps - entry.1));

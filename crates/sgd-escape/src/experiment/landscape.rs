@@ -57,9 +57,7 @@ pub fn landscape_in_dir(config: &Config, base_dir: &Path, out_dir: &Path, existi
     };
     let mut folder = OutputFolder::claim(out_dir, claim)?;
     let report = LandscapeReport::new(&prepared, &inputs);
-    let mut json = serde_json::to_string_pretty(&report).expect("report serialises");
-    json.push('\n');
-    crate::report::atomic_write(&out_dir.join("landscape.json"), json.as_bytes())?;
+    crate::report::write_json(&out_dir.join("landscape.json"), &report)?;
     folder.complete()?;
     Ok(report)
 }

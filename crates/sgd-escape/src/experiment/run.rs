@@ -198,14 +198,17 @@ fn ams_runs_csv(runs: &[AmsRun]) -> String {
 
 /// The splitting estimator's part of [`run_in_dir`]: the brute-force loops, then the AMS runs
 /// not already in the folder's `ams.journal` (each journalled as it finishes), then
-/// `summary.json` and `ams_runs.csv`.
+/// `summary.json` and `ams_runs.csv`; the folder is then marked complete and the journal
+/// removed, in the order of the brute-force path.
 fn run_ams_in_dir(
     prepared: &Prepared,
     plan: &AmsPlan,
     inputs: &[InputFile],
-    out_dir: &std::path::Path,
+    folder: &mut OutputFolder,
     options: &RunOptions<'_>,
 ) -> Result<Summary> {
+    let out_dir = folder.dir().to_path_buf();
+    let out_dir = out_dir.as_path();
     let (journal, completed) = Journal::<AmsRun>::open(out_dir, journal_fingerprint(&prepared.config, inputs))?;
     let done: std::collections::BTreeMap<u64, AmsRun> = completed.into_iter().map(|r| (r.run, r)).collect();
     let on_ams_run = options.on_ams_run;
@@ -220,10 +223,10 @@ fn run_ams_in_dir(
     let (escape, report, warnings) = ams_statistics(plan, runs, loops);
     let csv = ams_runs_csv(&report.run_results);
     let summary = summarize_statistics(prepared, inputs, escape, Some(report), warnings);
-    let mut json = serde_json::to_string_pretty(&summary).expect("summary serialises");
-    json.push('\n');
-    crate::report::atomic_write(&out_dir.join("summary.json"), json.as_bytes())?;
+    crate::report::write_json(&out_dir.join("summary.json"), &summary)?;
     crate::report::atomic_write(&out_dir.join("ams_runs.csv"), csv.as_bytes())?;
+    folder.complete()?;
+    journal.remove()?;
     Ok(summary)
 }
 
@@ -267,11 +270,7 @@ pub fn run_in_dir(
         f(&prepared);
     }
     if let Some(plan) = &prepared.ams {
-        let summary = run_ams_in_dir(&prepared, plan, &inputs, out_dir, options)?;
-        folder.complete()?;
-        let journal = out_dir.join(<AmsRun as crate::report::journal::Record>::FILE);
-        std::fs::remove_file(&journal).map_err(|source| crate::Error::Io { action: "cannot remove journal", path: journal, source })?;
-        return Ok(summary);
+        return run_ams_in_dir(&prepared, plan, &inputs, &mut folder, options);
     }
     let (journal, completed) = Journal::open(out_dir, journal_fingerprint(&prepared.config, &inputs))?;
     let record = |o: &ReplicaOutcome| {

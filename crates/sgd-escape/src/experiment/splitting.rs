@@ -193,13 +193,6 @@ pub struct AmsReport {
     pub run_results: Vec<AmsRun>,
 }
 
-fn mean_sd(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    let var = if v.len() > 1 { v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0) } else { f64::NAN };
-    (m, var.sqrt())
-}
-
 /// The escape statistics from the AMS runs and the loops: p̄ over the runs, then
 /// E[T] = E[τ_first] + (1/p̄ − 1)·E[T_loop] + E[T_reac] (eq. 33), in time and in steps, with
 /// intervals from the spread of the runs combined with the loops' standard error on the log
@@ -208,8 +201,8 @@ pub fn ams_statistics(plan: &AmsPlan, runs: Vec<AmsRun>, loops: LoopStatistics) 
     use statrs::distribution::{ContinuousCDF, StudentsT};
     let m = runs.len();
     let p: Vec<f64> = runs.iter().map(|r| r.probability).collect();
-    let (p_mean, p_sd) = mean_sd(&p);
-    let p_se = p_sd / (m as f64).sqrt();
+    let (p_mean, p_se) = crate::stats::mean_and_stderr(&p);
+    let p_sd = p_se * (m as f64).sqrt();
     let t = StudentsT::new(0.0, 1.0, (m - 1) as f64).map(|d| d.inverse_cdf(0.975)).unwrap_or(1.96);
     let rel_p = p_se / p_mean;
     let probability = Interval { estimate: p_mean, stderr: p_se, ci_low: p_mean * (-t * rel_p).exp(), ci_high: p_mean * (t * rel_p).exp() };

@@ -186,9 +186,7 @@ impl OutputFolder {
     }
 
     fn write_manifest(&self) -> Result<()> {
-        let mut json = serde_json::to_string_pretty(&self.manifest).expect("manifest serialises");
-        json.push('\n');
-        super::atomic_write(&self.dir.join(MANIFEST), json.as_bytes())
+        super::write_json(&self.dir.join(MANIFEST), &self.manifest)
     }
 }
 

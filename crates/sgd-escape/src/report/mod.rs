@@ -24,6 +24,13 @@ pub fn atomic_write(path: &Path, contents: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(io)
 }
 
+/// Writes `value` as pretty JSON with a final newline, atomically ([`atomic_write`]).
+pub fn write_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
+    let mut json = serde_json::to_string_pretty(value).expect("outputs serialise");
+    json.push('\n');
+    atomic_write(path, json.as_bytes())
+}
+
 /// `escape_times.csv`: one row per replica.
 pub fn escape_times_csv(outcomes: &[ReplicaOutcome]) -> String {
     let mut t = table::Table::new(&["replica", "steps", "time", "status", "escaped"]);
@@ -45,9 +52,7 @@ pub fn survival_csv(outcomes: &[ReplicaOutcome]) -> String {
 /// Writes `summary.json`, `escape_times.csv` and `survival.csv` into `dir` (created if needed).
 pub fn write_run_outputs<S: serde::Serialize>(dir: &Path, summary: &S, outcomes: &[ReplicaOutcome]) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Io { action: "cannot create output folder", path: dir.to_path_buf(), source })?;
-    let mut json = serde_json::to_string_pretty(summary).expect("summary serialises");
-    json.push('\n');
-    atomic_write(&dir.join("summary.json"), json.as_bytes())?;
+    write_json(&dir.join("summary.json"), summary)?;
     atomic_write(&dir.join("escape_times.csv"), escape_times_csv(outcomes).as_bytes())?;
     atomic_write(&dir.join("survival.csv"), survival_csv(outcomes).as_bytes())
 }
