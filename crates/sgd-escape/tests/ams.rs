@@ -193,6 +193,35 @@ mod runs {
         );
     }
 
+    /// SGD's single samples can carry θ from below the departure surface Σ straight past the
+    /// exit: such departures are at B already and count in p. Two-dimensional regression, c = 3
+    /// (mean time ≈ 5800), with Σ at ξ = 0.6 so that about 4% of the departures jump straight
+    /// into the exit: AMS within 4 combined SE of brute force.
+    #[test]
+    fn departures_that_jump_past_the_departure_surface_into_the_exit_count() {
+        let base = "seed = 4
+[model]
+kind = \"linear-regression\"\ndim = 2\nsamples = 10000\ndata_seed = 1002\n\
+                    [dynamics]\nkind = \"sgd\"\nlr = 0.1\n[exit]\nkind = \"loss-above\"\nratio = 3.0\n";
+        let dir = tempfile::tempdir().unwrap();
+        let brute = run(&format!("replicas = 1000\nmax_steps = 100_000_000\n{base}"), &dir.path().join("brute"));
+        let ams = run(
+            &format!("{base}[estimator]\nkind = \"ams\"\nparticles = 200\nruns = 200\nbasin = 0.1\ndeparture = 0.6\n"),
+            &dir.path().join("ams"),
+        );
+        assert!(ams.ams.as_ref().unwrap().loops.reached_exit > 0, "no loop jumped into the exit: the case does not test it");
+        let (a, b) = (&ams.escape, &brute.escape);
+        let se = (a.mean_time_stderr.powi(2) + b.mean_time_stderr.powi(2)).sqrt();
+        assert!(
+            (a.mean_time - b.mean_time).abs() < 4.0 * se,
+            "AMS {} ± {}, brute force {} ± {}",
+            a.mean_time,
+            a.mean_time_stderr,
+            b.mean_time,
+            b.mean_time_stderr
+        );
+    }
+
     /// Resumable at the granularity of runs: a folder whose journal holds some finished runs
     /// runs only the others, and the summary is bit-identical; and the thread count never
     /// changes it.

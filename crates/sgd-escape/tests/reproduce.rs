@@ -111,6 +111,13 @@ fn fig3b_quick() {
             assert!(l["one_step_reach"].as_f64().unwrap() > 1.0, "{l}");
         }
     }
+    // Splitting at c = 3 on the first data set of each d (the d = 1 point is checked against
+    // its exact chain above); d = 8 is not a rare event there and is reported as such.
+    let ams = json["ams_points"].as_array().unwrap();
+    assert_eq!(ams.len(), 4, "{ams:?}");
+    for a in ams {
+        assert!(a["failed"].is_null() && a["ams"]["extinctions"] == 0, "{a}");
+    }
 }
 
 /// effective-dimension quick mode (1000 replicas per point).
@@ -138,6 +145,12 @@ fn effective_dimension_quick() {
     let ((a, sa), (b, sb)) = (time(2.0, 7), time(2.0, 8));
     let se = (a / b) * ((sa / a).powi(2) + (sb / b).powi(2)).sqrt();
     assert!(c.sqrt() - a / b > 4.0 * se, "β = 2, n = 7 (n_c = 6): {} ± {se}", a / b);
+    // β = 8 by splitting: close to its idealised variance on this coordinate.
+    let split: Vec<&serde_json::Value> = points.iter().filter(|p| p["estimator"] == "ams").collect();
+    assert_eq!(split.len(), 3);
+    for p in split {
+        assert!(p["beta"] == 8.0 && p["ams"]["extinctions"] == 0 && p["ams"]["variance_ratio"].as_f64().unwrap() < 3.0, "{p}");
+    }
     for t in json["theory"].as_array().unwrap() {
         let beyond = t["n"].as_f64().unwrap() >= t["critical_dimension"].as_f64().unwrap();
         assert_eq!(t["log_barrier_time"].is_null(), beyond, "{t}");

@@ -207,6 +207,12 @@ where
     (Particle { records, level, end, time, steps }, simulated)
 }
 
+/// A particle that is at B in `state` (level ∞, no steps simulated).
+fn at_exit<W>(state: State<W>) -> Particle<W> {
+    let (time, steps) = (state.time, state.steps);
+    Particle { records: vec![(f64::INFINITY, state)], level: f64::INFINITY, end: End::Exit, time, steps }
+}
+
 /// Stream domains: AMS branches, survivor choices, and the departures of [`departures`].
 const BRANCH: u64 = 0xA175_0001;
 const CHOICE: u64 = 0xA175_0002;
@@ -236,8 +242,13 @@ where
     };
     let mut particles: Vec<Particle<S::Workspace>> = Vec::with_capacity(n);
     for (i, s) in starts.into_iter().enumerate() {
-        let level = quantize(xi.value(model, &s.theta), spec.resolution);
-        let (p, steps) = excursion(model, stepper, exit, xi, spec, s, level, keyed_rng(spec.seed, &[BRANCH, run, 0, i as u64]));
+        let (p, steps) = if exit.reached(model, &s.theta) {
+            // A departure that jumped from the basin past Σ straight into B is at B already.
+            (at_exit(s), 0)
+        } else {
+            let level = quantize(xi.value(model, &s.theta), spec.resolution);
+            excursion(model, stepper, exit, xi, spec, s, level, keyed_rng(spec.seed, &[BRANCH, run, 0, i as u64]))
+        };
         count(&p, steps);
         particles.push(p);
     }
@@ -266,8 +277,7 @@ where
             let rng = keyed_rng(spec.seed, &[BRANCH, run, iterations, branch as u64]);
             let (p, steps) = if level == f64::INFINITY {
                 // The survivor's first state above z is its exit state: the branch is at B.
-                let (time, steps) = (state.time, state.steps);
-                (Particle { records: vec![(level, state)], level, end: End::Exit, time, steps }, 0)
+                (at_exit(state), 0)
             } else {
                 excursion(model, stepper, exit, xi, spec, state, level, rng)
             };
@@ -392,7 +402,7 @@ where
         states: Vec<State<W>>,
         loops: Vec<(f64, u64)>,
         legs: Vec<(f64, u64)>,
-        first: (f64, u64),
+        first: Option<(f64, u64)>,
         reached: u64,
         failed: u64,
         steps: u64,
@@ -403,26 +413,28 @@ where
         .map(|t| {
             let mut rng = keyed_rng(spec.seed, &[DEPARTURE, t as u64]);
             let mut state = State { theta: start.to_vec(), ws: stepper.workspace(), steps: 0, time: 0.0 };
-            let mut chain =
-                Chain { states: Vec::new(), loops: Vec::new(), legs: Vec::new(), first: (0.0, 0), reached: 0, failed: 0, steps: 0 };
+            let mut chain = Chain { states: Vec::new(), loops: Vec::new(), legs: Vec::new(), first: None, reached: 0, failed: 0, steps: 0 };
             let mut entry = (0.0, 0u64);
             'cycles: for c in 0..=cycles {
                 // Out to Σ.
+                // A leg that jumps from below Σ straight into B ends in a departure too (one
+                // already at B): a chain with jumps (SGD's single samples) can skip Σ, and
+                // discarding those paths would leave them out of p.
                 let out = run_leg(model, stepper, exit, spec.max_excursion_steps, &mut state, &mut rng, |x| x >= departure, xi);
-                match out {
-                    Leg::Arrived => {}
-                    Leg::Exit => chain.reached += 1,
-                    Leg::Failed => chain.failed += 1,
-                }
-                if out != Leg::Arrived {
+                if out == Leg::Failed {
+                    chain.failed += 1;
                     break 'cycles;
                 }
                 let leg = (state.time - entry.0, state.steps - entry.1);
                 if c == 0 {
-                    chain.first = leg;
+                    chain.first = Some(leg);
                 } else {
                     chain.legs.push(leg);
                     chain.states.push(State { steps: 0, time: 0.0, ..state.clone() });
+                }
+                if out == Leg::Exit {
+                    chain.reached += 1;
+                    break 'cycles;
                 }
                 if c == cycles {
                     break;
@@ -454,7 +466,7 @@ where
         loop_times.extend(c.loops.iter().map(|l| l.0));
         loop_steps.extend(c.loops.iter().map(|l| l.1 as f64));
         legs.extend(c.legs);
-        firsts.push(c.first);
+        firsts.extend(c.first);
         stats.reached_exit += c.reached;
         stats.failed += c.failed;
         stats.steps_simulated += c.steps;

@@ -237,7 +237,7 @@ pub fn ams_statistics(plan: &AmsPlan, runs: Vec<AmsRun>, loops: LoopStatistics) 
     };
     if relative_variance > 10.0 * idealised {
         warnings.push(format!(
-            "the AMS runs vary {:.1}× more than the idealised ln(1/p)/N of a perfect reaction coordinate (their median p is {:.1e}, their mean {p_mean:.1e}): \"{}\" may be poor, the mean rests on a few runs and the interval may be too narrow; raise estimator.runs or choose another estimator.reaction_coordinate",
+            "the AMS runs vary {:.1}× more than the idealised ln(1/p)/N of a perfect reaction coordinate (their median p is {:.1e}, their mean {p_mean:.1e}): \"{}\" may be poor, or the escape goes by rare large single steps (SGD's large per-sample gradients), which splitting on the state cannot sample; the mean rests on a few runs and the interval may be too narrow: raise estimator.runs, choose another estimator.reaction_coordinate, or check against brute force at a smaller scale",
             relative_variance / idealised,
             median_probability,
             plan.coordinate_kind

@@ -5,13 +5,13 @@
 //! the log-barrier power law c^{−(β+1/2)} for paper noise, the linear-barrier exponential
 //! exp(−βΔL/L*) for frozen noise, Kramers exp(−ΔL/D) for isotropic noise (D fixed across c).
 
+use super::splitting::{AmsDiagnostics, ams_mean_time};
 use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, save_figure, write_text};
 use crate::cells;
 use crate::dynamics::{Noise, Sde};
 use crate::error::Result;
-use crate::escape::ams::{ReactionCoordinate, run_splitting};
+use crate::escape::ams::ReactionCoordinate;
 use crate::escape::{EnsembleSpec, Exit, run_ensemble};
-use crate::experiment::splitting::{ams_statistics, default_plan};
 use crate::model::DoubleWell;
 use crate::report::plot::{Figure, Legend, Series, Style};
 use crate::report::table::Table;
@@ -68,20 +68,6 @@ struct Point {
     estimator: String,
     /// The splitting diagnostics of an AMS point.
     ams: Option<AmsDiagnostics>,
-}
-
-/// What an AMS point's page row reports about its splitting.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct AmsDiagnostics {
-    particles: usize,
-    runs: usize,
-    /// p̄ and its standard error.
-    probability: (f64, f64),
-    /// The runs' relative variance over the idealised ln(1/p)/N.
-    variance_ratio: f64,
-    extinctions: usize,
-    /// Replica-steps simulated (loops and splitting).
-    steps: u64,
 }
 
 /// AMS particles and runs per point.
@@ -157,21 +143,12 @@ fn compute_point(noise: &str, beta: f64, c: f64, replicas: usize, seed: u64, bud
     if predicted_steps > budget {
         // Beyond brute force: splitting on θ itself, the exact committor's coordinate in 1-D.
         let coordinate = ReactionCoordinate::Projection { direction: vec![1.0], from: -1.0, to: 1.0 };
-        let plan = default_plan(coordinate, "coordinate", AMS_PARTICLES, AMS_RUNS, seed);
-        match run_splitting(&model, &sde, &exit, &plan, &[-1.0], &Default::default(), &|_| {}) {
-            Ok((runs, loops)) => {
-                let (stats, report, _) = ams_statistics(&plan, runs, loops);
+        match ams_mean_time(&model, &sde, &exit, &[-1.0], coordinate, "coordinate", (AMS_PARTICLES, AMS_RUNS), seed) {
+            Ok((stats, diagnostics)) => {
                 point.measured = Some((stats.mean_time, stats.mean_time_stderr));
                 point.mean_time_method = Some("ams".into());
                 point.estimator = "ams".into();
-                point.ams = Some(AmsDiagnostics {
-                    particles: AMS_PARTICLES,
-                    runs: AMS_RUNS,
-                    probability: (report.probability.estimate, report.probability.stderr),
-                    variance_ratio: report.relative_variance / report.idealised_relative_variance,
-                    extinctions: report.extinctions,
-                    steps: report.steps_simulated.0 + report.steps_simulated.1,
-                });
+                point.ams = Some(diagnostics);
             }
             Err(e) => {
                 point.skipped = Some(format!("brute force beyond the budget ({predicted_steps:.2e} replica-steps) and AMS failed: {e}"))

@@ -5,11 +5,17 @@
 //! outlier direction multiplies the rate by c^{1/2}, until n reaches the critical dimension
 //! n_c = 2(β + 1), where the exponent vanishes and the minimum stops being stable (docs/theory.md eq. 15:
 //! P ∝ L^−(β+1) is normalisable in n dimensions only if n < 2(β + 1)).
+//!
+//! β = 2 and 4 are brute force; β = 8 and 16, with mean times up to ~10¹⁰, are measured by
+//! adaptive multilevel splitting on θ₁ (docs/theory.md §10).
 
+use super::splitting::{AmsDiagnostics, ams_mean_time};
 use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, save_figure, write_text};
 use crate::cells;
 use crate::dynamics::{Noise, Sde};
+use crate::error::Error;
 use crate::error::Result;
+use crate::escape::ams::ReactionCoordinate;
 use crate::escape::{EnsembleSpec, Exit, run_ensemble};
 use crate::model::DoubleWell;
 use crate::report::plot::{Figure, Legend, Series};
@@ -25,7 +31,12 @@ const NAME: &str = "effective-dimension";
 const H_STAR: f64 = 2.0;
 const DT: f64 = 0.01;
 const C: f64 = 4.0;
+/// β measured by brute force.
 const BETAS: [f64; 2] = [2.0, 4.0];
+/// β measured by splitting (full mode; quick mode takes the first, n ≤ 3).
+const AMS_BETAS: [f64; 2] = [8.0, 16.0];
+/// AMS particles and runs per point: (full, quick).
+const AMS_SIZES: [(usize, usize); 2] = [(200, 100), (200, 20)];
 const MAX_DIM: usize = 8;
 
 /// One (β, n) point.
@@ -44,6 +55,16 @@ struct Point {
     escaped: usize,
     censored: usize,
     diverged: usize,
+    /// "brute-force" or "ams".
+    #[serde(default = "brute_force")]
+    estimator: String,
+    /// The splitting diagnostics of an AMS point.
+    #[serde(default)]
+    ams: Option<AmsDiagnostics>,
+}
+
+fn brute_force() -> String {
+    "brute-force".into()
 }
 
 fn geometry(n: usize) -> BarrierGeometry {
@@ -106,7 +127,8 @@ fn speedup_fit(points: &[Point], beta: f64) -> Option<LineFit> {
     weighted_line(&x, &y, &sigma)
 }
 
-fn compute_point(beta: f64, n: usize, replicas: usize, seed: u64, max_steps: u64) -> Point {
+/// `replicas` = 0: by splitting on θ₁ from −1 to +1 with `ams_size` (particles, runs).
+fn compute_point(beta: f64, n: usize, (replicas, ams_size): (usize, (usize, usize)), seed: u64, max_steps: u64) -> Result<Point> {
     let lr = 1.0 / (H_STAR * beta);
     let model = DoubleWell { epsilon: 0.25 / (C - 1.0), dim: n, stiffness: H_STAR };
     let mut sqrt_hessian = vec![0.0; n * n];
@@ -116,10 +138,19 @@ fn compute_point(beta: f64, n: usize, replicas: usize, seed: u64, max_steps: u64
     let sde = Sde::new(&model, DT, Noise::Paper { lr, batch_size: 1, sqrt_hessian }, None).expect("analytic noise with a valid step");
     let mut start = vec![0.0; n];
     start[0] = -1.0;
-    let spec = EnsembleSpec { seed, replicas, max_steps };
-    let outcomes = run_ensemble(&model, &sde, &Exit::Coordinate { axis: 0, threshold: 1.0 }, &start, spec, Vec::new(), &|_| {});
-    let stats = EscapeStatistics::from_outcomes(&outcomes);
-    Point {
+    let exit = Exit::Coordinate { axis: 0, threshold: 1.0 };
+    let (stats, ams) = if replicas == 0 {
+        let mut direction = vec![0.0; n];
+        direction[0] = 1.0;
+        let xi = ReactionCoordinate::Projection { direction, from: -1.0, to: 1.0 };
+        let (stats, diagnostics) = ams_mean_time(&model, &sde, &exit, &start, xi, "coordinate", ams_size, seed)
+            .map_err(|e| Error::invalid("effective-dimension", format!("β = {beta}, n = {n}"), e))?;
+        (stats, Some(diagnostics))
+    } else {
+        let spec = EnsembleSpec { seed, replicas, max_steps };
+        (EscapeStatistics::from_outcomes(&run_ensemble(&model, &sde, &exit, &start, spec, Vec::new(), &|_| {})), None)
+    };
+    Ok(Point {
         beta,
         n,
         lr,
@@ -131,7 +162,9 @@ fn compute_point(beta: f64, n: usize, replicas: usize, seed: u64, max_steps: u64
         escaped: stats.escaped,
         censored: stats.censored,
         diverged: stats.diverged,
-    }
+        estimator: if ams.is_some() { "ams" } else { "brute-force" }.into(),
+        ams,
+    })
 }
 
 /// The speed-up t(n)/t(n + 1) at `beta` with its standard error (delta method), when both
@@ -150,14 +183,23 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
     let replicas = if options.quick { 1000 } else { 10_000 };
     let mut points = Vec::new();
     let mut index = 0u64;
-    for &beta in &BETAS {
+    let ams_betas: &[f64] = if options.quick { &AMS_BETAS[..1] } else { &AMS_BETAS };
+    let ams_size = AMS_SIZES[usize::from(options.quick)];
+    let grid =
+        BETAS.iter().map(|&b| (b, replicas, MAX_DIM)).chain(ams_betas.iter().map(|&b| (b, 0, if options.quick { 3 } else { MAX_DIM })));
+    let betas: Vec<f64> = BETAS.iter().chain(ams_betas).copied().collect();
+    for (beta, replicas, max_dim) in grid {
         // Censor at 50 × the n = 1 quadrature: far beyond every stable point's mean time.
         let max_steps = (50.0 * quadrature(beta) / DT) as u64;
-        for n in 1..=MAX_DIM {
+        for n in 1..=max_dim {
             index += 1;
-            let key = format!("beta{beta}-n{n}-r{replicas}");
+            let key = if replicas == 0 {
+                format!("beta{beta}-n{n}-ams{}x{}", ams_size.0, ams_size.1)
+            } else {
+                format!("beta{beta}-n{n}-r{replicas}")
+            };
             let seed = options.seed.wrapping_add(index);
-            let (point, cached) = cached_point(options, NAME, &key, || Ok(compute_point(beta, n, replicas, seed, max_steps)))?;
+            let (point, cached) = cached_point(options, NAME, &key, || compute_point(beta, n, (replicas, ams_size), seed, max_steps))?;
             progress(&format!("{NAME}: {key} {}", if cached { "(cached)" } else { "done" }));
             points.push(point);
         }
@@ -167,12 +209,13 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
     let out = &options.out;
 
     let mut series = Vec::new();
-    for (k, &beta) in BETAS.iter().enumerate() {
+    for (k, &beta) in betas.iter().enumerate() {
         let of = || points.iter().filter(move |p| p.beta == beta);
         let measured: Vec<&Point> = of().filter(|p| p.censored + p.diverged == 0).collect();
+        let how = if ams_betas.contains(&beta) { "splitting" } else { "brute force" };
         series.push(
             Series::points(
-                format!("β = {beta}: simulated (paper noise)"),
+                format!("β = {beta}: simulated (paper noise, {how})"),
                 measured.iter().map(|p| (p.n as f64, p.measured.0)).collect(),
                 Some(measured.iter().map(|p| p.measured.1).collect()),
             )
@@ -192,7 +235,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         summary.push(format!("β = {beta} (n_c = {}): {} (theory c^(1/2) = {})", critical_dimension(beta), ratios.join(", "), C.sqrt()));
         if let Some(fit) = speedup_fit(&points, beta) {
             let factor = (-fit.slope).exp();
-            let used = (1..=MAX_DIM).filter(|&n| exponent(beta, n) >= 1.0).count();
+            let used = of().filter(|p| p.censored + p.diverged == 0 && exponent(beta, p.n) >= 1.0).count();
             summary.push(format!(
                 "β = {beta}: a weighted fit of log t against n over the {used} points with (β + 1 − n/2) log c ≥ 1 gives a speed-up of {} per outlier direction against c^(1/2) = {} ({:.1} SE apart; χ²/ν = {:.2}, p = {:.1e}{})",
                 plus_minus(factor, factor * fit.slope_stderr),
@@ -229,7 +272,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         "experiment": NAME, "version": crate::VERSION, "seed": options.seed, "quick": options.quick,
         "command": options.command, "c": C, "h_star": H_STAR, "dt": DT, "points": points,
         "theory": points.iter().map(|p| serde_json::json!({"beta": p.beta, "n": p.n, "log_barrier_time": theory_time(p.beta, p.n), "critical_dimension": critical_dimension(p.beta)})).collect::<Vec<_>>(),
-        "quadrature_n1": BETAS.iter().map(|&b| (b, quadrature(b))).collect::<Vec<_>>(),
+        "quadrature_n1": betas.iter().map(|&b| (b, quadrature(b))).collect::<Vec<_>>(),
     });
     write_text(&mut files, &out.join(format!("{NAME}.json")), &serde_json::to_string_pretty(&json).expect("serialises"))?;
     let mut csv = Table::new(&[
@@ -268,7 +311,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
     }
     write_text(&mut files, &out.join(format!("{NAME}.csv")), &csv.csv())?;
 
-    let beyond = BETAS.iter().flat_map(|&beta| (1..MAX_DIM).filter(move |&n| n as f64 >= critical_dimension(beta)).map(move |n| (beta, n)));
+    let beyond = betas.iter().flat_map(|&beta| (1..MAX_DIM).filter(move |&n| n as f64 >= critical_dimension(beta)).map(move |n| (beta, n)));
     let checks = vec![
         Check::count(
             "below n_c: simulation within 4 SE + t/((β + 1 − n/2) log c) of the log-barrier formula t (its Eyring–Kramers correction is first order in 1/exponent)",
@@ -283,7 +326,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         ),
         Check::count(
             "n = 1: simulation within 4 SE of the exact mean exit time of its Euler–Maruyama chain (converged grid)",
-            BETAS.iter().map(|&beta| {
+            betas.iter().map(|&beta| {
                 let p = points.iter().find(|p| p.beta == beta && p.n == 1).expect("n = 1 point");
                 let (chain, converged) = em_chain(beta);
                 converged && (p.measured.0 - chain).abs() < 4.0 * p.measured.1
@@ -295,13 +338,19 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
          Command: `{}`{}\n\n\
          The double well L = ε + (θ₁² − 1)²/4 + (k/2)Σ_{{i≥2}} θ_i² with k = h* = 2, so H(θ*) = 2·I has n = dim outliers, and \
          c = L(θˢ)/L(θ*) = {C}. The SDE with the paper's noise Σ = 2L(θ)H*/B (B = 1, η = 1/(2β)) is integrated by \
-         Euler–Maruyama (dt = {DT}) from θ* = (−1, 0, …) until θ₁ = +1, {replicas} replicas a point, censored at 50 times the \
-         n = 1 quadrature. The log-barrier formula gives 1/κ = (2π/√2) c^(β + 1 − n/2): the ratio t(n)/t(n + 1) is c^(1/2) = \
+         Euler–Maruyama (dt = {DT}) from θ* = (−1, 0, …) until θ₁ = +1: for β = {} by brute force, {replicas} replicas a point, censored at \
+         50 times the n = 1 quadrature; for β = {}, whose mean times reach {:.0e}, by adaptive multilevel splitting on θ₁ \
+         (docs/theory.md §10; {} particles × {} runs, levels from a pilot trajectory; diagnostics in the table of all points). The log-barrier formula gives 1/κ = (2π/√2) c^(β + 1 − n/2): the ratio t(n)/t(n + 1) is c^(1/2) = \
          {} for every n, until the critical dimension n_c = 2(β + 1), where the exponent vanishes and the formula no \
          longer applies (the quasi-stationary law L^−(β+1) is not normalisable for n ≥ n_c).\n\n\
          ![{NAME}]({NAME}.png)\n\n## Findings\n\n",
         options.command,
         if options.quick { " (quick mode)" } else { "" },
+        BETAS.map(|b| b.to_string()).join(", "),
+        ams_betas.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(", "),
+        points.iter().filter(|p| p.ams.is_some()).map(|p| p.measured.0).fold(0.0, f64::max),
+        ams_size.0,
+        ams_size.1,
         C.sqrt()
     );
     for line in &summary {
@@ -316,6 +365,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         "n_c",
         "simulated mean t",
         "rate (95% CI)",
+        "estimator",
         "escaped / censored / diverged",
         "log barrier 1/κ",
         "simulated / log barrier",
@@ -328,6 +378,17 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             critical_dimension(p.beta).to_string(),
             plus_minus(p.measured.0, p.measured.1).to_string(),
             format!("{:.3e} ({:.3e} – {:.3e})", p.rate.0, p.rate.1, p.rate.2),
+            match &p.ams {
+                Some(a) => format!(
+                    "AMS: p̄ = {:.2e}, median p̂/p̄ = {:.2}, variance {:.1}× idealised, {} extinct, {:.1e} steps",
+                    a.probability.0,
+                    a.median_probability / a.probability.0,
+                    a.variance_ratio,
+                    a.extinctions,
+                    a.steps as f64
+                ),
+                None => format!("brute force, {} replicas", p.replicas),
+            },
             format!("{} / {} / {}", p.escaped, p.censored, p.diverged),
             theory.map(|t| format!("{t:.4}")).unwrap_or_else(|| "— (n ≥ n_c)".into()).to_string(),
             theory.map(|t| format!("{:.3}", p.measured.0 / t)).unwrap_or_else(|| "—".into()).to_string(),

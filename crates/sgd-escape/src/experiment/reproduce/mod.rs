@@ -14,6 +14,7 @@ mod fig3a;
 mod fig3b;
 mod sde_convergence;
 mod sgd_barrier;
+mod splitting;
 
 use crate::error::{Error, Result};
 use serde::Serialize;

@@ -14,9 +14,11 @@
 //!   for infinite Gaussian data (eq. 24): the stationary law has P(|u| > x) ∝ x^−α, so t_p grows
 //!   as c^(α/2) once c is large, whatever β + 1 − n/2 is.
 //!
-//! For d = 1 it adds SGD and its exact chain on N = 10⁶ samples of the same law.
+//! For d = 1 it adds SGD and its exact chain on N = 10⁶ samples of the same law. Beyond brute
+//! force, SGD itself is measured up to c = 10 by splitting ([`splitting`]).
 
 mod render;
+mod splitting;
 
 use super::{ReproduceOptions, ReproduceReport, cached_point};
 use crate::error::Result;
@@ -34,6 +36,7 @@ use crate::theory::rates::{beta, log_barrier_exponent};
 use crate::theory::stationary::kesten_tail_exponent;
 use render::render;
 use serde::{Deserialize, Serialize};
+use splitting::{AMS_CS, AMS_SIZES, AmsPoint};
 
 const NAME: &str = "fig3b";
 const LR: f64 = 0.1;
@@ -208,6 +211,14 @@ impl ChainPoint {
     }
 }
 
+/// The sorted union of two threshold lists.
+fn union(a: &[f64], b: &[f64]) -> Vec<f64> {
+    let mut all: Vec<f64> = a.iter().chain(b).copied().collect();
+    all.sort_by(f64::total_cmp);
+    all.dedup();
+    all
+}
+
 /// Local log-log slope between two points.
 fn local_slope((c0, t0): (f64, f64), (c1, t1): (f64, f64)) -> f64 {
     (t1 / t0).ln() / (c1 / c0).ln()
@@ -236,6 +247,9 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         }
     }
     sets.push(Set { dim: 1, samples: LARGE_SAMPLES, data_seed: options.seed.wrapping_mul(1000).wrapping_add(1) });
+    let ams_cs: &[f64] = if options.quick { &AMS_CS[..1] } else { &AMS_CS };
+    let sizes = AMS_SIZES[usize::from(options.quick)];
+    let mut ams_points: Vec<AmsPoint> = Vec::new();
     let mut landscapes = Vec::new();
     let mut points = Vec::new();
     let mut chains = Vec::new();
@@ -246,7 +260,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         // Exact chains (d = 1): every c on N = 10⁴; on N = 10⁶ the thresholds far beyond brute
         // force, in full mode.
         let chain_cs: Vec<f64> = match (set.dim, set.samples, options.quick) {
-            (1, SAMPLES, _) => cs.to_vec(),
+            (1, SAMPLES, _) => union(cs, ams_cs),
             (1, _, false) => LARGE_CHAIN_CS.to_vec(),
             _ => Vec::new(),
         };
@@ -291,7 +305,19 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             points.push(point);
         }
         p.landscape.sgd_fit = fit(&measured);
+        // Splitting: every data set in full mode, the first N = 10⁴ set of each d in quick mode.
+        if !options.quick || (set.samples == SAMPLES && set.data_seed < options.seed.wrapping_mul(1000).wrapping_add(100)) {
+            for &c in ams_cs {
+                index += 1;
+                let (particles, runs) = sizes;
+                let key = format!("ams-{tag}-c{c}-n{particles}-m{runs}");
+                let seed = options.seed.wrapping_add(index);
+                let (point, cached) = cached_point(options, NAME, &key, || splitting::measure(&p, c, sizes, seed))?;
+                progress(&format!("{NAME}: {key} {}", if cached { "(cached)" } else { "done" }));
+                ams_points.push(point);
+            }
+        }
         landscapes.push(p.landscape);
     }
-    render(options, cs, &landscapes, &points, &chains)
+    render(options, cs, &landscapes, &points, &chains, &ams_points)
 }

@@ -2,8 +2,8 @@
 //! points.
 
 use super::{
-    BATCH_SIZE, ChainPoint, DIMS, FIT_FROM, JUMP_FREE_BELOW, LARGE_SAMPLES, LR, Landscape, NAME, Point, SAMPLES, SEEDS, Set, local_slope,
-    quadratures,
+    AmsPoint, BATCH_SIZE, ChainPoint, DIMS, FIT_FROM, JUMP_FREE_BELOW, LARGE_SAMPLES, LR, Landscape, NAME, Point, SAMPLES, SEEDS, Set,
+    local_slope, quadratures,
 };
 use crate::cells;
 use crate::error::Result;
@@ -28,6 +28,7 @@ pub(super) fn render(
     landscapes: &[Landscape],
     points: &[Point],
     chains: &[ChainPoint],
+    ams_points: &[AmsPoint],
 ) -> Result<ReproduceReport> {
     let out = &options.out;
     let mut files = Vec::new();
@@ -376,11 +377,15 @@ pub(super) fn render(
         ));
     }
 
+    let splitting = super::splitting::section(options, &mut files, landscapes, points, chains, ams_points)?;
+    summary.extend(splitting.summary);
+    checks.extend(splitting.checks);
+
     let json = serde_json::json!({
         "experiment": NAME, "version": crate::VERSION, "seed": options.seed, "quick": options.quick,
         "command": options.command, "lr": LR, "batch_size": BATCH_SIZE, "fit_from": FIT_FROM,
         "kesten_alpha_gaussian": alpha_gaussian,
-        "landscapes": landscapes, "points": points, "chains": chains,
+        "landscapes": landscapes, "points": points, "chains": chains, "ams_points": ams_points,
     });
     write_text(&mut files, &out.join(format!("{NAME}.json")), &serde_json::to_string_pretty(&json).expect("serialises"))?;
     let mut csv = Table::new(&[
@@ -524,6 +529,7 @@ pub(super) fn render(
     md.push_str(&fits.markdown());
     md.push_str("\n## d = 2, 4, 8: local slopes\n\n");
     md.push_str(&per_d.markdown());
+    md.push_str(&splitting.markdown);
     md.push_str("\n## All points\n\n");
     md.push_str(&all.markdown());
     write_text(&mut files, &out.join(format!("{NAME}.md")), &md)?;
