@@ -175,6 +175,36 @@ mod runs {
         );
     }
 
+    /// The `path` coordinate (arc length along the minimum-energy path over the saddle) on the
+    /// two-dimensional double well: within 4 combined SE of brute force, with ξ = 1 at the
+    /// path's far end, 2 from θ* (the saddle search runs by default).
+    #[test]
+    fn path_coordinate_agrees_with_brute_force() {
+        let base = "seed = 5\n[model]\nkind = \"double-well\"\nepsilon = 0.25\ndim = 2\n[dynamics]\nkind = \"sde\"\ndt = 0.01\n\
+                    [dynamics.noise]\nkind = \"paper\"\nlr = 0.1\nbatch_size = 1\n[exit]\nkind = \"coordinate\"\nthreshold = 1.0\n";
+        let dir = tempfile::tempdir().unwrap();
+        let brute = run(&format!("replicas = 4000\n{base}"), &dir.path().join("brute"));
+        let ams = run(&format!("{base}[estimator]\nkind = \"ams\"\nparticles = 100\nruns = 40\nreaction_coordinate = \"path\"\n"), &dir.path().join("ams"));
+        let report = ams.ams.as_ref().unwrap();
+        assert_eq!(report.reaction_coordinate_kind, "path");
+        match &report.reaction_coordinate {
+            sgd_escape::escape::ams::ReactionCoordinate::Path { to, length, .. } => {
+                assert!((to - 2.0).abs() < 0.01 && to == length, "{to} {length}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let (a, b) = (&ams.escape, &brute.escape);
+        let se = (a.mean_time_stderr.powi(2) + b.mean_time_stderr.powi(2)).sqrt();
+        assert!(
+            (a.mean_time - b.mean_time).abs() < 4.0 * se,
+            "AMS {} ± {}, brute force {} ± {}",
+            a.mean_time,
+            a.mean_time_stderr,
+            b.mean_time,
+            b.mean_time_stderr
+        );
+    }
+
     /// (d) SGD itself (B = 1, with replacement) on 1-D linear regression, first passage to
     /// L > 2L*, against the exact mean exit time of the SGD chain.
     #[test]
@@ -301,5 +331,9 @@ kind = \"linear-regression\"\ndim = 2\nsamples = 10000\ndata_seed = 1002\n\
         assert!(e.contains("estimator.reaction_coordinate"), "{e}");
         let e = err(&base.replace("particles = 50", "particles = 50\nkill = 50"));
         assert!(e.contains("estimator.kill"), "{e}");
+        // No saddle on linear regression: the path has nothing to follow.
+        let e = err("[model]\nkind = \"linear-regression\"\ndim = 1\nsamples = 100\n[dynamics]\nkind = \"sgd\"\nlr = 0.1\n\
+                     [exit]\nkind = \"loss-above\"\nratio = 2.0\n[estimator]\nkind = \"ams\"\nreaction_coordinate = \"path\"\n");
+        assert!(e.contains("estimator.reaction_coordinate") && e.contains("saddle"), "{e}");
     }
 }

@@ -47,6 +47,23 @@ pub enum ReactionCoordinate {
         /// ln L at the exit level.
         log_exit: f64,
     },
+    /// ξ = s(θ)/s_exit: the arc length s of the point nearest to θ on the minimum-energy path
+    /// from θ* over the saddle ([`crate::landscape::path`]), over the arc length where the path
+    /// meets the exit (or its far end).
+    Path {
+        /// The path's vertices, θ* first (not written to outputs).
+        #[serde(skip)]
+        vertices: Vec<Vec<f64>>,
+        /// Their cumulative arc lengths.
+        #[serde(skip)]
+        arc: Vec<f64>,
+        /// s_exit.
+        to: f64,
+        /// The whole path's length.
+        length: f64,
+        /// Its vertex count.
+        points: usize,
+    },
 }
 
 impl ReactionCoordinate {
@@ -55,7 +72,17 @@ impl ReactionCoordinate {
         match self {
             ReactionCoordinate::Projection { direction, from, to } => (crate::linalg::dot(direction, theta) - from) / (to - from),
             ReactionCoordinate::LogLoss { log_min, log_exit } => (model.loss(theta).ln() - log_min) / (log_exit - log_min),
+            ReactionCoordinate::Path { vertices, arc, to, .. } => crate::landscape::path::arc_length_at(vertices, arc, theta) / to,
         }
+    }
+
+    /// The `path` coordinate along `vertices` (θ* first): ξ = 1 where the path first meets
+    /// `exit`, or at its far end when it never does.
+    pub fn path<M: Model + ?Sized>(model: &M, vertices: Vec<Vec<f64>>, exit: &Exit) -> Self {
+        let arc = crate::landscape::path::arc_lengths(&vertices);
+        let length = *arc.last().expect("a path has vertices");
+        let to = vertices.iter().zip(&arc).find(|(v, _)| exit.reached(model, v)).map(|(_, s)| *s).unwrap_or(length);
+        ReactionCoordinate::Path { points: vertices.len(), vertices, arc, to, length }
     }
 }
 

@@ -224,7 +224,13 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
         };
         warnings.extend(stability_warning("dynamics.dt", *dt, step, &start));
     }
-    let ams = config.ams().map(|a| super::splitting::resolve_ams(a, config.seed, &start, &exit, &landscape)).transpose()?;
+    let path = |saddle: &crate::landscape::saddle::Saddle| {
+        with_model!(&model, m => {
+            let vertices = crate::landscape::path::minimum_energy_path(m, &start.theta, saddle);
+            crate::escape::ams::ReactionCoordinate::path(m, vertices, &exit)
+        })
+    };
+    let ams = config.ams().map(|a| super::splitting::resolve_ams(a, config.seed, &start, &exit, &landscape, path)).transpose()?;
     Ok(Prepared { config, model, data, start, exit, dynamics, landscape, warnings, ams })
 }
 

@@ -7,6 +7,7 @@ use super::config::{AmsConfig, ReactionCoordinateKind};
 use super::prepare::StartPoint;
 use crate::error::{Error, Result};
 use crate::escape::Exit;
+use crate::landscape::saddle::Saddle;
 pub use crate::escape::ams::AmsPlan;
 use crate::escape::ams::{AmsRun, AmsSpec, LoopStatistics, ReactionCoordinate};
 use crate::stats::EscapeStatistics;
@@ -33,7 +34,16 @@ pub fn default_plan(coordinate: ReactionCoordinate, coordinate_kind: &'static st
 }
 
 /// Resolves `[estimator]` for a prepared run.
-pub fn resolve_ams(config: &AmsConfig, seed: u64, start: &StartPoint, exit: &Exit, landscape: &LandscapeAnalysis) -> Result<AmsPlan> {
+/// `path` builds the `path` coordinate from the saddle (the model's minimum-energy path); it
+/// is called only for that kind.
+pub fn resolve_ams(
+    config: &AmsConfig,
+    seed: u64,
+    start: &StartPoint,
+    exit: &Exit,
+    landscape: &LandscapeAnalysis,
+    path: impl FnOnce(&Saddle) -> ReactionCoordinate,
+) -> Result<AmsPlan> {
     let key = "estimator.reaction_coordinate";
     let theta = &start.theta;
     let kind = match (config.reaction_coordinate, exit) {
@@ -92,6 +102,15 @@ pub fn resolve_ams(config: &AmsConfig, seed: u64, start: &StartPoint, exit: &Exi
             let direction: Vec<f64> = s.escape_direction.iter().map(|u| u * towards.signum()).collect();
             let (from, to) = (crate::linalg::dot(&direction, theta), crate::linalg::dot(&direction, &s.theta));
             (ReactionCoordinate::Projection { direction, from, to }, "escape-direction")
+        }
+        ReactionCoordinateKind::Path => {
+            let coordinate = path(saddle()?);
+            if let ReactionCoordinate::Path { to, .. } = &coordinate
+                && !(*to > 0.0)
+            {
+                return Err(Error::invalid(key, "\"path\"", "the minimum-energy path from θ* has zero length: choose another coordinate"));
+            }
+            (coordinate, "path")
         }
         ReactionCoordinateKind::Auto => unreachable!("resolved above"),
     };

@@ -1,9 +1,11 @@
 //! Landscape analysis: minimisation ([`minimize`]), curvature operators ([`curvature`]),
-//! spectra ([`spectrum`]), outlier eigenvalues ([`outliers`]) and saddle search ([`saddle`]).
+//! spectra ([`spectrum`]), outlier eigenvalues ([`outliers`]), saddle search ([`saddle`]) and the
+//! minimum-energy path over the saddle ([`path`]).
 
 pub mod curvature;
 mod minimize;
 pub mod outliers;
+pub mod path;
 pub mod saddle;
 pub mod spectrum;
 

@@ -48,6 +48,9 @@ pub enum ReactionCoordinateKind {
     Coordinate,
     /// The projection on the saddle's unstable eigenvector, from θ* to the saddle.
     EscapeDirection,
+    /// Arc length along the minimum-energy path from θ* over the saddle, to where it meets
+    /// the exit.
+    Path,
 }
 
 /// `kind = "ams"`.

@@ -36,7 +36,7 @@ use crate::theory::rates::{beta, log_barrier_exponent};
 use crate::theory::stationary::kesten_tail_exponent;
 use render::render;
 use serde::{Deserialize, Serialize};
-use splitting::{AMS_CS, AMS_SIZES, AmsPoint};
+use splitting::{AMS_CS, AMS_SIZES, AmsPoint, LARGE_SET_SIZE};
 
 const NAME: &str = "fig3b";
 const LR: f64 = 0.1;
@@ -44,6 +44,8 @@ const BATCH_SIZE: usize = 1;
 const DIMS: [usize; 4] = [1, 2, 4, 8];
 const SAMPLES: usize = 10_000;
 const LARGE_SAMPLES: usize = 1_000_000;
+/// Offset of the seeds of brute-force points beyond c = 3 (apart from the grid's own).
+const EXTRA_SEEDS: u64 = 1 << 20;
 /// Data sets (seeds) per dimension.
 const SEEDS: usize = 5;
 /// Slopes are fitted over c ≥ this (β log c ≳ 4).
@@ -275,10 +277,17 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         let mut last: Option<(f64, f64)> = None;
         let mut slope_seen = 1.5 * p.landscape.predicted_slope;
         let mut measured = Vec::new();
-        for &c in cs {
-            index += 1;
+        // Beyond c = 3 (full mode) brute force goes on where affordable, beside the splitting;
+        // these points have their own seeds and stay out of the fit over c ≤ 3.
+        let beyond: &[f64] = if options.quick { &[] } else { &AMS_CS };
+        for (k, &c) in cs.iter().chain(beyond.iter().filter(|c| **c > cs[cs.len() - 1])).enumerate() {
+            let seed = if k < cs.len() {
+                index += 1;
+                options.seed.wrapping_add(index)
+            } else {
+                options.seed.wrapping_add(EXTRA_SEEDS).wrapping_add(index * 16 + k as u64)
+            };
             let key = format!("{tag}-c{c}-r{replicas}");
-            let seed = options.seed.wrapping_add(index);
             let expected = chains.iter().find(|q| q.set == set && q.c == c).map(|q| q.mean_time);
             let predicted = expected.or(last.map(|(c0, t0)| t0 * (c / c0).powf(slope_seen)));
             let cost = predicted.map(|t| t / LR * replicas as f64).unwrap_or(0.0);
@@ -298,7 +307,9 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
                     slope_seen = slope_seen.max(local_slope((c0, t0), (c, t)));
                 }
                 last = Some((c, t));
-                measured.push((c, t, se));
+                if k < cs.len() {
+                    measured.push((c, t, se));
+                }
             } else {
                 last = Some((c, f64::INFINITY));
             }
@@ -309,6 +320,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         if !options.quick || (set.samples == SAMPLES && set.data_seed < options.seed.wrapping_mul(1000).wrapping_add(100)) {
             for &c in ams_cs {
                 index += 1;
+                let sizes = if set.samples == LARGE_SAMPLES { LARGE_SET_SIZE } else { sizes };
                 let (particles, runs) = sizes;
                 let key = format!("ams-{tag}-c{c}-n{particles}-m{runs}");
                 let seed = options.seed.wrapping_add(index);

@@ -20,6 +20,8 @@
 //!
 //! Items 1–5 come from the tool's own landscape analysis of each configuration.
 
+mod beyond;
+
 use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, save_figure, write_text};
 use crate::cells;
 use crate::error::Result;
@@ -113,12 +115,18 @@ fn last_change(p: &Prediction) -> f64 {
 }
 
 fn config(sigma: f64, replicas: usize, seed: u64, max_steps: u64, dynamics: &str) -> Result<Config> {
+    config_with(sigma, &format!("seed = {seed}\nreplicas = {replicas}\nmax_steps = {max_steps}\n"), dynamics, "")
+}
+
+/// The curve-model configuration with `head` (seed and the brute-force settings, or only the
+/// seed), the `[dynamics]` body and `tail` (e.g. an `[estimator]` table).
+fn config_with(sigma: f64, head: &str, dynamics: &str, tail: &str) -> Result<Config> {
     let text = format!(
-        "seed = {seed}\nreplicas = {replicas}\nmax_steps = {max_steps}\n\
+        "{head}\
          [model]\nkind = \"curve\"\ndim = 1\ns = 0.5\nkappa = 1.0\nnoise = {sigma}\nsamples = {SAMPLES}\ndata_seed = 7\n\
          [dynamics]\n{dynamics}\n\
          [start]\npoint = [-1.0]\n\
-         [exit]\nkind = \"coordinate\"\naxis = 0\nthreshold = 0.935\n"
+         [exit]\nkind = \"coordinate\"\naxis = 0\nthreshold = 0.935\n{tail}"
     );
     Config::from_toml(&text, Path::new("sgd-barrier.toml"))
 }
@@ -326,13 +334,14 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         progress(&format!("{NAME}: {key} {}", if cached { "(cached)" } else { "done" }));
         points.push(point);
     }
+    let beyond = beyond::section(options, budget, chain_tolerance, progress)?;
     let mut files = Vec::new();
     let mut summary: Vec<String> = Vec::new();
     let out = &options.out;
 
     let json = serde_json::json!({
         "experiment": NAME, "version": crate::VERSION, "seed": options.seed, "quick": options.quick,
-        "command": options.command, "samples": SAMPLES, "points": points,
+        "command": options.command, "samples": SAMPLES, "points": points, "beyond_brute_force": beyond.points,
     });
     write_text(&mut files, &out.join(format!("{NAME}.json")), &serde_json::to_string_pretty(&json).expect("serialises"))?;
     let mut csv = Table::new(&[
@@ -460,7 +469,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
     let within =
         |m: &Measured, exact: f64, change: f64| m.censored == 0 && (m.mean_time.0 - exact).abs() < 4.0 * m.mean_time.1 + exact * change;
     let high: Vec<&Point> = points.iter().filter(|p| p.beta * p.c.ln() >= 1.0).collect();
-    let checks = vec![
+    let mut checks = vec![
         Check::count(
             "B = 1: SGD within 4 SE (+ the chain's grid error) of the exact mean exit time of the SGD chain",
             points.iter().filter_map(|p| Some(p.chains_converged && within(&p.sgd, p.sgd_chain?, p.chain_changes.0?))),
@@ -493,6 +502,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
             high.iter().map(|p| (p.log_barrier / p.quadrature_paper - 1.0).abs() < 1.0 / (p.beta * p.c.ln())),
         ),
     ];
+    checks.extend(beyond.checks);
     let chain_tolerance_text = format!("{}%", 100.0 * chain_tolerance);
     let mut md = format!(
         "# sgd-barrier: minibatch SGD over a real barrier, against every theory\n\n\
@@ -575,6 +585,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
     }
     md.push_str(&table.markdown());
     md.push_str(&validity_note(&points));
+    md.push_str(&beyond.markdown);
     md.push('\n');
     md.push_str(&checks_table(&checks));
     md.push_str("\n## The chain of approximations, point by point\n\n");
@@ -615,7 +626,7 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
     for line in &summary {
         md.push_str(&format!("- {line}\n"));
     }
-    summary.splice(0..0, findings);
+    summary.splice(0..0, findings.into_iter().chain(beyond.findings));
     write_text(&mut files, &out.join(format!("{NAME}.md")), &md)?;
     Ok(ReproduceReport { name: NAME.into(), files, summary, checks })
 }

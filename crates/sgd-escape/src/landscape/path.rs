@@ -1,0 +1,191 @@
+//! The minimum-energy path (MEP) from a minimum over a saddle: the gradient-flow line through
+//! the saddle, traced by steepest descent from the saddle both ways along its unstable
+//! direction, with steps of fixed arc length. Any saddle search (eigenvector following or NEB)
+//! gives it; the splitting estimator's `path` coordinate measures arc length along it.
+
+use super::saddle::Saddle;
+use crate::linalg;
+use crate::model::Model;
+
+/// Vertices of the returned path (it is resampled to equal arc length).
+const VERTICES: usize = 256;
+/// Descent steps per unit of |saddle − θ*| (the arc-length step is that distance / this).
+const STEPS_PER_DISTANCE: f64 = 400.0;
+/// Most descent steps on each side.
+const MAX_STEPS: usize = 40_000;
+
+/// Steepest descent from `start` with steps of arc length `h` until the loss stops
+/// decreasing, the gradient vanishes, `stop` is within one step, or [`MAX_STEPS`].
+fn descend<M: Model + ?Sized>(model: &M, start: Vec<f64>, h: f64, stop: Option<&[f64]>) -> Vec<Vec<f64>> {
+    let mut grad = vec![0.0; start.len()];
+    let mut loss = model.loss_and_gradient(&start, &mut grad);
+    let mut path = vec![start];
+    for _ in 0..MAX_STEPS {
+        let x = path.last().expect("non-empty");
+        if stop.is_some_and(|s| linalg::distance(x, s) <= h) {
+            break;
+        }
+        let norm = linalg::norm(&grad);
+        if !(norm > 0.0 && norm.is_finite()) {
+            break;
+        }
+        let next: Vec<f64> = x.iter().zip(&grad).map(|(x, g)| x - h * g / norm).collect();
+        let next_loss = model.loss_and_gradient(&next, &mut grad);
+        if !(next_loss < loss) {
+            break;
+        }
+        loss = next_loss;
+        path.push(next);
+    }
+    path
+}
+
+/// The MEP from `minimum` through `saddle` and down its far side (to the next minimum, or as
+/// far as descent goes), as [`VERTICES`] points at equal arc length, `minimum` first. The
+/// saddle lies on it.
+pub fn minimum_energy_path<M: Model + ?Sized>(model: &M, minimum: &[f64], saddle: &Saddle) -> Vec<Vec<f64>> {
+    let s = &saddle.theta;
+    let distance = linalg::distance(s, minimum).max(1e-12);
+    let h = distance / STEPS_PER_DISTANCE;
+    let u = &saddle.escape_direction;
+    let toward: f64 = u.iter().zip(minimum.iter().zip(s)).map(|(u, (m, s))| u * (m - s)).sum();
+    let sign = if toward >= 0.0 { 1.0 } else { -1.0 };
+    let off = |k: f64| -> Vec<f64> { s.iter().zip(u).map(|(s, u)| s + k * sign * h * u).collect() };
+    let mut back = descend(model, off(1.0), h, Some(minimum));
+    back.push(minimum.to_vec());
+    back.reverse();
+    back.push(s.clone());
+    back.extend(descend(model, off(-1.0), h, None));
+    resample(&back, VERTICES)
+}
+
+/// `points` resampled at `count` equal arc-length positions (first and last kept).
+fn resample(points: &[Vec<f64>], count: usize) -> Vec<Vec<f64>> {
+    let arc = arc_lengths(points);
+    let total = *arc.last().expect("non-empty");
+    if points.len() <= 2 || total <= 0.0 {
+        return points.to_vec();
+    }
+    let mut out = Vec::with_capacity(count);
+    let mut j = 0;
+    for i in 0..count {
+        let target = total * i as f64 / (count - 1) as f64;
+        while j + 2 < points.len() && arc[j + 1] < target {
+            j += 1;
+        }
+        let len = arc[j + 1] - arc[j];
+        let t = if len > 0.0 { ((target - arc[j]) / len).clamp(0.0, 1.0) } else { 0.0 };
+        out.push(points[j].iter().zip(&points[j + 1]).map(|(a, b)| a + t * (b - a)).collect());
+    }
+    out
+}
+
+/// Cumulative arc length at each vertex of a polyline (0 at the first).
+pub fn arc_lengths(points: &[Vec<f64>]) -> Vec<f64> {
+    let mut arc = vec![0.0];
+    for w in points.windows(2) {
+        arc.push(arc.last().expect("non-empty") + linalg::distance(&w[0], &w[1]));
+    }
+    arc
+}
+
+/// The arc length at the point of the polyline nearest to `theta` (orthogonal projection on
+/// each segment, clamped to it).
+pub fn arc_length_at(points: &[Vec<f64>], arc: &[f64], theta: &[f64]) -> f64 {
+    let (mut best, mut at) = (f64::INFINITY, 0.0);
+    for (k, w) in points.windows(2).enumerate() {
+        let (a, b) = (&w[0], &w[1]);
+        let (mut ab, mut at_a, mut aa) = (0.0, 0.0, 0.0);
+        for i in 0..a.len() {
+            let d = b[i] - a[i];
+            ab += d * (theta[i] - a[i]);
+            aa += d * d;
+            at_a += (theta[i] - a[i]) * (theta[i] - a[i]);
+        }
+        let t = if aa > 0.0 { (ab / aa).clamp(0.0, 1.0) } else { 0.0 };
+        // |θ − (a + t(b − a))|² = |θ − a|² − 2t(θ − a)·(b − a) + t²|b − a|².
+        let d2 = at_a - 2.0 * t * ab + t * t * aa;
+        if d2 < best {
+            best = d2;
+            at = arc[k] + t * aa.sqrt();
+        }
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::landscape::saddle::{SaddleOptions, eigenvector_following};
+    use crate::model::DoubleWell;
+
+    /// On the double well L = ε + (θ₁² − 1)²/4 + θ₂² (stiffness 2) the MEP is the θ₁ axis: from
+    /// (−1, 0) over the saddle (0, 0) to (1, 0), of length 2.
+    #[test]
+    fn double_well_path_is_the_axis() {
+        let model = DoubleWell { epsilon: 0.1, dim: 2, stiffness: 2.0 };
+        let saddle = eigenvector_following(&model, &[-1.0, 0.0], Some(&[1.0, 0.0]), SaddleOptions::default()).unwrap();
+        let path = minimum_energy_path(&model, &[-1.0, 0.0], &saddle);
+        assert_eq!(path.len(), VERTICES);
+        assert_eq!(path[0], vec![-1.0, 0.0]);
+        for p in &path {
+            assert!(p[1].abs() < 1e-9 && p[0] >= -1.0 - 1e-12 && p[0] <= 1.0 + 1e-12, "{p:?}");
+        }
+        let arc = arc_lengths(&path);
+        let total = *arc.last().unwrap();
+        assert!((total - 2.0).abs() < 0.01, "{total}");
+        // Arc length at an off-path point is that of its projection.
+        assert!((arc_length_at(&path, &arc, &[0.0, 0.7]) - 1.0).abs() < 1e-9);
+        assert!((arc_length_at(&path, &arc, &[-1.5, 0.3])).abs() < 1e-12);
+    }
+
+    /// A curved valley: L = (θ₂ − θ₁²)² + (θ₁² − 1)²/4, minima (±1, 1), saddle at the origin.
+    /// Along the path the gradient is parallel to the tangent (the defining property of an MEP;
+    /// the chord between the minima is far from it), and the path ends at the other minimum.
+    #[test]
+    fn curved_valley_path_follows_the_valley() {
+        struct Valley;
+        impl Model for Valley {
+            fn dim(&self) -> usize {
+                2
+            }
+            fn loss(&self, t: &[f64]) -> f64 {
+                (t[1] - t[0] * t[0]).powi(2) + 0.25 * (t[0] * t[0] - 1.0).powi(2)
+            }
+            fn loss_and_gradient(&self, t: &[f64], g: &mut [f64]) -> f64 {
+                let r = t[1] - t[0] * t[0];
+                g[0] = -4.0 * t[0] * r + t[0] * (t[0] * t[0] - 1.0);
+                g[1] = 2.0 * r;
+                self.loss(t)
+            }
+        }
+        impl crate::model::HessianProduct for Valley {
+            fn hvp(&self, t: &[f64], v: &[f64], out: &mut [f64]) {
+                let r = t[1] - t[0] * t[0];
+                let h00 = -4.0 * r + 8.0 * t[0] * t[0] + 3.0 * t[0] * t[0] - 1.0;
+                let h01 = -4.0 * t[0];
+                out[0] = h00 * v[0] + h01 * v[1];
+                out[1] = h01 * v[0] + 2.0 * v[1];
+            }
+        }
+        let saddle = eigenvector_following(&Valley, &[-1.0, 1.0], Some(&[1.0, -1.0]), SaddleOptions::default()).unwrap();
+        assert!(saddle.theta.iter().all(|x| x.abs() < 1e-6), "{:?}", saddle.theta);
+        let path = minimum_energy_path(&Valley, &[-1.0, 1.0], &saddle);
+        let mut worst: f64 = 0.0;
+        let mut g = [0.0; 2];
+        for w in path.windows(3) {
+            let tangent: Vec<f64> = w[2].iter().zip(&w[0]).map(|(a, b)| a - b).collect();
+            let t = linalg::norm(&tangent);
+            Valley.loss_and_gradient(&w[1], &mut g);
+            let along = linalg::dot(&g, &tangent) / t;
+            let across = (linalg::dot(&g, &g) - along * along).max(0.0).sqrt();
+            if linalg::norm(&g) > 1e-3 {
+                worst = worst.max(across / linalg::norm(&g));
+            }
+        }
+        assert!(worst < 0.05, "the gradient leaves the path's tangent by {worst} (relative)");
+        // The chord θ₂ = 1 is not the path: at θ₁ = 0 the path passes through the saddle.
+        assert!(path.iter().any(|p| p[0].abs() < 0.01 && p[1].abs() < 0.01));
+        assert!((path.last().unwrap()[0] - 1.0).abs() < 0.02, "{:?}", path.last());
+    }
+}
