@@ -184,7 +184,10 @@ mod runs {
                     [dynamics.noise]\nkind = \"paper\"\nlr = 0.1\nbatch_size = 1\n[exit]\nkind = \"coordinate\"\nthreshold = 1.0\n";
         let dir = tempfile::tempdir().unwrap();
         let brute = run(&format!("replicas = 4000\n{base}"), &dir.path().join("brute"));
-        let ams = run(&format!("{base}[estimator]\nkind = \"ams\"\nparticles = 100\nruns = 40\nreaction_coordinate = \"path\"\n"), &dir.path().join("ams"));
+        let ams = run(
+            &format!("{base}[estimator]\nkind = \"ams\"\nparticles = 100\nruns = 40\nreaction_coordinate = \"path\"\n"),
+            &dir.path().join("ams"),
+        );
         let report = ams.ams.as_ref().unwrap();
         assert_eq!(report.reaction_coordinate_kind, "path");
         match &report.reaction_coordinate {

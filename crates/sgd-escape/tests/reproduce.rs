@@ -179,6 +179,13 @@ fn sgd_barrier_quick() {
         assert_eq!(p["sgd_chain"].is_null(), p["batch_size"] != 1, "{p}");
         assert!(p["quadrature_exact"].as_f64().unwrap() > p["em_chain"].as_f64().unwrap(), "{p}");
     }
+    // Beyond brute force (β = 8.2, B = 1): the exact SGD chain is the measurement, and the
+    // splitting estimate stands beside it with its diagnostics.
+    let beyond = json["beyond_brute_force"].as_array().unwrap();
+    assert_eq!(beyond.len(), 1);
+    let b = &beyond[0];
+    assert!(b["beta"].as_f64().unwrap() > 8.0 && b["sgd_chain"].as_f64().unwrap() > 1e5, "{b}");
+    assert!(b["ams_diagnostics"]["variance_ratio"].as_f64().is_some(), "{b}");
 }
 
 /// sde-convergence quick mode (the coarsest and finest dt of each case).

@@ -7,9 +7,9 @@ use super::config::{AmsConfig, ReactionCoordinateKind};
 use super::prepare::StartPoint;
 use crate::error::{Error, Result};
 use crate::escape::Exit;
-use crate::landscape::saddle::Saddle;
 pub use crate::escape::ams::AmsPlan;
 use crate::escape::ams::{AmsRun, AmsSpec, LoopStatistics, ReactionCoordinate};
+use crate::landscape::saddle::Saddle;
 use crate::stats::EscapeStatistics;
 use crate::stats::rate::RateEstimate;
 use serde::Serialize;
@@ -106,7 +106,7 @@ pub fn resolve_ams(
         ReactionCoordinateKind::Path => {
             let coordinate = path(saddle()?);
             if let ReactionCoordinate::Path { to, .. } = &coordinate
-                && !(*to > 0.0)
+                && (*to <= 0.0 || to.is_nan())
             {
                 return Err(Error::invalid(key, "\"path\"", "the minimum-energy path from θ* has zero length: choose another coordinate"));
             }

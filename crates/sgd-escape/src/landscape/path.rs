@@ -31,7 +31,7 @@ fn descend<M: Model + ?Sized>(model: &M, start: Vec<f64>, h: f64, stop: Option<&
         }
         let next: Vec<f64> = x.iter().zip(&grad).map(|(x, g)| x - h * g / norm).collect();
         let next_loss = model.loss_and_gradient(&next, &mut grad);
-        if !(next_loss < loss) {
+        if next_loss >= loss || next_loss.is_nan() {
             break;
         }
         loss = next_loss;

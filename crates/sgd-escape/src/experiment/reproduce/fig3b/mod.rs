@@ -44,8 +44,10 @@ const BATCH_SIZE: usize = 1;
 const DIMS: [usize; 4] = [1, 2, 4, 8];
 const SAMPLES: usize = 10_000;
 const LARGE_SAMPLES: usize = 1_000_000;
-/// Offset of the seeds of brute-force points beyond c = 3 (apart from the grid's own).
+/// Offset of the seeds of brute-force points beyond c = 3 (apart from the grid's own), and
+/// their budget in replica-steps.
 const EXTRA_SEEDS: u64 = 1 << 20;
+const EXTRA_BUDGET: f64 = 1e10;
 /// Data sets (seeds) per dimension.
 const SEEDS: usize = 5;
 /// Slopes are fitted over c ≥ this (β log c ≳ 4).
@@ -213,6 +215,36 @@ impl ChainPoint {
     }
 }
 
+/// One brute-force point (cached): skipped when the `predicted` mean time makes it cost more
+/// than `budget` replica-steps.
+#[allow(clippy::too_many_arguments)]
+fn brute_force_point(
+    options: &ReproduceOptions,
+    p: &Problem,
+    tag: &str,
+    c: f64,
+    (replicas, seed): (usize, u64),
+    budget: f64,
+    predicted: Option<f64>,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Point> {
+    let set = p.landscape.set;
+    let key = format!("{tag}-c{c}-r{replicas}");
+    let cost = predicted.map(|t| t / LR * replicas as f64).unwrap_or(0.0);
+    let (point, cached) = cached_point(options, NAME, &key, || {
+        let mut point = Point { set, c, replicas, seed, measured: None, censored: 0, skipped: None };
+        if cost > budget {
+            point.skipped = Some(format!("expected cost {cost:.1e} replica-steps exceeds this mode's budget {budget:.0e}"));
+        } else {
+            let max_steps = (budget / replicas as f64) as u64;
+            (point.measured, point.censored) = measure(p, c, replicas, seed, max_steps)?;
+        }
+        Ok(point)
+    })?;
+    progress(&format!("{NAME}: {key} {}", if cached { "(cached)" } else { "done" }));
+    Ok(point)
+}
+
 /// The sorted union of two threshold lists.
 fn union(a: &[f64], b: &[f64]) -> Vec<f64> {
     let mut all: Vec<f64> = a.iter().chain(b).copied().collect();
@@ -277,39 +309,18 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
         let mut last: Option<(f64, f64)> = None;
         let mut slope_seen = 1.5 * p.landscape.predicted_slope;
         let mut measured = Vec::new();
-        // Beyond c = 3 (full mode) brute force goes on where affordable, beside the splitting;
-        // these points have their own seeds and stay out of the fit over c ≤ 3.
-        let beyond: &[f64] = if options.quick { &[] } else { &AMS_CS };
-        for (k, &c) in cs.iter().chain(beyond.iter().filter(|c| **c > cs[cs.len() - 1])).enumerate() {
-            let seed = if k < cs.len() {
-                index += 1;
-                options.seed.wrapping_add(index)
-            } else {
-                options.seed.wrapping_add(EXTRA_SEEDS).wrapping_add(index * 16 + k as u64)
-            };
-            let key = format!("{tag}-c{c}-r{replicas}");
+        for &c in cs {
+            index += 1;
+            let seed = options.seed.wrapping_add(index);
             let expected = chains.iter().find(|q| q.set == set && q.c == c).map(|q| q.mean_time);
             let predicted = expected.or(last.map(|(c0, t0)| t0 * (c / c0).powf(slope_seen)));
-            let cost = predicted.map(|t| t / LR * replicas as f64).unwrap_or(0.0);
-            let (point, cached) = cached_point(options, NAME, &key, || {
-                let mut point = Point { set, c, replicas, seed, measured: None, censored: 0, skipped: None };
-                if cost > budget {
-                    point.skipped = Some(format!("expected cost {cost:.1e} replica-steps exceeds this mode's budget {budget:.0e}"));
-                } else {
-                    let max_steps = (budget / replicas as f64) as u64;
-                    (point.measured, point.censored) = measure(&p, c, replicas, seed, max_steps)?;
-                }
-                Ok(point)
-            })?;
-            progress(&format!("{NAME}: {key} {}", if cached { "(cached)" } else { "done" }));
+            let point = brute_force_point(options, &p, &tag, c, (replicas, seed), budget, predicted, progress)?;
             if let (Some((t, se)), 0) = (point.measured, point.censored) {
                 if let Some((c0, t0)) = last {
                     slope_seen = slope_seen.max(local_slope((c0, t0), (c, t)));
                 }
                 last = Some((c, t));
-                if k < cs.len() {
-                    measured.push((c, t, se));
-                }
+                measured.push((c, t, se));
             } else {
                 last = Some((c, f64::INFINITY));
             }
@@ -327,6 +338,17 @@ pub(super) fn run(options: &ReproduceOptions, progress: &(dyn Fn(&str) + Sync)) 
                 let (point, cached) = cached_point(options, NAME, &key, || splitting::measure(&p, c, sizes, seed))?;
                 progress(&format!("{NAME}: {key} {}", if cached { "(cached)" } else { "done" }));
                 ams_points.push(point);
+            }
+            // Beyond c = 3 (full mode) brute force goes on where affordable, its cost predicted
+            // by the exact chain or the splitting estimate; these points have their own seeds
+            // and stay out of the fit over c ≤ 3.
+            for (k, &c) in ams_cs.iter().filter(|c| !options.quick && **c > cs[cs.len() - 1]).enumerate() {
+                let seed = options.seed.wrapping_add(EXTRA_SEEDS).wrapping_add(set.data_seed.wrapping_mul(16)).wrapping_add(k as u64);
+                let expected = chains.iter().find(|q| q.set == set && q.c == c).map(|q| q.mean_time);
+                let split = ams_points.iter().find(|a| a.set == set && a.c == c).and_then(|a| a.measured).map(|m| m.0);
+                let predicted = expected.or(split).filter(|t| t.is_finite()).or(Some(f64::INFINITY));
+                let point = brute_force_point(options, &p, &tag, c, (replicas, seed), EXTRA_BUDGET, predicted, progress)?;
+                points.push(point);
             }
         }
         landscapes.push(p.landscape);

@@ -6,8 +6,8 @@
 use super::{NAME, config, config_with, last_change};
 use crate::cells;
 use crate::error::Result;
-use crate::experiment::prepare::prepare;
 use crate::experiment::predictions::Prediction;
+use crate::experiment::prepare::prepare;
 use crate::experiment::reproduce::splitting::{AmsDiagnostics, ams_of_prepared};
 use crate::experiment::reproduce::{Check, ReproduceOptions, cached_point, plus_minus};
 use crate::experiment::simulate::simulate;
@@ -65,7 +65,9 @@ fn time(p: &Prediction) -> f64 {
 }
 
 fn compute(lr: f64, seed: u64, (particles, runs): (usize, usize), budget: f64, chain_tolerance: f64) -> Result<BeyondPoint> {
-    let sgd = format!("kind = \"sgd\"\nlr = {lr}\nbatch_size = 1\nsampling = \"with-replacement\"\n[landscape]\nchain_tolerance = {chain_tolerance:e}");
+    let sgd = format!(
+        "kind = \"sgd\"\nlr = {lr}\nbatch_size = 1\nsampling = \"with-replacement\"\n[landscape]\nchain_tolerance = {chain_tolerance:e}"
+    );
     let estimator = format!("[estimator]\nkind = \"ams\"\nparticles = {particles}\nruns = {runs}\n");
     let prepared = prepare(&config_with(SIGMA, &format!("seed = {seed}\n"), &sgd, &estimator)?, Path::new("."))?;
     let report = &prepared.landscape;
@@ -76,7 +78,9 @@ fn compute(lr: f64, seed: u64, (particles, runs): (usize, usize), budget: f64, c
          [dynamics.solver]\nkind = \"euler-maruyama\"\n[landscape]\nchain_tolerance = {chain_tolerance:e}"
     );
     let em_report = prepare(&config(SIGMA, 1, seed, 1, &em)?, Path::new("."))?.landscape;
-    let paper = format!("kind = \"sde\"\ndt = {lr}\n[dynamics.noise]\nkind = \"paper\"\nlr = {lr}\nbatch_size = 1\n[landscape]\nexact_chains = false");
+    let paper = format!(
+        "kind = \"sde\"\ndt = {lr}\n[dynamics.noise]\nkind = \"paper\"\nlr = {lr}\nbatch_size = 1\n[landscape]\nexact_chains = false"
+    );
     let paper_report = prepare(&config(SIGMA, 1, seed, 1, &paper)?, Path::new("."))?.landscape;
     let mut point = BeyondPoint {
         lr,
@@ -121,12 +125,7 @@ pub(super) struct Section {
 }
 
 /// Computes (or reads from the cache) the points and renders the section.
-pub(super) fn section(
-    options: &ReproduceOptions,
-    budget: f64,
-    chain_tolerance: f64,
-    progress: &(dyn Fn(&str) + Sync),
-) -> Result<Section> {
+pub(super) fn section(options: &ReproduceOptions, budget: f64, chain_tolerance: f64, progress: &(dyn Fn(&str) + Sync)) -> Result<Section> {
     let lrs: &[f64] = if options.quick { &LRS[..1] } else { &LRS };
     let size = AMS_SIZES[usize::from(options.quick)];
     let mut points = Vec::new();
@@ -214,7 +213,13 @@ pub(super) fn section(
         .filter_map(|p| {
             let ((t, _), d) = (p.ams?, p.ams_diagnostics.as_ref()?);
             (!p.ams_agrees()?).then(|| {
-                format!("β = {:.2}: {:.1e}× the chain, median p̂ {:.0e} of the mean, variance {:.0}× idealised", p.beta, t / p.sgd_chain, d.median_probability / d.probability.0, d.variance_ratio)
+                format!(
+                    "β = {:.2}: {:.1e}× the chain, median p̂ {:.0e} of the mean, variance {:.0}× idealised",
+                    p.beta,
+                    t / p.sgd_chain,
+                    d.median_probability / d.probability.0,
+                    d.variance_ratio
+                )
             })
         })
         .collect();
