@@ -105,6 +105,20 @@ mod runs {
         run_in_dir(&config, Path::new("."), dir, &RunOptions::default(), &|_| {}).unwrap()
     }
 
+    /// The splitting and brute-force mean times agree within 4 combined standard errors.
+    fn assert_agree(ams: &Summary, brute: &Summary) {
+        let (a, b) = (&ams.escape, &brute.escape);
+        let se = (a.mean_time_stderr.powi(2) + b.mean_time_stderr.powi(2)).sqrt();
+        assert!(
+            (a.mean_time - b.mean_time).abs() < 4.0 * se,
+            "AMS {} ± {}, brute force {} ± {}",
+            a.mean_time,
+            a.mean_time_stderr,
+            b.mean_time,
+            b.mean_time_stderr
+        );
+    }
+
     fn double_well(epsilon: f64, noise: &str, particles: usize, runs: usize) -> String {
         format!(
             "seed = 1\n[model]\nkind = \"double-well\"\nepsilon = {epsilon}\n[dynamics]\nkind = \"sde\"\ndt = 0.01\n\
@@ -163,16 +177,7 @@ mod runs {
         let dir = tempfile::tempdir().unwrap();
         let brute = run(&format!("replicas = 4000\n{base}"), &dir.path().join("brute"));
         let ams = run(&format!("{base}[estimator]\nkind = \"ams\"\nparticles = 100\nruns = 40\n"), &dir.path().join("ams"));
-        let (a, b) = (&ams.escape, &brute.escape);
-        let se = (a.mean_time_stderr.powi(2) + b.mean_time_stderr.powi(2)).sqrt();
-        assert!(
-            (a.mean_time - b.mean_time).abs() < 4.0 * se,
-            "AMS {} ± {}, brute force {} ± {}",
-            a.mean_time,
-            a.mean_time_stderr,
-            b.mean_time,
-            b.mean_time_stderr
-        );
+        assert_agree(&ams, &brute);
     }
 
     /// The `path` coordinate (arc length along the minimum-energy path over the saddle) on the
@@ -196,16 +201,7 @@ mod runs {
             }
             other => panic!("{other:?}"),
         }
-        let (a, b) = (&ams.escape, &brute.escape);
-        let se = (a.mean_time_stderr.powi(2) + b.mean_time_stderr.powi(2)).sqrt();
-        assert!(
-            (a.mean_time - b.mean_time).abs() < 4.0 * se,
-            "AMS {} ± {}, brute force {} ± {}",
-            a.mean_time,
-            a.mean_time_stderr,
-            b.mean_time,
-            b.mean_time_stderr
-        );
+        assert_agree(&ams, &brute);
     }
 
     /// (d) SGD itself (B = 1, with replacement) on 1-D linear regression, first passage to
@@ -243,16 +239,7 @@ kind = \"linear-regression\"\ndim = 2\nsamples = 10000\ndata_seed = 1002\n\
             &dir.path().join("ams"),
         );
         assert!(ams.ams.as_ref().unwrap().loops.reached_exit > 0, "no loop jumped into the exit: the case does not test it");
-        let (a, b) = (&ams.escape, &brute.escape);
-        let se = (a.mean_time_stderr.powi(2) + b.mean_time_stderr.powi(2)).sqrt();
-        assert!(
-            (a.mean_time - b.mean_time).abs() < 4.0 * se,
-            "AMS {} ± {}, brute force {} ± {}",
-            a.mean_time,
-            a.mean_time_stderr,
-            b.mean_time,
-            b.mean_time_stderr
-        );
+        assert_agree(&ams, &brute);
     }
 
     /// Resumable at the granularity of runs: a folder whose journal holds some finished runs

@@ -137,13 +137,7 @@ pub fn kesten_tail_exponent_gaussian(lr: f64, batch_size: usize, h: f64) -> Opti
         for i in 0..=n {
             let u = i as f64 * du;
             let q = u * u;
-            let weight: f64 = if i == 0 || i == n {
-                1.0
-            } else if i % 2 == 1 {
-                4.0
-            } else {
-                2.0
-            };
+            let weight = simpson_weight(i, n);
             if u == 0.0 {
                 continue;
             }
@@ -156,24 +150,7 @@ pub fn kesten_tail_exponent_gaussian(lr: f64, batch_size: usize, h: f64) -> Opti
         let top = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         top + (terms.iter().map(|t| (t - top).exp()).sum::<f64>() * du / 3.0).ln()
     };
-    // g(α) = log E|a|^α: g(0) = 0; a positive root exists when g'(0) = E log|a| < 0.
-    let eps = 1e-6;
-    if log_moment(eps) >= 0.0 {
-        return None;
-    }
-    let mut hi = 1.0;
-    while log_moment(hi) < 0.0 {
-        hi *= 2.0;
-        if hi > 1e4 {
-            return None;
-        }
-    }
-    let mut lo = 0.0;
-    for _ in 0..60 {
-        let mid = 0.5 * (lo + hi);
-        if log_moment(mid) < 0.0 { lo = mid } else { hi = mid }
-    }
-    Some(0.5 * (lo + hi))
+    positive_root(log_moment)
 }
 
 /// Kesten's tail exponent α of SGD with B = 1 on d-dimensional linear regression with
@@ -194,15 +171,6 @@ pub fn kesten_tail_exponent_isotropic_gaussian(lr: f64, dim: usize) -> Option<f6
     let log_r_density = |v: f64| if k == 1.0 { 0.0 } else { (k - 1.0) * v.ln() } - 0.5 * v * v - (k / 2.0 - 1.0) * 2f64.ln() - log_gamma;
     // Half-normal x₁ ≥ 0 (‖Ae₁‖ is even in x₁).
     let log_x_density = |x: f64| -0.5 * x * x + (2.0 / std::f64::consts::PI).ln() * 0.5;
-    let simpson = |i: usize, n: usize| -> f64 {
-        if i == 0 || i == n {
-            1.0
-        } else if i % 2 == 1 {
-            4.0
-        } else {
-            2.0
-        }
-    };
     let (nx, nv) = (1200, 1200);
     let (x_max, v_max) = (14.0, (60.0 + 4.0 * k).sqrt() + 4.0);
     let (dx, dv) = (x_max / nx as f64, v_max / nv as f64);
@@ -215,7 +183,7 @@ pub fn kesten_tail_exponent_isotropic_gaussian(lr: f64, dim: usize) -> Option<f6
             let v = j as f64 * dv;
             let norm2 = (1.0 - lr * x * x).powi(2) + lr * lr * x * x * v * v;
             if norm2 > 0.0 {
-                let w = (simpson(i, nx) * simpson(j, nv) * dx * dv / 9.0).ln() + log_x_density(x) + log_r_density(v);
+                let w = (simpson_weight(i, nx) * simpson_weight(j, nv) * dx * dv / 9.0).ln() + log_x_density(x) + log_r_density(v);
                 nodes.push((w, 0.5 * norm2.ln()));
             }
         }
@@ -224,6 +192,23 @@ pub fn kesten_tail_exponent_isotropic_gaussian(lr: f64, dim: usize) -> Option<f6
         let top = nodes.iter().map(|(w, l)| w + alpha * l).fold(f64::NEG_INFINITY, f64::max);
         top + nodes.iter().map(|(w, l)| (w + alpha * l - top).exp()).sum::<f64>().ln()
     };
+    positive_root(log_moment)
+}
+
+/// Composite Simpson weight of node i of n (n even): 1, 4, 2, 4, …, 4, 1.
+fn simpson_weight(i: usize, n: usize) -> f64 {
+    if i == 0 || i == n {
+        1.0
+    } else if i % 2 == 1 {
+        4.0
+    } else {
+        2.0
+    }
+}
+
+/// The positive root of g(α) = log E|a|^α (convex, g(0) = 0) by bisection: `None` when
+/// g'(0) = E log|a| ≥ 0 (no stationary law) or no root below 10⁴.
+fn positive_root(log_moment: impl Fn(f64) -> f64) -> Option<f64> {
     if log_moment(1e-6) >= 0.0 {
         return None;
     }
@@ -235,7 +220,7 @@ pub fn kesten_tail_exponent_isotropic_gaussian(lr: f64, dim: usize) -> Option<f6
         }
     }
     let mut lo = 0.0;
-    for _ in 0..50 {
+    for _ in 0..60 {
         let mid = 0.5 * (lo + hi);
         if log_moment(mid) < 0.0 { lo = mid } else { hi = mid }
     }
