@@ -25,6 +25,9 @@ fn register_font() {
 pub enum Style {
     /// Markers only (measurements), with error bars when given.
     Points,
+    /// Hollow markers: measurements of a second kind beside [`Style::Points`] of the same
+    /// colour (e.g. another estimator), with error bars when given.
+    OpenPoints,
     /// A solid line (exact references).
     Line,
     /// A dashed line (approximate theories).
@@ -50,6 +53,11 @@ impl Series {
     /// Measurements: markers with optional error bars.
     pub fn points(label: impl Into<String>, points: Vec<(f64, f64)>, errors: Option<Vec<f64>>) -> Self {
         Series { label: label.into(), points, errors, style: Style::Points, colour: None }
+    }
+
+    /// Measurements of a second kind: hollow markers with optional error bars.
+    pub fn open_points(label: impl Into<String>, points: Vec<(f64, f64)>, errors: Option<Vec<f64>>) -> Self {
+        Series { style: Style::OpenPoints, ..Series::points(label, points, errors) }
     }
 
     /// An exact reference: a solid line.
@@ -259,7 +267,7 @@ where
             .filter(|(a, b)| a.is_finite() && b.is_finite() && (!figure.log_x || *a > 0.0) && (!figure.log_y || *b > 0.0))
             .collect();
         let anno = match s.style {
-            Style::Points => {
+            Style::Points | Style::OpenPoints => {
                 if let Some(errors) = &s.errors {
                     chart
                         .draw_series(
@@ -271,7 +279,9 @@ where
                         )
                         .map_err(|e| e.to_string())?;
                 }
-                chart.draw_series(points.iter().map(|p| Circle::new(*p, 5, colour.filled()))).map_err(|e| e.to_string())?
+                let marker = if s.style == Style::Points { colour.filled() } else { colour.stroke_width(2) };
+                let radius = if s.style == Style::Points { 5 } else { 7 };
+                chart.draw_series(points.iter().map(|p| Circle::new(*p, radius, marker))).map_err(|e| e.to_string())?
             }
             Style::Line => chart.draw_series(LineSeries::new(points, colour.stroke_width(3))).map_err(|e| e.to_string())?,
             Style::Dashed => chart.draw_series(DashedLineSeries::new(points, 10, 6, colour.stroke_width(3))).map_err(|e| e.to_string())?,
@@ -279,6 +289,7 @@ where
         let anno = anno.label(&s.label);
         match s.style {
             Style::Points => anno.legend(move |(a, b)| Circle::new((a + 12, b), 5, colour.filled())),
+            Style::OpenPoints => anno.legend(move |(a, b)| Circle::new((a + 12, b), 7, colour.stroke_width(2))),
             Style::Line => anno.legend(move |(a, b)| PathElement::new(vec![(a, b), (a + 28, b)], colour.stroke_width(3))),
             Style::Dashed => anno
                 .legend(move |(a, b)| plotters::element::DashedPathElement::new(vec![(a, b), (a + 28, b)], 7, 4, colour.stroke_width(3))),
@@ -313,6 +324,7 @@ fn draw_legend_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, figure: 
         let (x, mid) = (12, y + 8);
         match s.style {
             Style::Points => area.draw(&Circle::new((x + 14, mid), 5, colour.filled())),
+            Style::OpenPoints => area.draw(&Circle::new((x + 14, mid), 7, colour.stroke_width(2))),
             Style::Line => area.draw(&PathElement::new(vec![(x, mid), (x + 28, mid)], colour.stroke_width(3))),
             Style::Dashed => {
                 area.draw(&plotters::element::DashedPathElement::new(vec![(x, mid), (x + 28, mid)], 7, 4, colour.stroke_width(3)))

@@ -142,7 +142,7 @@ pub(super) fn section(
             .colour(k),
         );
         series.push(
-            Series::points(
+            Series::open_points(
                 format!("d = {dim}: splitting (AMS)"),
                 split.iter().map(|p| (p.0, p.1.0)).collect(),
                 Some(split.iter().map(|p| p.1.1).collect()),
