@@ -105,6 +105,20 @@ mod runs {
         run_in_dir(&config, Path::new("."), dir, &RunOptions::default(), &|_| {}).unwrap()
     }
 
+    /// The splitting estimate of the mean time lies within 4 of its standard errors of `exact`.
+    fn assert_within_4_se(s: &Summary, exact: f64) {
+        let e = &s.escape;
+        assert!((e.mean_time - exact).abs() < 4.0 * e.mean_time_stderr, "{} ± {} against {exact:e}", e.mean_time, e.mean_time_stderr);
+    }
+
+    /// The paper-noise double well in `dim` dimensions (ε = 0.25, β = 5, c = 2), exit θ₁ ≥ 1.
+    fn paper_double_well(seed: u64, dim: usize) -> String {
+        format!(
+            "seed = {seed}\n[model]\nkind = \"double-well\"\nepsilon = 0.25\ndim = {dim}\n[dynamics]\nkind = \"sde\"\ndt = 0.01\n\
+             [dynamics.noise]\nkind = \"paper\"\nlr = 0.1\nbatch_size = 1\n[exit]\nkind = \"coordinate\"\nthreshold = 1.0\n"
+        )
+    }
+
     /// The splitting and brute-force mean times agree within 4 combined standard errors.
     fn assert_agree(ams: &Summary, brute: &Summary) {
         let (a, b) = (&ams.escape, &brute.escape);
@@ -141,12 +155,7 @@ mod runs {
         assert!(rate.ci_high / rate.ci_low < 4.0, "{rate:?}");
         let t = quadrature.mean_time.unwrap();
         assert!(t > 5e8, "{t:e}");
-        assert!(
-            (s.escape.mean_time - t).abs() < 4.0 * s.escape.mean_time_stderr,
-            "{} ± {} against {t:e}",
-            s.escape.mean_time,
-            s.escape.mean_time_stderr
-        );
+        assert_within_4_se(&s, t);
         let ams = s.ams.as_ref().unwrap();
         assert_eq!((ams.extinctions, ams.runs, ams.particles), (0, 20, 200));
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
@@ -160,20 +169,14 @@ mod runs {
         let s = run(&double_well(0.05, "frozen", 100, 20), dir.path());
         let t = s.predictions.quadrature.as_ref().unwrap().mean_time.unwrap();
         assert!(t > 1e22, "{t:e}");
-        assert!(
-            (s.escape.mean_time - t).abs() < 4.0 * s.escape.mean_time_stderr,
-            "{} ± {} against {t:e}",
-            s.escape.mean_time,
-            s.escape.mean_time_stderr
-        );
+        assert_within_4_se(&s, t);
     }
 
     /// (c) Where brute force is affordable (β = 5, c = 2, mean time 211), both agree within 4
     /// combined standard errors.
     #[test]
     fn ams_agrees_with_brute_force_where_both_are_affordable() {
-        let base = "seed = 2\n[model]\nkind = \"double-well\"\nepsilon = 0.25\n[dynamics]\nkind = \"sde\"\ndt = 0.01\n\
-                    [dynamics.noise]\nkind = \"paper\"\nlr = 0.1\nbatch_size = 1\n[exit]\nkind = \"coordinate\"\nthreshold = 1.0\n";
+        let base = paper_double_well(2, 1);
         let dir = tempfile::tempdir().unwrap();
         let brute = run(&format!("replicas = 4000\n{base}"), &dir.path().join("brute"));
         let ams = run(&format!("{base}[estimator]\nkind = \"ams\"\nparticles = 100\nruns = 40\n"), &dir.path().join("ams"));
@@ -185,8 +188,7 @@ mod runs {
     /// path's far end, 2 from θ* (the saddle search runs by default).
     #[test]
     fn path_coordinate_agrees_with_brute_force() {
-        let base = "seed = 5\n[model]\nkind = \"double-well\"\nepsilon = 0.25\ndim = 2\n[dynamics]\nkind = \"sde\"\ndt = 0.01\n\
-                    [dynamics.noise]\nkind = \"paper\"\nlr = 0.1\nbatch_size = 1\n[exit]\nkind = \"coordinate\"\nthreshold = 1.0\n";
+        let base = paper_double_well(5, 2);
         let dir = tempfile::tempdir().unwrap();
         let brute = run(&format!("replicas = 4000\n{base}"), &dir.path().join("brute"));
         let ams = run(
@@ -214,12 +216,7 @@ mod runs {
         let s = run(text, dir.path());
         let chain = s.predictions.sgd_chain.as_ref().unwrap().mean_time.unwrap();
         assert_eq!(s.ams.as_ref().unwrap().reaction_coordinate_kind, "log-loss");
-        assert!(
-            (s.escape.mean_time - chain).abs() < 4.0 * s.escape.mean_time_stderr,
-            "{} ± {} against {chain}",
-            s.escape.mean_time,
-            s.escape.mean_time_stderr
-        );
+        assert_within_4_se(&s, chain);
     }
 
     /// SGD's single samples can carry θ from below the departure surface Σ straight past the
@@ -228,9 +225,7 @@ mod runs {
     /// into the exit: AMS within 4 combined SE of brute force.
     #[test]
     fn departures_that_jump_past_the_departure_surface_into_the_exit_count() {
-        let base = "seed = 4
-[model]
-kind = \"linear-regression\"\ndim = 2\nsamples = 10000\ndata_seed = 1002\n\
+        let base = "seed = 4\n[model]\nkind = \"linear-regression\"\ndim = 2\nsamples = 10000\ndata_seed = 1002\n\
                     [dynamics]\nkind = \"sgd\"\nlr = 0.1\n[exit]\nkind = \"loss-above\"\nratio = 3.0\n";
         let dir = tempfile::tempdir().unwrap();
         let brute = run(&format!("replicas = 1000\nmax_steps = 100_000_000\n{base}"), &dir.path().join("brute"));

@@ -29,7 +29,7 @@ use crate::landscape::minimize;
 use crate::landscape::outliers::{OutlierRule, detect_outliers};
 use crate::landscape::spectrum::dense_eigen;
 use crate::model::{Dataset, FeatureModel, LinearMap, Model};
-use crate::stats::{EscapeStatistics, LineFit, weighted_line};
+use crate::stats::{EscapeStatistics, LineFit, mean_and_stderr, weighted_line};
 use crate::theory::chain::{ChainOptions, Domain, End, SgdKernel, mean_exit_time};
 use crate::theory::mfpt::radial_mean_first_passage_time;
 use crate::theory::rates::{beta, log_barrier_exponent};
@@ -243,6 +243,32 @@ fn brute_force_point(
     })?;
     progress(&format!("{NAME}: {key} {}", if cached { "(cached)" } else { "done" }));
     Ok(point)
+}
+
+/// Mean over the data sets of one dimension of ln t at c, with its standard error (seed
+/// spread); `None` unless every data set has a value.
+fn seed_mean(values: &[Option<f64>]) -> Option<(f64, f64)> {
+    let logs: Option<Vec<f64>> = values.iter().map(|v| v.map(f64::ln)).collect();
+    let logs = logs?;
+    (!logs.is_empty()).then(|| mean_and_stderr(&logs))
+}
+
+/// 41 thresholds from `lo` to `hi`, evenly spaced in log c (for the reference curves).
+fn log_grid(lo: f64, hi: f64) -> impl Iterator<Item = f64> {
+    (0..=40).map(move |i| lo * (hi / lo).powf(i as f64 / 40.0))
+}
+
+/// A log-log figure of the mean first-passage time t_p against the threshold ratio c.
+fn threshold_figure(title: String, series: Vec<crate::report::plot::Series>) -> crate::report::plot::Figure {
+    crate::report::plot::Figure {
+        title,
+        x_label: "threshold ratio c = L/L*".into(),
+        y_label: "mean first-passage time t_p (t = η·steps)".into(),
+        log_x: true,
+        log_y: true,
+        series,
+        legend: crate::report::plot::Legend::Right,
+    }
 }
 
 /// The sorted union of two threshold lists.

@@ -3,23 +3,15 @@
 
 use super::{
     AmsPoint, BATCH_SIZE, ChainPoint, DIMS, FIT_FROM, JUMP_FREE_BELOW, LARGE_SAMPLES, LR, Landscape, NAME, Point, SAMPLES, SEEDS, Set,
-    local_slope, quadratures,
+    local_slope, log_grid, quadratures, seed_mean, threshold_figure,
 };
 use crate::cells;
 use crate::error::Result;
 use crate::experiment::reproduce::{Check, ReproduceOptions, ReproduceReport, checks_table, plus_minus, save_figure, write_text};
-use crate::report::plot::{Figure, Legend, Series};
+use crate::report::plot::Series;
 use crate::report::table::Table;
 use crate::stats::{LineFit, mean_and_stderr};
 use crate::theory::stationary::kesten_tail_exponent_gaussian;
-
-/// Mean over the data sets of one dimension of ln t at c, with its standard error (seed
-/// spread); `None` unless every data set has a value.
-fn seed_mean(values: &[Option<f64>]) -> Option<(f64, f64)> {
-    let logs: Option<Vec<f64>> = values.iter().map(|v| v.map(f64::ln)).collect();
-    let logs = logs?;
-    (!logs.is_empty()).then(|| mean_and_stderr(&logs))
-}
 
 #[allow(clippy::too_many_lines)]
 pub(super) fn render(
@@ -41,7 +33,6 @@ pub(super) fn render(
 
     // Figure 1: every d on N = 10⁴, SGD averaged over data sets, the paper's SDE and the
     // predicted power law anchored to it at c = 2.
-    let fine = |lo: f64, hi: f64| (0..=40).map(move |i| lo * (hi / lo).powf(i as f64 / 40.0));
     let mut series = Vec::new();
     for (k, &dim) in DIMS.iter().enumerate() {
         let set_list: Vec<&Landscape> = sets_of(dim, SAMPLES).collect();
@@ -65,27 +56,19 @@ pub(super) fn render(
         series.push(
             Series::line(
                 format!("d = {dim}: paper-noise SDE (exact)"),
-                fine(cs[0], cs[cs.len() - 1]).map(|c| (c, quadratures(l0, c).0)).collect(),
+                log_grid(cs[0], cs[cs.len() - 1]).map(|c| (c, quadratures(l0, c).0)).collect(),
             )
             .colour(k),
         );
         series.push(
             Series::dashed(
                 format!("d = {dim}: c^(β+1−n/2) = c^{:.2}, through the SDE at c = 2", l0.predicted_slope),
-                fine(cs[0], cs[cs.len() - 1]).map(|c| (c, anchor * (c / 2.0).powf(l0.predicted_slope))).collect(),
+                log_grid(cs[0], cs[cs.len() - 1]).map(|c| (c, anchor * (c / 2.0).powf(l0.predicted_slope))).collect(),
             )
             .colour(k),
         );
     }
-    let figure = Figure {
-        title: format!("Linear regression, N = 10⁴, B = 1, η = {LR}: mean first time with L > c·L*"),
-        x_label: "threshold ratio c = L/L*".into(),
-        y_label: "mean first-passage time t_p (t = η·steps)".into(),
-        log_x: true,
-        log_y: true,
-        series,
-        legend: Legend::Right,
-    };
+    let figure = threshold_figure(format!("Linear regression, N = 10⁴, B = 1, η = {LR}: mean first time with L > c·L*"), series);
     save_figure(&mut files, &figure, &out.join(NAME))?;
 
     // Figure 2: d = 1 in detail, with the exact chains and Kesten's asymptote.
@@ -116,10 +99,10 @@ pub(super) fn render(
         Series::line("exact SGD chain, N = 10⁴ (mean of the data sets)", chain_mean).colour(0),
         Series::points("SGD, N = 10⁶", sgd_large.iter().map(|p| (p.0, p.1)).collect(), Some(sgd_large.iter().map(|p| p.2).collect()))
             .colour(4),
-        Series::line("paper-noise SDE (exact)", fine(cs[0], c_max).map(|c| (c, quadratures(l0, c).0)).collect()).colour(2),
+        Series::line("paper-noise SDE (exact)", log_grid(cs[0], c_max).map(|c| (c, quadratures(l0, c).0)).collect()).colour(2),
         Series::dashed(
             format!("prediction c^(β+1/2) = c^{:.2}, through the SDE at c = 2", l0.predicted_slope),
-            fine(cs[0], c_max).map(|c| (c, anchor * (c / 2.0).powf(l0.predicted_slope))).collect(),
+            log_grid(cs[0], c_max).map(|c| (c, anchor * (c / 2.0).powf(l0.predicted_slope))).collect(),
         )
         .colour(2),
     ];
@@ -128,20 +111,12 @@ pub(super) fn render(
         detail.push(
             Series::dashed(
                 format!("Kesten's asymptote c^(α/2) = c^{:.2} (α of the N = 10⁶ data), through the last chain point", alpha / 2.0),
-                fine(cs[0], c_end).map(|c| (c, t_end * (c / c_end).powf(alpha / 2.0))).collect(),
+                log_grid(cs[0], c_end).map(|c| (c, t_end * (c / c_end).powf(alpha / 2.0))).collect(),
             )
             .colour(4),
         );
     }
-    let figure = Figure {
-        title: format!("d = 1, B = 1, η = {LR}: SGD against its exact chain and the theories"),
-        x_label: "threshold ratio c = L/L*".into(),
-        y_label: "mean first-passage time t_p (t = η·steps)".into(),
-        log_x: true,
-        log_y: true,
-        series: detail,
-        legend: Legend::Right,
-    };
+    let figure = threshold_figure(format!("d = 1, B = 1, η = {LR}: SGD against its exact chain and the theories"), detail);
     save_figure(&mut files, &figure, &out.join(format!("{NAME}-d1")))?;
 
     // Local slopes of d = 1.

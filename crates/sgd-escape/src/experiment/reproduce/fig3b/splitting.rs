@@ -3,7 +3,10 @@
 //! references it is judged against: the exact chain (d = 1), brute force where both exist, and
 //! Kesten's exponent of the isotropic Gaussian law in d dimensions (eq. 24b).
 
-use super::{BATCH_SIZE, ChainPoint, DIMS, LARGE_SAMPLES, LR, Landscape, NAME, Point, Problem, SAMPLES, Set, local_slope, quadratures};
+use super::{
+    BATCH_SIZE, ChainPoint, DIMS, LARGE_SAMPLES, LR, Landscape, NAME, Point, Problem, SAMPLES, Set, local_slope, log_grid, quadratures,
+    seed_mean, threshold_figure, union,
+};
 use crate::cells;
 use crate::dynamics::{Sampling, Sgd};
 use crate::error::Result;
@@ -11,7 +14,7 @@ use crate::escape::Exit;
 use crate::escape::ams::ReactionCoordinate;
 use crate::experiment::reproduce::splitting::{AmsDiagnostics, ams_mean_time};
 use crate::experiment::reproduce::{Check, ReproduceOptions, plus_minus, save_figure};
-use crate::report::plot::{Figure, Legend, Series};
+use crate::report::plot::Series;
 use crate::report::table::Table;
 use crate::stats::mean_and_stderr;
 use crate::theory::stationary::kesten_tail_exponent_isotropic_gaussian;
@@ -102,9 +105,7 @@ pub(super) fn section(
     let ams_at = |set: &Set, c: f64| ams.iter().find(|a| a.set == *set && a.c == c).and_then(AmsPoint::rare);
     let brute_at = |set: &Set, c: f64| points.iter().find(|p| p.set == *set && p.c == c && p.censored == 0).and_then(|p| p.measured);
     let chain_at = |set: &Set, c: f64| chains.iter().find(|q| q.set == *set && q.c == c && q.usable()).map(|q| q.mean_time);
-    let mut cs: Vec<f64> = ams.iter().map(|a| a.c).collect();
-    cs.sort_by(f64::total_cmp);
-    cs.dedup();
+    let cs = union(&ams.iter().map(|a| a.c).collect::<Vec<_>>(), &[]);
     let kesten: Vec<(usize, f64)> =
         DIMS.iter().filter_map(|&d| kesten_tail_exponent_isotropic_gaussian(LR, d).map(|a| (d, a / 2.0))).collect();
     let half_alpha = |d: usize| kesten.iter().find(|k| k.0 == d).map(|k| k.1);
@@ -113,20 +114,13 @@ pub(super) fn section(
     // over data sets), the paper's SDE and Kesten's c^(α/2) through the last splitting point.
     let mut series = Vec::new();
     let sets_of = |dim: usize| landscapes.iter().filter(move |l| l.set.dim == dim && l.set.samples == SAMPLES);
+    // The mean over data sets of ln t at c, as t and its error.
     let mean_over = |dim: usize, c: f64, f: &dyn Fn(&Set, f64) -> Option<f64>| -> Option<(f64, f64)> {
-        let logs: Option<Vec<f64>> = sets_of(dim).map(|l| f(&l.set, c).map(f64::ln)).collect();
-        let logs = logs.filter(|v| !v.is_empty())?;
-        let (m, se) = mean_and_stderr(&logs);
+        let (m, se) = seed_mean(&sets_of(dim).map(|l| f(&l.set, c)).collect::<Vec<_>>())?;
         Some((m.exp(), m.exp() * se))
     };
-    let all_cs = {
-        let mut v: Vec<f64> = points.iter().map(|p| p.c).chain(cs.iter().copied()).collect();
-        v.sort_by(f64::total_cmp);
-        v.dedup();
-        v
-    };
+    let all_cs = union(&points.iter().map(|p| p.c).collect::<Vec<_>>(), &cs);
     let (c_lo, c_hi) = (all_cs[0], all_cs[all_cs.len() - 1]);
-    let fine = |lo: f64, hi: f64| (0..=40).map(move |i| lo * (hi / lo).powf(i as f64 / 40.0));
     for (k, &dim) in DIMS.iter().enumerate() {
         let Some(l0) = sets_of(dim).next() else { continue };
         let brute: Vec<(f64, (f64, f64))> =
@@ -150,28 +144,20 @@ pub(super) fn section(
             .colour(k),
         );
         series.push(
-            Series::line(format!("d = {dim}: paper-noise SDE (exact)"), fine(c_lo, c_hi).map(|c| (c, quadratures(l0, c).0)).collect())
+            Series::line(format!("d = {dim}: paper-noise SDE (exact)"), log_grid(c_lo, c_hi).map(|c| (c, quadratures(l0, c).0)).collect())
                 .colour(k),
         );
         if let (Some(&(c_end, (t_end, _))), Some(h)) = (split.last(), half_alpha(dim)) {
             series.push(
                 Series::dashed(
                     format!("d = {dim}: Kesten c^(α/2) = c^{h:.2} (Gaussian law), through the last AMS point"),
-                    fine(cs[0], c_end).map(|c| (c, t_end * (c / c_end).powf(h))).collect(),
+                    log_grid(cs[0], c_end).map(|c| (c, t_end * (c / c_end).powf(h))).collect(),
                 )
                 .colour(k),
             );
         }
     }
-    let figure = Figure {
-        title: format!("Linear regression, N = 10⁴, B = 1, η = {LR}: SGD to c = {c_hi} by splitting"),
-        x_label: "threshold ratio c = L/L*".into(),
-        y_label: "mean first-passage time t_p (t = η·steps)".into(),
-        log_x: true,
-        log_y: true,
-        series,
-        legend: Legend::Right,
-    };
+    let figure = threshold_figure(format!("Linear regression, N = 10⁴, B = 1, η = {LR}: SGD to c = {c_hi} by splitting"), series);
     save_figure(files, &figure, &options.out.join(format!("{NAME}-ams")))?;
 
     // Every splitting point against its reference.

@@ -3,10 +3,9 @@
 //! (docs/theory.md eq. 22) and by splitting (§10), with brute force where it is affordable; the
 //! continuum references and closed forms stand beside them as in the main table.
 
-use super::{NAME, config, config_with, last_change};
+use super::{NAME, config, config_with, em_dynamics, last_change, paper_dynamics, sgd_dynamics, time};
 use crate::cells;
 use crate::error::Result;
-use crate::experiment::predictions::Prediction;
 use crate::experiment::prepare::prepare;
 use crate::experiment::reproduce::splitting::{AmsDiagnostics, ams_of_prepared};
 use crate::experiment::reproduce::{Check, ReproduceOptions, cached_point, plus_minus};
@@ -60,28 +59,16 @@ impl BeyondPoint {
     }
 }
 
-fn time(p: &Prediction) -> f64 {
-    p.mean_time.unwrap_or(f64::NAN)
-}
-
 fn compute(lr: f64, seed: u64, (particles, runs): (usize, usize), budget: f64, chain_tolerance: f64) -> Result<BeyondPoint> {
-    let sgd = format!(
-        "kind = \"sgd\"\nlr = {lr}\nbatch_size = 1\nsampling = \"with-replacement\"\n[landscape]\nchain_tolerance = {chain_tolerance:e}"
-    );
+    let landscape = format!("[landscape]\nchain_tolerance = {chain_tolerance:e}");
+    let sgd = sgd_dynamics(lr, 1, &landscape);
     let estimator = format!("[estimator]\nkind = \"ams\"\nparticles = {particles}\nruns = {runs}\n");
     let prepared = prepare(&config_with(SIGMA, &format!("seed = {seed}\n"), &sgd, &estimator)?, Path::new("."))?;
     let report = &prepared.landscape;
     let chain = report.predictions.sgd_chain.clone().expect("B = 1 has the SGD chain");
     let geometry = report.geometry.expect("the curve model has a saddle");
-    let em = format!(
-        "kind = \"sde\"\ndt = {lr}\n[dynamics.noise]\nkind = \"exact\"\nlr = {lr}\nbatch_size = 1\nsampling = \"with-replacement\"\n\
-         [dynamics.solver]\nkind = \"euler-maruyama\"\n[landscape]\nchain_tolerance = {chain_tolerance:e}"
-    );
-    let em_report = prepare(&config(SIGMA, 1, seed, 1, &em)?, Path::new("."))?.landscape;
-    let paper = format!(
-        "kind = \"sde\"\ndt = {lr}\n[dynamics.noise]\nkind = \"paper\"\nlr = {lr}\nbatch_size = 1\n[landscape]\nexact_chains = false"
-    );
-    let paper_report = prepare(&config(SIGMA, 1, seed, 1, &paper)?, Path::new("."))?.landscape;
+    let em_report = prepare(&config(SIGMA, 1, seed, 1, &em_dynamics(lr, 1, &landscape))?, Path::new("."))?.landscape;
+    let paper_report = prepare(&config(SIGMA, 1, seed, 1, &paper_dynamics(lr, 1))?, Path::new("."))?.landscape;
     let mut point = BeyondPoint {
         lr,
         beta: report.beta.expect("SGD has η and B"),

@@ -109,6 +109,32 @@ struct Point {
     kramers: f64,
 }
 
+/// `[dynamics]` of SGD (batches drawn with replacement), followed by `landscape`.
+fn sgd_dynamics(lr: f64, batch_size: usize, landscape: &str) -> String {
+    format!("kind = \"sgd\"\nlr = {lr}\nbatch_size = {batch_size}\nsampling = \"with-replacement\"\n{landscape}")
+}
+
+/// `[dynamics]` of SGD's Gaussian twin: the exact-noise SDE by Euler–Maruyama at dt = η,
+/// followed by `landscape` (its analysis carries the exact mean exit time of that chain).
+fn em_dynamics(lr: f64, batch_size: usize, landscape: &str) -> String {
+    format!(
+        "kind = \"sde\"\ndt = {lr}\n[dynamics.noise]\nkind = \"exact\"\nlr = {lr}\nbatch_size = {batch_size}\nsampling = \"with-replacement\"\n\
+         [dynamics.solver]\nkind = \"euler-maruyama\"\n{landscape}"
+    )
+}
+
+/// `[dynamics]` of the paper-noise SDE at dt = η, for its quadrature (no chains).
+fn paper_dynamics(lr: f64, batch_size: usize) -> String {
+    format!(
+        "kind = \"sde\"\ndt = {lr}\n[dynamics.noise]\nkind = \"paper\"\nlr = {lr}\nbatch_size = {batch_size}\n[landscape]\nexact_chains = false"
+    )
+}
+
+/// A prediction's mean time (t units), NaN when it has none.
+fn time(p: &Prediction) -> f64 {
+    p.mean_time.unwrap_or(f64::NAN)
+}
+
 /// A chain prediction's last relative change under grid refinement (its one assumption's value).
 fn last_change(p: &Prediction) -> f64 {
     p.assumptions.first().and_then(|a| a.value).unwrap_or(f64::NAN)
@@ -146,24 +172,12 @@ fn compute_point(
 ) -> Result<Point> {
     let landscape = format!("[landscape]\nchain_tolerance = {chain_tolerance:e}");
     let max_steps = (budget / replicas as f64) as u64;
-    let sgd_prepared = prepare(
-        &config(
-            sigma,
-            replicas,
-            seed,
-            max_steps,
-            &format!("kind = \"sgd\"\nlr = {lr}\nbatch_size = {batch_size}\nsampling = \"with-replacement\"\n{landscape}"),
-        )?,
-        Path::new("."),
-    )?;
+    let sgd_prepared = prepare(&config(sigma, replicas, seed, max_steps, &sgd_dynamics(lr, batch_size, &landscape))?, Path::new("."))?;
     let report = &sgd_prepared.landscape;
     let sgd = Measured::from_stats(&EscapeStatistics::from_outcomes(&simulate(&sgd_prepared, Vec::new(), &|_| {})?));
     // SGD's Gaussian twin: the exact-noise SDE at dt = η, with its own seed; its landscape
     // analysis carries the exact mean exit time of this Euler–Maruyama chain.
-    let em = format!(
-        "kind = \"sde\"\ndt = {lr}\n[dynamics.noise]\nkind = \"exact\"\nlr = {lr}\nbatch_size = {batch_size}\nsampling = \"with-replacement\"\n\
-         [dynamics.solver]\nkind = \"euler-maruyama\"\n{landscape}"
-    );
+    let em = em_dynamics(lr, batch_size, &landscape);
     let em_prepared = prepare(&config(sigma, replicas, seed.wrapping_add(1 << 32), max_steps, &em)?, Path::new("."))?;
     let sde_exact_em = Measured::from_stats(&EscapeStatistics::from_outcomes(&simulate(&em_prepared, Vec::new(), &|_| {})?));
     // The same SDE in continuous time: the converged solver (adaptive, bridge) at dt = η/8.
@@ -181,12 +195,8 @@ fn compute_point(
     } else {
         (None, Some(format!("predicted cost {continuum_cost:.1e} steps exceeds this mode's budget {continuum_budget:.0e}")))
     };
-    let paper = format!(
-        "kind = \"sde\"\ndt = {lr}\n[dynamics.noise]\nkind = \"paper\"\nlr = {lr}\nbatch_size = {batch_size}\n[landscape]\nexact_chains = false"
-    );
-    let paper_report = prepare(&config(sigma, replicas, seed, max_steps, &paper)?, Path::new("."))?.landscape;
+    let paper_report = prepare(&config(sigma, replicas, seed, max_steps, &paper_dynamics(lr, batch_size))?, Path::new("."))?.landscape;
     let geometry = report.geometry.expect("the curve model has a saddle");
-    let time = |p: &Prediction| p.mean_time.unwrap_or(f64::NAN);
     let em_chain = em_prepared.landscape.predictions.euler_maruyama_chain.clone().expect("a one-parameter SDE has its chain");
     let sgd_chain = report.predictions.sgd_chain.clone();
     let chains_converged = em_chain.valid == Some(true) && sgd_chain.as_ref().is_none_or(|c| c.valid == Some(true));
