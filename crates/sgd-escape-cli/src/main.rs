@@ -13,6 +13,8 @@ use sgd_escape::report::folder::Existing;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod sweep;
+
 #[derive(Parser)]
 #[command(name = "sgd-escape", version, about = "Predict and measure how SGD escapes local minima (Mori et al., ICML 2022)")]
 struct Cli {
@@ -42,6 +44,15 @@ enum Command {
         /// them into OUT/replaced-N instead of refusing.
         #[arg(long)]
         force: bool,
+        /// The format of the per-replica table (escape_times or ams_runs): csv or parquet.
+        #[arg(long, default_value = "csv")]
+        format: String,
+    },
+    /// Sweeps: plan a grid of configurations, run it in shards (e.g. a Slurm job array),
+    /// merge the results into one table.
+    Sweep {
+        #[command(subcommand)]
+        command: sweep::SweepCommand,
     },
     /// Reproduce an experiment (or `all`): numbers, figures and a Markdown page. Finished
     /// points are cached in OUT/points, so an interrupted reproduction resumes.
@@ -152,7 +163,7 @@ fn fmt_opt(v: Option<f64>) -> String {
 }
 
 /// `--force` as the library's policy for an occupied output folder.
-fn existing(force: bool) -> Existing {
+pub(crate) fn existing(force: bool) -> Existing {
     if force { Existing::MoveAside } else { Existing::Refuse }
 }
 
@@ -223,7 +234,9 @@ fn run(
     replicas: Option<usize>,
     threads: Option<usize>,
     force: bool,
+    format: &str,
 ) -> Result<(), sgd_escape::Error> {
+    let format = sgd_escape::report::TableFormat::parse("--format", format)?;
     if threads == Some(0) {
         return Err(sgd_escape::Error::invalid("--threads", 0, "must be ≥ 1"));
     }
@@ -267,7 +280,7 @@ fn run(
         shown.set(p.warnings.len());
     };
     let on_ams_run = |_: &sgd_escape::escape::ams::AmsRun| bar.inc(1);
-    let options = RunOptions { existing: existing(force), on_prepared: Some(&on_prepared), on_ams_run: Some(&on_ams_run) };
+    let options = RunOptions { existing: existing(force), on_prepared: Some(&on_prepared), on_ams_run: Some(&on_ams_run), format };
     let summary = run_in_dir(&config, base_dir, out, &options, &|_| bar.inc(1))?;
     bar.finish_and_clear();
     let e = &summary.escape;
@@ -362,7 +375,10 @@ fn train(config_path: &Path, out: &Path, threads: Option<usize>, force: bool) ->
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Run { config, out, seed, replicas, threads, force } => run(config, out, *seed, *replicas, *threads, *force).map(|()| true),
+        Command::Run { config, out, seed, replicas, threads, force, format } => {
+            run(config, out, *seed, *replicas, *threads, *force, format).map(|()| true)
+        }
+        Command::Sweep { command } => sweep::sweep(command).map(|()| true),
         Command::Landscape { config, out, force } => landscape(config, out, *force),
         Command::Reproduce { name, quick, out, seed } => reproduce(name, *quick, out, *seed).map(|()| true),
         Command::Train { config, out, threads, force } => train(config, out, *threads, *force).map(|()| true),

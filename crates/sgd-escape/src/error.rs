@@ -55,6 +55,12 @@ pub enum Error {
     /// A numerical procedure failed (e.g. minimisation did not converge).
     #[error("{0}")]
     Numerical(String),
+    /// The computation was stopped by [`crate::cancel::request`] (e.g. Ctrl-C in Python).
+    #[error("cancelled")]
+    Cancelled,
+    /// Points of a sweep failed or are missing; the message lists them.
+    #[error("{0}")]
+    Sweep(String),
 }
 
 impl Error {
@@ -65,7 +71,7 @@ impl Error {
 
     /// Whether the error is caused by the user's input (the CLI exits with status 2 for these).
     pub fn is_invalid_input(&self) -> bool {
-        !matches!(self, Error::Numerical(_))
+        !matches!(self, Error::Numerical(_) | Error::Sweep(_) | Error::Cancelled)
     }
 }
 

@@ -1,4 +1,6 @@
 //! Helpers the binary's end-to-end tests share.
+// Each test binary uses a subset of the helpers.
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::Command;

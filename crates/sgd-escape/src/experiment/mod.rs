@@ -5,9 +5,9 @@
 //! [`simulate`] (the replica ensemble) → statistics ([`crate::stats`]) → report.
 //!
 //! The experiments themselves: [`run`] (an escape experiment, `summary.json`), [`landscape`]
-//! (the analysis alone, `landscape.json`), [`train`] (MLP training with noise logging) and
-//! [`reproduce`] (the paper's experiments). `run` and `landscape` share the stages above and do
-//! not depend on each other.
+//! (the analysis alone, `landscape.json`), [`train`] (MLP training with noise logging),
+//! [`reproduce`] (the paper's experiments), and [`sweep`] (grids of `run`s, sharded and
+//! merged). `run` and `landscape` share the stages above and do not depend on each other.
 
 pub mod analysis;
 pub mod build;
@@ -19,6 +19,7 @@ pub mod reproduce;
 pub mod run;
 pub mod simulate;
 pub mod splitting;
+pub mod sweep;
 pub mod train;
 
 pub use config::Config;

@@ -1,5 +1,5 @@
 //! The `run` experiment: prepare (model, minimum, landscape analysis) → simulate (replica
-//! ensemble) → statistics → `summary.json`, `escape_times.csv`, `survival.csv`.
+//! ensemble) → statistics → `summary.json`, `escape_times.csv` (or `.parquet`), `survival.csv`.
 
 use super::analysis::Barrier;
 use super::config::Config;
@@ -14,8 +14,10 @@ use crate::escape::ReplicaOutcome;
 use crate::escape::ams::AmsRun;
 use crate::landscape::outliers::Outliers;
 use crate::landscape::saddle::Saddle;
+use crate::report::TableFormat;
 use crate::report::folder::{Claim, Existing, OutputFolder};
 use crate::report::journal::Journal;
+use crate::report::parquet::Column;
 use crate::report::provenance::{InputFile, hash_inputs};
 use crate::stats::EscapeStatistics;
 use crate::theory::rates::BarrierGeometry;
@@ -160,40 +162,30 @@ pub struct RunOptions<'a> {
     pub on_prepared: Option<&'a dyn Fn(&Prepared)>,
     /// Called from worker threads as each AMS run finishes (splitting estimator only).
     pub on_ams_run: Option<&'a (dyn Fn(&AmsRun) + Sync)>,
+    /// The format of the per-replica table (`escape_times` or `ams_runs`).
+    pub format: TableFormat,
 }
 
 /// The results `run` writes (removed when a run starts; its journal is kept).
-const OUTPUTS: &[&str] = &["summary.json", "escape_times.csv", "survival.csv", "ams_runs.csv"];
+const OUTPUTS: &[&str] = &["summary.json", "escape_times.csv", "escape_times.parquet", "survival.csv", "ams_runs.csv", "ams_runs.parquet"];
 
-/// `ams_runs.csv`: one row per AMS run.
-fn ams_runs_csv(runs: &[AmsRun]) -> String {
-    let mut t = crate::report::table::Table::new(&[
-        "run",
-        "probability",
-        "iterations",
-        "extinct",
-        "last_level",
-        "reached",
-        "reactive_time",
-        "diverged",
-        "stopped",
-        "steps_simulated",
-    ]);
-    for r in runs {
-        t.row(crate::cells![
-            r.run,
-            r.probability,
-            r.iterations,
-            r.extinct,
-            r.last_level.unwrap_or(f64::NAN),
-            r.reached,
-            r.reactive_time.unwrap_or(f64::NAN),
-            r.diverged,
-            r.stopped,
-            r.steps_simulated
-        ]);
-    }
-    t.csv()
+/// `ams_runs`: one row per AMS run (a level or time that does not exist is NaN).
+fn ams_runs_columns(runs: &[AmsRun]) -> Vec<(String, Column)> {
+    let int = |f: fn(&AmsRun) -> i64| Column::Int(runs.iter().map(f).collect());
+    let float = |f: fn(&AmsRun) -> f64| Column::Float(runs.iter().map(f).collect());
+    let flag = |f: fn(&AmsRun) -> bool| Column::Bool(runs.iter().map(f).collect());
+    vec![
+        ("run".into(), int(|r| r.run as i64)),
+        ("probability".into(), float(|r| r.probability)),
+        ("iterations".into(), int(|r| r.iterations as i64)),
+        ("extinct".into(), flag(|r| r.extinct)),
+        ("last_level".into(), float(|r| r.last_level.unwrap_or(f64::NAN))),
+        ("reached".into(), int(|r| r.reached as i64)),
+        ("reactive_time".into(), float(|r| r.reactive_time.unwrap_or(f64::NAN))),
+        ("diverged".into(), int(|r| r.diverged as i64)),
+        ("stopped".into(), int(|r| r.stopped as i64)),
+        ("steps_simulated".into(), int(|r| r.steps_simulated as i64)),
+    ]
 }
 
 /// The splitting estimator's part of [`run_in_dir`]: the brute-force loops, then the AMS runs
@@ -221,10 +213,10 @@ fn run_ams_in_dir(
     let (runs, loops) = simulate_ams(prepared, plan, &done, &record)?;
     journal.check()?;
     let (escape, report, warnings) = ams_statistics(plan, runs, loops);
-    let csv = ams_runs_csv(&report.run_results);
+    let runs = ams_runs_columns(&report.run_results);
     let summary = summarize_statistics(prepared, inputs, escape, Some(report), warnings);
     crate::report::write_json(&out_dir.join("summary.json"), &summary)?;
-    crate::report::atomic_write(&out_dir.join("ams_runs.csv"), csv.as_bytes())?;
+    crate::report::write_columns(out_dir, "ams_runs", &runs, options.format)?;
     folder.complete()?;
     journal.remove()?;
     Ok(summary)
@@ -253,6 +245,18 @@ pub fn run_in_dir(
     options: &RunOptions<'_>,
     on_done: &(dyn Fn(&ReplicaOutcome) + Sync),
 ) -> Result<Summary> {
+    run_in_dir_with_outcomes(config, base_dir, out_dir, options, on_done).map(|(summary, _)| summary)
+}
+
+/// [`run_in_dir`], also returning the replicas' outcomes sorted by replica (none for the
+/// splitting estimator, whose runs are in the summary).
+pub fn run_in_dir_with_outcomes(
+    config: &Config,
+    base_dir: &std::path::Path,
+    out_dir: &std::path::Path,
+    options: &RunOptions<'_>,
+    on_done: &(dyn Fn(&ReplicaOutcome) + Sync),
+) -> Result<(Summary, Vec<ReplicaOutcome>)> {
     let prepared = prepare(config, base_dir)?;
     check_replica_memory(&prepared)?;
     let inputs = hash_inputs(&prepared.config.input_files(base_dir))?;
@@ -270,7 +274,7 @@ pub fn run_in_dir(
         f(&prepared);
     }
     if let Some(plan) = &prepared.ams {
-        return run_ams_in_dir(&prepared, plan, &inputs, &mut folder, options);
+        return run_ams_in_dir(&prepared, plan, &inputs, &mut folder, options).map(|s| (s, Vec::new()));
     }
     let (journal, completed) = Journal::open(out_dir, journal_fingerprint(&prepared.config, &inputs))?;
     let record = |o: &ReplicaOutcome| {
@@ -280,8 +284,32 @@ pub fn run_in_dir(
     let outcomes = simulate(&prepared, completed, &record)?;
     journal.check()?;
     let summary = summarize(&prepared, &inputs, &outcomes);
-    crate::report::write_run_outputs(out_dir, &summary, &outcomes)?;
+    crate::report::write_run_outputs(out_dir, &summary, &outcomes, options.format)?;
     folder.complete()?;
     journal.remove()?;
-    Ok(summary)
+    Ok((summary, outcomes))
+}
+
+/// Runs a configuration without an output folder (nothing is written, nothing resumes): the
+/// summary and the replicas' outcomes sorted by replica (none for the splitting estimator,
+/// whose runs are in the summary). The results equal those of [`run_in_dir`].
+pub fn run_in_memory(
+    config: &Config,
+    base_dir: &std::path::Path,
+    on_prepared: Option<&dyn Fn(&Prepared)>,
+    on_done: &(dyn Fn(&ReplicaOutcome) + Sync),
+) -> Result<(Summary, Vec<ReplicaOutcome>)> {
+    let prepared = prepare(config, base_dir)?;
+    check_replica_memory(&prepared)?;
+    let inputs = hash_inputs(&prepared.config.input_files(base_dir))?;
+    if let Some(f) = on_prepared {
+        f(&prepared);
+    }
+    if let Some(plan) = &prepared.ams {
+        let (runs, loops) = simulate_ams(&prepared, plan, &Default::default(), &|_| {})?;
+        let (escape, report, warnings) = ams_statistics(plan, runs, loops);
+        return Ok((summarize_statistics(&prepared, &inputs, escape, Some(report), warnings), Vec::new()));
+    }
+    let outcomes = simulate(&prepared, Vec::new(), on_done)?;
+    Ok((summarize(&prepared, &inputs, &outcomes), outcomes))
 }

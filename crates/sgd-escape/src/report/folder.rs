@@ -29,12 +29,14 @@ pub const RESULT_FILES: &[&str] = &[
     MANIFEST,
     "summary.json",
     "escape_times.csv",
+    "escape_times.parquet",
     "survival.csv",
     "replicas.journal",
     "replicas.journal.tmp",
     "ams.journal",
     "ams.journal.tmp",
     "ams_runs.csv",
+    "ams_runs.parquet",
     "landscape.json",
     "log.csv",
     "checkpoint.json",
@@ -188,6 +190,17 @@ impl OutputFolder {
     fn write_manifest(&self) -> Result<()> {
         super::write_json(&self.dir.join(MANIFEST), &self.manifest)
     }
+}
+
+/// Whether `dir` holds finished results of `command`, made by this version from input files
+/// that have not changed since (each is hashed again). A folder whose results are stale this
+/// way is not complete; rerunning the command there refuses it unless forced.
+pub fn is_complete(dir: &Path, command: &str) -> Result<bool> {
+    let Some(m) = read_manifest(dir)? else { return Ok(false) };
+    if m.version != crate::VERSION || m.commands.get(command) != Some(&State::Complete) {
+        return Ok(false);
+    }
+    Ok(m.inputs.iter().all(|f| super::provenance::hash_file(Path::new(&f.path)).is_ok_and(|now| now.sha256 == f.sha256)))
 }
 
 fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {

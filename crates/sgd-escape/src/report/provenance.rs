@@ -24,6 +24,11 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// SHA-256 of `bytes`, lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
 /// Hashes one file.
 pub fn hash_file(path: &Path) -> Result<InputFile> {
     let io = |source| Error::Io { action: "cannot read input file", path: path.to_path_buf(), source };
@@ -106,6 +111,7 @@ mod tests {
         std::fs::write(&p, "abc").unwrap();
         let f = hash_file(&p).unwrap();
         assert_eq!(f.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(sha256_hex(b"abc"), f.sha256);
         assert_eq!(f.bytes, 3);
     }
 
