@@ -12,6 +12,7 @@
 //! Units: time `t` is the paper's continuous time, `t = η · steps` for SGD and `t = dt · steps`
 //! for SDEs. Rates are per unit `t` unless a name says `per_step`.
 
+pub mod cancel;
 pub mod data;
 pub mod dynamics;
 pub mod error;

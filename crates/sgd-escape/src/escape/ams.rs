@@ -443,6 +443,9 @@ where
             let mut chain = Chain { states: Vec::new(), loops: Vec::new(), legs: Vec::new(), first: None, reached: 0, failed: 0, steps: 0 };
             let mut entry = (0.0, 0u64);
             'cycles: for c in 0..=cycles {
+                if crate::cancel::requested() {
+                    break 'cycles;
+                }
                 // Out to Σ.
                 // A leg that jumps from below Σ straight into B ends in a departure too (one
                 // already at B): a chain with jumps (SGD's single samples) can skip Σ, and
@@ -619,14 +622,18 @@ where
     let runs: Vec<AmsRun> = (0..plan.runs)
         .into_par_iter()
         .with_max_len(1)
-        .map(|r| {
+        .filter_map(|r| {
             if let Some(done) = completed.get(&(r as u64)) {
-                return done.clone();
+                return Some(done.clone());
+            }
+            // No new run once a stop is requested (crate::cancel).
+            if crate::cancel::requested() {
+                return None;
             }
             let starts = (0..n).map(|i| states[(r * n + i) % states.len()].clone()).collect();
             let run = ams_run(model, stepper, exit, xi, &plan.spec, starts, r as u64);
             on_run(&run);
-            run
+            Some(run)
         })
         .collect();
     Ok((runs, loops))

@@ -148,10 +148,14 @@ where
     let fresh: Vec<ReplicaOutcome> = pending
         .into_par_iter()
         .with_max_len(1)
-        .map(|i| {
+        .filter_map(|i| {
+            // No new replica once a stop is requested (crate::cancel).
+            if crate::cancel::requested() {
+                return None;
+            }
             let outcome = run_replica(model, stepper, exit, start, spec.seed, i, spec.max_steps);
             on_done(&outcome);
-            outcome
+            Some(outcome)
         })
         .collect();
     merge_outcomes(spec, completed, fresh)

@@ -240,7 +240,7 @@ fn run_task(
         lanes.active[l] = true;
     };
     for l in 0..LANES {
-        if next < queue.len() {
+        if next < queue.len() && !crate::cancel::requested() {
             load(&mut lanes, l, queue[next]);
             next += 1;
         }
@@ -278,7 +278,7 @@ fn run_task(
             on_done(&outcome);
             outcomes.push(outcome);
             lanes.active[l] = false;
-            if next < queue.len() {
+            if next < queue.len() && !crate::cancel::requested() {
                 load(&mut lanes, l, queue[next]);
                 next += 1;
             }

@@ -421,7 +421,7 @@ fn run_task(
         lanes.active_bits |= 1 << l;
     };
     for l in 0..LANES {
-        if next < queue.len() {
+        if next < queue.len() && !crate::cancel::requested() {
             load(&mut lanes, l, queue[next]);
             next += 1;
         }
@@ -447,7 +447,7 @@ fn run_task(
             outcomes.push(outcome);
             lanes.active[l] = false;
             lanes.active_bits &= !(1 << l);
-            if next < queue.len() {
+            if next < queue.len() && !crate::cancel::requested() {
                 load(&mut lanes, l, queue[next]);
                 next += 1;
             }

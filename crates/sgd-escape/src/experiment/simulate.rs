@@ -18,7 +18,18 @@ pub fn ensemble_spec(prepared: &Prepared) -> EnsembleSpec {
 
 /// Runs the ensemble of a prepared run on the current rayon pool; replicas in `completed` are
 /// not rerun. `on_done` sees each newly finished replica. Outcomes are sorted by replica.
+/// [`Error::Cancelled`] when a stop was requested ([`crate::cancel`]) before every replica ran.
 pub fn simulate(
+    prepared: &Prepared,
+    completed: Vec<ReplicaOutcome>,
+    on_done: &(dyn Fn(&ReplicaOutcome) + Sync),
+) -> Result<Vec<ReplicaOutcome>> {
+    let outcomes = simulate_unchecked(prepared, completed, on_done);
+    crate::cancel::check()?;
+    outcomes
+}
+
+fn simulate_unchecked(
     prepared: &Prepared,
     completed: Vec<ReplicaOutcome>,
     on_done: &(dyn Fn(&ReplicaOutcome) + Sync),
@@ -56,8 +67,19 @@ pub fn simulate(
 /// loops between the basin and Σ, then M AMS runs of N particles started from their
 /// departures (run r takes departures rN … rN + N − 1), in parallel over runs. `on_run` sees
 /// each newly finished run; runs in `completed` (from a journal) are not rerun. Deterministic
-/// for any thread count.
+/// for any thread count. [`Error::Cancelled`] when a stop was requested ([`crate::cancel`]).
 pub fn simulate_ams(
+    prepared: &Prepared,
+    plan: &AmsPlan,
+    completed: &BTreeMap<u64, AmsRun>,
+    on_run: &(dyn Fn(&AmsRun) + Sync),
+) -> Result<(Vec<AmsRun>, LoopStatistics)> {
+    let result = simulate_ams_unchecked(prepared, plan, completed, on_run);
+    crate::cancel::check()?;
+    result
+}
+
+fn simulate_ams_unchecked(
     prepared: &Prepared,
     plan: &AmsPlan,
     completed: &BTreeMap<u64, AmsRun>,

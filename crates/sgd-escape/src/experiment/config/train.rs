@@ -59,13 +59,13 @@ impl TrainConfig {
         files
     }
 
-    /// Parses TOML text; `path` is used in messages.
-    pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
-        super::parse_toml(text, path)
-    }
-
     /// Reads a configuration file.
     pub fn load(path: &Path) -> Result<Self> {
         super::read_toml(path)
+    }
+
+    /// Parses TOML text; `path` is used in messages.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
+        super::parse_toml(text, path)
     }
 }
