@@ -197,7 +197,9 @@ def test_training_then_escape_from_the_trained_parameters(tmp_path: Path) -> Non
     t = sgd_escape.train(config, out=tmp_path / "train")
     assert t.log["epoch"].tolist() == [0.0, 1.0, 2.0, 3.0]
     assert t.log["loss"][-1] < t.log["loss"][0]
-    assert (tmp_path / "train" / "params.json").exists()
+    assert (tmp_path / "train" / "params.json").exists() and t.out == tmp_path / "train"
+    again = sgd_escape.train(config)
+    assert again.out is None and np.array_equal(again.parameters, t.parameters), "the same training without a folder"
     run_config: Dict[str, Any] = {
         "seed": 1,
         "replicas": 20,

@@ -16,8 +16,13 @@ The functions mirror the command-line tool:
 A configuration is a dict (the TOML file's tables as nested dicts), TOML text, or a path to a
 TOML file (docs/config.md). Data-built models take their data as NumPy arrays
 (`features`, `targets`) instead of files, and networks their start parameters as an array
-(`parameters`, in the order of `train`'s params.json). Long calls release the interpreter
-lock; Ctrl-C stops them within about a second (raising `KeyboardInterrupt`). Errors are
+(`parameters`): layer after layer, W_i (out × in, row-major, as PyTorch's
+``nn.Linear.weight``) then b_i, so that for a ``torch.nn.Sequential`` of Linear layers and
+activations ``np.concatenate([t.detach().numpy().ravel() for t in net.state_dict().values()])``
+is that array (the loss is (1/2N) Σ |f(x) − y|², summed over the outputs). Long calls release the interpreter
+lock. Ctrl-C raises `KeyboardInterrupt`: `run` stops between replicas (or AMS runs), within
+about a second for typical replicas (measured 0.1 s); `train` after the epoch in progress;
+`landscape` when its analysis ends. Errors are
 `sgd_escape.Error`; invalid configurations and values `ConfigError` (a `ValueError`) naming the
 key and the value, malformed data `DataError`.
 """
@@ -421,25 +426,27 @@ class TrainResult:
     """The final parameters, in the order `run(parameters=...)` and params.json use."""
     resumed_from: int
     """The epoch the run resumed from (0 for a fresh run)."""
-    out: Path
+    out: Optional[Path]
+    """The training folder, when one was given."""
 
 
 def train(
     config: Config,
     *,
-    out: "os.PathLike[str] | str",
+    out: Optional["os.PathLike[str] | str"] = None,
     threads: Optional[int] = None,
     force: bool = False,
     features: Optional[ArrayLike] = None,
     targets: Optional[ArrayLike] = None,
 ) -> TrainResult:
     """Trains an MLP, like ``sgd-escape train``: checkpoints, log.csv and params.json in `out`,
-    and rerunning into `out` resumes. `features` and `targets` replace the ``[data]`` files."""
+    and rerunning into `out` resumes (without `out`, a temporary folder removed afterwards).
+    `features` and `targets` replace the ``[data]`` files."""
     text, is_json, origin, base_dir = _source(config)
-    with _inputs(out, features, targets, None) as (data_file, _):
-        result = json.loads(
-            _native.train(text, is_json, origin, base_dir, os.fspath(out), threads=threads, force=force, data_file=data_file)
-        )
+    with contextlib.ExitStack() as stack:
+        folder = Path(os.fspath(out)) if out is not None else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sgd-escape-train-")))
+        with _inputs(folder, features, targets, None) as (data_file, _):
+            result = json.loads(_native.train(text, is_json, origin, base_dir, str(folder), threads=threads, force=force, data_file=data_file))
     rows = result["log"]
     columns = list(rows[0].keys()) if rows else []
     log = {
@@ -451,7 +458,7 @@ def train(
         log=log,
         parameters=np.asarray(result["theta"], dtype=np.float64),
         resumed_from=int(result["resumed_from"]),
-        out=Path(os.fspath(out)),
+        out=None if out is None else Path(os.fspath(out)),
     )
 
 
