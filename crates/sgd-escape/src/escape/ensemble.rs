@@ -108,6 +108,75 @@ where
     ReplicaOutcome { replica, steps, time, status, final_theta: theta }
 }
 
+/// [`run_replica`] with the exit evaluated only every `check_every` steps (and at
+/// `max_steps`), for criteria that cost more than a step (a `loss-above` exit reads the full
+/// loss, O(N·P)). When the criterion holds at a check, the replica is replayed from the
+/// previous check (its stream, workspace and θ were saved there, so the replay retraces the
+/// same steps) evaluating it after every step, and the outcome is the first step after that
+/// check at which it holds: the same step [`run_replica`] reports whenever the replica did
+/// not cross and come back between two earlier checks. Such an excursion is not seen, so
+/// escape times can only be later, never earlier, than with checks at every step. Finiteness
+/// is checked at every step. Not for steppers with the bridge (it needs every step).
+#[allow(clippy::too_many_arguments)]
+pub fn run_replica_checked<M, S>(
+    model: &M,
+    stepper: &S,
+    exit: &Exit,
+    start: &[f64],
+    seed: u64,
+    replica: usize,
+    max_steps: u64,
+    check_every: u64,
+) -> ReplicaOutcome
+where
+    M: Model + ?Sized,
+    S: Stepper,
+{
+    debug_assert!(!stepper.bridge() || matches!(exit, Exit::Never), "the bridge needs the exit at every step");
+    let check_every = check_every.max(1);
+    let mut rng = replica_rng(seed, replica as u64);
+    let mut ws = stepper.workspace();
+    let mut theta = start.to_vec();
+    let (mut time, mut steps) = (0.0, 0u64);
+    // The state at the last check.
+    let (mut saved_theta, mut saved_ws, mut saved_rng, mut saved_time, mut saved_steps) =
+        (theta.clone(), ws.clone(), rng.clone(), time, steps);
+    while steps < max_steps {
+        time += stepper.step(&mut theta, &mut ws, &mut rng);
+        steps += 1;
+        if !(all_finite(&theta) && time.is_finite()) {
+            break;
+        }
+        if steps % check_every != 0 && steps != max_steps {
+            continue;
+        }
+        if exit.reached(model, &theta) {
+            // Replay from the last check, testing every step; it ends at the latest where the
+            // check found the criterion holding.
+            let last = steps;
+            theta.copy_from_slice(&saved_theta);
+            (ws, rng, time, steps) = (saved_ws, saved_rng, saved_time, saved_steps);
+            while steps < last {
+                time += stepper.step(&mut theta, &mut ws, &mut rng);
+                steps += 1;
+                if exit.reached(model, &theta) {
+                    break;
+                }
+            }
+            break;
+        }
+        saved_theta.copy_from_slice(&theta);
+        saved_ws.clone_from(&ws);
+        saved_rng.clone_from(&rng);
+        (saved_time, saved_steps) = (time, steps);
+    }
+    if let Some(h) = stepper.fixed_time_step() {
+        time = h * steps as f64;
+    }
+    let status = final_status(model, exit, &theta, time, false);
+    ReplicaOutcome { replica, steps, time, status, final_theta: theta }
+}
+
 /// How a replica that stopped at θ at time t ended. Finiteness comes first, whatever the
 /// exit: θ or t no longer finite is `Diverged`, and so is a loss-above exit where the loss
 /// itself has overflowed (the quantity the criterion reads is not finite). Then the exit
@@ -144,6 +213,26 @@ where
     M: Model + ?Sized,
     S: Stepper,
 {
+    run_ensemble_checked(model, stepper, exit, start, spec, 1, completed, on_done)
+}
+
+/// [`run_ensemble`] with the exit evaluated every `check_every` steps, each replica by
+/// [`run_replica_checked`] (by [`run_replica`] when `check_every` is 1).
+#[allow(clippy::too_many_arguments)]
+pub fn run_ensemble_checked<M, S>(
+    model: &M,
+    stepper: &S,
+    exit: &Exit,
+    start: &[f64],
+    spec: EnsembleSpec,
+    check_every: u64,
+    completed: Vec<ReplicaOutcome>,
+    on_done: &(dyn Fn(&ReplicaOutcome) + Sync),
+) -> Vec<ReplicaOutcome>
+where
+    M: Model + ?Sized,
+    S: Stepper,
+{
     let pending = pending_replicas(spec, &completed);
     let fresh: Vec<ReplicaOutcome> = pending
         .into_par_iter()
@@ -153,7 +242,11 @@ where
             if crate::cancel::requested() {
                 return None;
             }
-            let outcome = run_replica(model, stepper, exit, start, spec.seed, i, spec.max_steps);
+            let outcome = if check_every <= 1 {
+                run_replica(model, stepper, exit, start, spec.seed, i, spec.max_steps)
+            } else {
+                run_replica_checked(model, stepper, exit, start, spec.seed, i, spec.max_steps, check_every)
+            };
             on_done(&outcome);
             Some(outcome)
         })

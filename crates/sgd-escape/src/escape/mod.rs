@@ -9,6 +9,6 @@ pub mod lanes;
 pub mod sde_lanes;
 mod stationary;
 
-pub use ensemble::{EnsembleSpec, ReplicaOutcome, Status, run_ensemble, run_replica};
+pub use ensemble::{EnsembleSpec, ReplicaOutcome, Status, run_ensemble, run_ensemble_checked, run_replica, run_replica_checked};
 pub use exit::Exit;
 pub use stationary::{StationarySpec, sample_stationary};

@@ -214,6 +214,7 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
         landscape: &config.landscape,
     });
     let dynamics = resolve_solver(dynamics, &mut config, &model, &start, &exit, &landscape)?;
+    check_exit_schedule(&config, &dynamics, &mut warnings)?;
     if let Dynamics::Sde { dt, noise, solver, .. } = &dynamics {
         let step = match noise {
             Noise::TimeChanged { .. } => *dt,
@@ -543,6 +544,32 @@ fn check_vector(key: &str, v: &[values::Finite], p: usize, nonzero: bool) -> Res
         return Err(Error::invalid(key, format!("{numbers:?}"), "must not be the zero vector"));
     }
     Ok(numbers)
+}
+
+/// Checks `exit.check_every` against the dynamics and the estimator, and warns what it costs.
+fn check_exit_schedule(config: &Config, dynamics: &Dynamics, warnings: &mut Vec<String>) -> Result<()> {
+    let k = config.exit.check_every();
+    if k == 1 {
+        return Ok(());
+    }
+    if config.ams().is_some() {
+        return Err(Error::invalid(
+            "exit.check_every",
+            k,
+            "splitting evaluates the exit and its reaction coordinate at every step: remove the key, or use brute force",
+        ));
+    }
+    if let Dynamics::Sde { bridge: true, .. } = dynamics {
+        return Err(Error::invalid(
+            "exit.check_every",
+            k,
+            "the Brownian bridge (dynamics.solver.bridge = true, the default of the adaptive and lamperti solvers) detects exits between steps and needs the loss at every step: set dynamics.solver.bridge = false, or remove the key",
+        ));
+    }
+    warnings.push(format!(
+        "exit.check_every = {k}: the loss is evaluated every {k} steps and a crossing is replayed to its first step after the previous check; an excursion above the threshold that begins and ends between two checks is not seen, so escape times can be later than with the exit checked at every step (which the exact-chain predictions assume)"
+    ));
+    Ok(())
 }
 
 /// The exit criterion; a loss-above exit holds its ratio until L* is known.

@@ -8,7 +8,7 @@ use crate::dynamics::{Sampling, Sde, Sgd};
 use crate::error::{Error, Result};
 use crate::escape::ams::{AmsRun, LoopStatistics, run_splitting};
 use crate::escape::sde_lanes::{DoubleWellSde, run_double_well_sde};
-use crate::escape::{EnsembleSpec, ReplicaOutcome, run_ensemble};
+use crate::escape::{EnsembleSpec, ReplicaOutcome, run_ensemble_checked};
 use std::collections::BTreeMap;
 
 /// The ensemble of a prepared run: replicas `0..replicas`, censored at `max_steps`.
@@ -37,8 +37,10 @@ fn simulate_unchecked(
     let spec = ensemble_spec(prepared);
     let start = &prepared.start.theta;
     let exit = &prepared.exit;
-    if let (BuiltModel::LinearRegression(m), Dynamics::Sgd { lr, batch_size, sampling: Sampling::WithReplacement }) =
-        (&prepared.model, &prepared.dynamics)
+    // The lane kernels check the exit at every step.
+    let check_every = prepared.config.exit.check_every();
+    if let (BuiltModel::LinearRegression(m), Dynamics::Sgd { lr, batch_size, sampling: Sampling::WithReplacement }, 1) =
+        (&prepared.model, &prepared.dynamics, check_every)
     {
         // Same outcomes as the generic loop, bit for bit, several times faster.
         return crate::escape::lanes::run_linear_regression_sgd(m, *lr, *batch_size, exit, start, spec, completed, on_done);
@@ -46,10 +48,11 @@ fn simulate_unchecked(
     match &prepared.dynamics {
         Dynamics::Sgd { lr, batch_size, sampling } => with_data_model!(&prepared.model, m => {
             let sgd = Sgd::new(m, *lr, *batch_size, *sampling)?;
-            Ok(run_ensemble(m, &sgd, exit, start, spec, completed, on_done))
+            Ok(run_ensemble_checked(m, &sgd, exit, start, spec, check_every, completed, on_done))
         }, analytic => Err(Error::invalid("dynamics.kind", "\"sgd\"", "SGD needs a data-built model"))),
         Dynamics::Sde { dt, noise, solver, bridge } => {
             if let BuiltModel::DoubleWell(m) = &prepared.model
+                && check_every == 1
                 && let Some(sde) = DoubleWellSde::new(m, *dt, noise, solver, *bridge, exit)
             {
                 // Same outcomes as the generic loop, bit for bit, several times faster.
@@ -57,7 +60,7 @@ fn simulate_unchecked(
             }
             with_model!(&prepared.model, m => {
             let sde = Sde::new(m, *dt, noise.clone(), prepared.model.gradient_noise())?.with_solver(solver.clone()).with_bridge(*bridge);
-            Ok(run_ensemble(m, &sde, exit, start, spec, completed, on_done))
+            Ok(run_ensemble_checked(m, &sde, exit, start, spec, check_every, completed, on_done))
             })
         }
     }

@@ -2,7 +2,7 @@
 //! escapes the first step after which its criterion holds.
 
 use super::tagged::tagged_enum;
-use super::values::{AboveOne, Finite, Vector};
+use super::values::{AboveOne, Count, Finite, Vector};
 use serde::{Deserialize, Serialize};
 
 /// `[exit]`.
@@ -48,6 +48,29 @@ pub struct CoordinateExit {
 pub struct LossAboveExit {
     /// c > 1: exit when L > c · L*.
     pub ratio: AboveOne,
+    /// Evaluate the loss every this many steps (default 1, every step); on a crossing the
+    /// replica is replayed from the previous check so the exit step is the first after it
+    /// (escape::run_replica_checked). Written out only when not 1.
+    #[serde(default = "every_step", skip_serializing_if = "is_every_step")]
+    pub check_every: Count,
+}
+
+fn every_step() -> Count {
+    Count::new(1).expect("in range")
+}
+
+fn is_every_step(c: &Count) -> bool {
+    c.get() == 1
+}
+
+impl ExitConfig {
+    /// How often the exit is evaluated, in steps (1 but for `loss-above` with `check_every`).
+    pub fn check_every(&self) -> u64 {
+        match self {
+            ExitConfig::LossAbove(l) => l.check_every.get() as u64,
+            _ => 1,
+        }
+    }
 }
 
 /// `kind = "hyperplane"`.
