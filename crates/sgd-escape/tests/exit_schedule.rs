@@ -2,7 +2,7 @@
 //! its first step after the previous check, against an independent step-by-step reference.
 
 use sgd_escape::dynamics::rng::replica_rng;
-use sgd_escape::dynamics::{Sampling, Sgd, Stepper};
+use sgd_escape::dynamics::{Noise, Sampling, Sde, Sgd, Stepper};
 use sgd_escape::escape::{EnsembleSpec, Exit, Status, run_ensemble, run_ensemble_checked};
 use sgd_escape::experiment::Config;
 use sgd_escape::experiment::run::run_in_memory;
@@ -10,16 +10,16 @@ use sgd_escape::landscape::minimize;
 use sgd_escape::model::{CurveMap, Dataset, FeatureModel, Model};
 use std::path::Path;
 
-/// The exit step the schedule must report, from the losses after each step: the first check
-/// (a multiple of k, or `max_steps`) where L > threshold, then the first step after the
-/// previous check where L > threshold.
-fn expected_exit(losses: &[f64], threshold: f64, k: usize) -> Option<usize> {
-    let n = losses.len();
+/// The exit step the schedule must report, from whether the criterion holds after each step:
+/// the first check (a multiple of k, or the last step) where it holds, then the first step
+/// after the previous check where it holds.
+fn expected_exit(holds: &[bool], k: usize) -> Option<usize> {
+    let n = holds.len();
     let checks = (1..=n).filter(|s| s % k == 0 || *s == n);
     let mut previous = 0;
     for c in checks {
-        if losses[c - 1] > threshold {
-            return (previous + 1..=c).find(|&s| losses[s - 1] > threshold);
+        if holds[c - 1] {
+            return (previous + 1..=c).find(|&s| holds[s - 1]);
         }
         previous = c;
     }
@@ -54,7 +54,8 @@ fn a_checked_exit_is_the_first_crossing_after_the_check_before_it() {
                 losses.push(model.loss(&theta));
                 thetas.push(theta.clone());
             }
-            match expected_exit(&losses, threshold, k as usize) {
+            let holds: Vec<bool> = losses.iter().map(|l| *l > threshold).collect();
+            match expected_exit(&holds, k as usize) {
                 Some(s) => {
                     assert_eq!((o.status, o.steps), (Status::Escaped, s as u64), "k = {k}, replica {}", o.replica);
                     assert_eq!(o.final_theta, thetas[s - 1], "k = {k}, replica {}: θ at the exit", o.replica);
@@ -114,4 +115,53 @@ fn check_every_is_warned_about_and_refused_where_it_cannot_apply() {
     let ams = Config::from_toml(ams, Path::new("ams.toml")).unwrap();
     let e = run_in_memory(&ams, Path::new("."), None, &|_| {}).unwrap_err().to_string();
     assert!(e.contains("exit.check_every") && e.contains("splitting"), "{e}");
+}
+
+/// The basin exit on the 1-D double well L = ε + (θ² − 1)²/4: gradient descent from θ > 0
+/// settles at +1 and from θ < 0 at −1, so a quench leaves θ* = −1's basin exactly when θ > 0.
+/// Every k steps, replayed, it must therefore report what the coordinate exit θ ≥ 0 reports
+/// under the same schedule.
+#[test]
+fn the_basin_exit_is_the_saddle_crossing_on_the_double_well() {
+    let model = sgd_escape::model::DoubleWell { epsilon: 0.25, dim: 1, stiffness: 2.0 };
+    let noise = Noise::Isotropic { temperature: 0.12 };
+    let sde = Sde::new(&model, 0.01, noise, None).unwrap();
+    let start = [-1.0];
+    // The quench follows the gradient flow: from far out on the left it does not overshoot
+    // into the right well, as plain steps of 1/λmax(H*) would (θ = −3 → 9).
+    for (from, to) in [(-3.0, -1.0), (-0.01, -1.0), (0.01, 1.0), (2.5, 1.0)] {
+        let q = sgd_escape::escape::quench(&model, &[from], 0.5, 1000)[0];
+        assert!((q - to).abs() < 1e-9, "quench from {from} ends at {q}");
+    }
+    let basin = Exit::Basin { center: start.to_vec(), tolerance: 1.0, quench_lr: 0.5, quench_steps: 1000 };
+    let saddle = Exit::Coordinate { axis: 0, threshold: 0.0 };
+    let spec = EnsembleSpec { seed: 8, replicas: 100, max_steps: 5000 };
+    for k in [1u64, 25] {
+        let by_basin = run_ensemble_checked(&model, &sde, &basin, &start, spec, k, Vec::new(), &|_| {});
+        let by_saddle = run_ensemble_checked(&model, &sde, &saddle, &start, spec, k, Vec::new(), &|_| {});
+        let escaped = by_basin.iter().filter(|o| o.status == Status::Escaped).count();
+        assert!(escaped > 20 && escaped < 100, "k = {k}: {escaped} of 100 escaped");
+        for (b, s) in by_basin.iter().zip(&by_saddle) {
+            assert_eq!((b.status, b.steps), (s.status, s.steps), "k = {k}, replica {}", b.replica);
+            assert_eq!(b.final_theta, s.final_theta);
+        }
+    }
+}
+
+#[test]
+fn a_basin_exit_from_a_configuration_fills_its_step_and_finds_the_saddle() {
+    let text = "seed = 1\nreplicas = 40\nmax_steps = 200000\n[model]\nkind = \"double-well\"\nepsilon = 0.25\n\
+                [dynamics]\nkind = \"sde\"\ndt = 0.01\n[dynamics.noise]\nkind = \"paper\"\nlr = 0.2\n\
+                [start]\npoint = [-1.0]\n[exit]\nkind = \"basin\"\ntolerance = 1.0\ncheck_every = 10\n";
+    let config = Config::from_toml(text, Path::new("basin.toml")).unwrap();
+    let (summary, outcomes) = run_in_memory(&config, Path::new("."), None, &|_| {}).unwrap();
+    let echoed = serde_json::to_value(&summary.config).unwrap();
+    assert_eq!(echoed["exit"]["quench_lr"], 0.5, "1/λmax(H*) = 1/2 written out");
+    assert_eq!(echoed["exit"]["quench_steps"], 1000);
+    assert!(summary.landscape.saddle.as_ref().is_some_and(|s| s.theta[0].abs() < 1e-8));
+    assert!(summary.warnings.iter().any(|w| w.contains("quenched every 10 steps")), "{:?}", summary.warnings);
+    assert!(outcomes.iter().all(|o| o.status == Status::Escaped && o.final_theta[0] > 0.0));
+    let ams = format!("{}[estimator]\nkind = \"ams\"\n", text.replace("replicas = 40\nmax_steps = 200000\n", ""));
+    let e = run_in_memory(&Config::from_toml(&ams, Path::new("ams.toml")).unwrap(), Path::new("."), None, &|_| {}).unwrap_err();
+    assert!(e.to_string().contains("exit.kind") && e.to_string().contains("splitting"), "{e}");
 }

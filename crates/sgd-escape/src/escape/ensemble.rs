@@ -80,7 +80,7 @@ where
     let mut steps = 0;
     // Exits between steps: the state before each step, and the bridge's uniforms from the
     // replica's stream 2¹²⁸ draws ahead, so that the noise is the same with or without them.
-    let bridge = stepper.bridge() && !matches!(exit, Exit::Never);
+    let bridge = stepper.bridge() && exit.has_boundary();
     let (mut before, mut direction) = if bridge { (start.to_vec(), vec![0.0; start.len()]) } else { (Vec::new(), Vec::new()) };
     let mut bridge_rng = bridge.then(|| rng.jumped());
     let mut bridged = false;
@@ -132,7 +132,7 @@ where
     M: Model + ?Sized,
     S: Stepper,
 {
-    debug_assert!(!stepper.bridge() || matches!(exit, Exit::Never), "the bridge needs the exit at every step");
+    debug_assert!(!stepper.bridge() || !exit.has_boundary(), "the bridge needs the exit at every step");
     let check_every = check_every.max(1);
     let mut rng = replica_rng(seed, replica as u64);
     let mut ws = stepper.workspace();

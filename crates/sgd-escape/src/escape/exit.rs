@@ -28,6 +28,52 @@ pub enum Exit {
         /// `normal · point`.
         offset: f64,
     },
+    /// The quench of θ ([`quench`]) ends farther than `tolerance` from `center` (θ*): the
+    /// replica sits in another minimum's basin.
+    Basin {
+        /// θ*.
+        center: Vec<f64>,
+        /// Radius around θ* in θ units.
+        tolerance: f64,
+        /// Gradient-descent step size of the quench.
+        quench_lr: f64,
+        /// Gradient-descent steps of the quench.
+        quench_steps: u64,
+    },
+}
+
+/// Gradient descent from `theta` for `steps` steps, each θ ← θ − h∇L(θ) with h the largest of
+/// γ, γ/2, γ/4, … that lowers the loss by at least h|∇L|²/2 (Armijo's condition, which on a
+/// quadratic accepts h ≤ 1/curvature, so a step never overshoots the minimum along its
+/// direction): where gradient flow from θ settles, deterministically. Stops early when the
+/// gradient vanishes, no step lowers the loss, or the state stops being finite.
+pub fn quench<M: Model + ?Sized>(model: &M, theta: &[f64], lr: f64, steps: u64) -> Vec<f64> {
+    let mut q = theta.to_vec();
+    let mut trial = q.clone();
+    let mut gradient = vec![0.0; q.len()];
+    for _ in 0..steps {
+        let loss = model.loss_and_gradient(&q, &mut gradient);
+        let squared = linalg::dot(&gradient, &gradient);
+        if !(loss.is_finite() && squared.is_finite()) || squared == 0.0 {
+            break;
+        }
+        let mut h = lr;
+        let accepted = loop {
+            trial.iter_mut().zip(&q).zip(&gradient).for_each(|((t, x), g)| *t = x - h * g);
+            if model.loss(&trial) <= loss - 0.5 * h * squared {
+                break true;
+            }
+            h *= 0.5;
+            if h < lr * 1e-12 {
+                break false;
+            }
+        };
+        if !accepted {
+            break;
+        }
+        std::mem::swap(&mut q, &mut trial);
+    }
+    q
 }
 
 impl Exit {
@@ -39,7 +85,19 @@ impl Exit {
             Exit::Coordinate { axis, threshold } => theta[*axis] >= *threshold,
             Exit::LossAbove { threshold } => model.loss(theta) > *threshold,
             Exit::Hyperplane { normal, offset } => linalg::dot(normal, theta) > *offset,
+            Exit::Basin { center, tolerance, quench_lr, quench_steps } => {
+                // A state whose quench is not finite is not in the basin either.
+                let q = quench(model, theta, *quench_lr, *quench_steps);
+                let distance = linalg::distance(&q, center);
+                distance.is_nan() || distance > *tolerance
+            }
         }
+    }
+
+    /// Whether the exit has a boundary that a path can cross between two steps (so that the
+    /// Brownian bridge applies): every exit but `never` and `basin`.
+    pub fn has_boundary(&self) -> bool {
+        !matches!(self, Exit::Never | Exit::Basin { .. })
     }
 
     /// The probability that the continuous path of an SDE crossed the exit boundary during a
@@ -59,7 +117,7 @@ impl Exit {
         direction: &mut [f64],
     ) -> f64 {
         let (d0, d1) = match self {
-            Exit::Never => return 0.0,
+            Exit::Never | Exit::Basin { .. } => return 0.0,
             Exit::Coordinate { axis, threshold } => {
                 direction.fill(0.0);
                 direction[*axis] = 1.0;

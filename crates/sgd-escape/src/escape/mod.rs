@@ -10,5 +10,5 @@ pub mod sde_lanes;
 mod stationary;
 
 pub use ensemble::{EnsembleSpec, ReplicaOutcome, Status, run_ensemble, run_ensemble_checked, run_replica, run_replica_checked};
-pub use exit::Exit;
+pub use exit::{Exit, quench};
 pub use stationary::{StationarySpec, sample_stationary};

@@ -69,7 +69,10 @@ impl<'a> DoubleWellSde<'a> {
             Noise::Isotropic { temperature } => LaneNoise::Isotropic { temperature: *temperature },
             Noise::Exact { .. } | Noise::TimeChanged { .. } => return None,
         };
-        if matches!(solver, Solver::Lamperti { .. }) || (bridge && !matches!(exit, Exit::Coordinate { .. } | Exit::Never)) {
+        if matches!(solver, Solver::Lamperti { .. })
+            || matches!(exit, Exit::Basin { .. })
+            || (bridge && !matches!(exit, Exit::Coordinate { .. } | Exit::Never))
+        {
             return None;
         }
         (dt.is_finite() && dt > 0.0).then_some(DoubleWellSde { model, noise, dt, solver, bridge })
@@ -285,7 +288,8 @@ fn step_lanes_once<const KIND: u8, const ADAPTIVE: bool>(
         }
     }
     match exit {
-        Exit::Never => {}
+        // DoubleWellSde::new refuses basin exits.
+        Exit::Never | Exit::Basin { .. } => {}
         Exit::Coordinate { axis, threshold } => {
             let t = &theta[*axis];
             for l in 0..LANES {

@@ -182,6 +182,10 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
 
     let exit = match exit {
         Exit::LossAbove { threshold: ratio } => Exit::LossAbove { threshold: ratio * start.loss },
+        Exit::Basin { tolerance, quench_lr, quench_steps, .. } => {
+            let quench_lr = if quench_lr > 0.0 { quench_lr } else { default_quench_lr(&mut config, &start)? };
+            Exit::Basin { center: start.theta.clone(), tolerance, quench_lr, quench_steps }
+        }
         other => other,
     };
     if exit.reached(m, &start.theta) {
@@ -305,8 +309,27 @@ fn distance_to_exit(start: &StartPoint, exit: &Exit, landscape: &LandscapeAnalys
                 (stiffest > 0.0 && rise > 0.0).then(|| (2.0 * rise / stiffest).sqrt())
             }
         },
+        Exit::Basin { .. } => landscape.saddle.as_ref().map(|s| linalg::distance(&s.theta, theta)),
         Exit::Never => None,
     }
+}
+
+/// The quench's default step size, 1/λmax(H(θ*)) (stable gradient descent on the quadratic
+/// model), written into the configuration.
+fn default_quench_lr(config: &mut Config, start: &StartPoint) -> Result<f64> {
+    let stiffest = start.hessian_eigenvalues.last().copied().unwrap_or(0.0);
+    if !(stiffest.is_finite() && stiffest > 0.0) {
+        return Err(Error::invalid(
+            "exit.quench_lr",
+            "(missing)",
+            format!("the default 1/λmax(H(θ*)) needs λmax > 0, and it is {stiffest:e}: give the step size"),
+        ));
+    }
+    let lr = 1.0 / stiffest;
+    if let ExitConfig::Basin(b) = &mut config.exit {
+        b.quench_lr = Some(Positive::new(lr).map_err(|e| Error::invalid("exit.quench_lr", lr, e))?);
+    }
+    Ok(lr)
 }
 
 /// Builds the model (loading or generating its data) and writes the data defaults into
@@ -552,6 +575,13 @@ fn check_exit_schedule(config: &Config, dynamics: &Dynamics, warnings: &mut Vec<
     if k == 1 {
         return Ok(());
     }
+    if matches!(config.exit, ExitConfig::Basin(_)) && config.ams().is_some() {
+        return Err(Error::invalid(
+            "exit.kind",
+            "\"basin\"",
+            "splitting needs an exit boundary for its reaction coordinate: use a coordinate, hyperplane or loss-above exit",
+        ));
+    }
     if config.ams().is_some() {
         return Err(Error::invalid(
             "exit.check_every",
@@ -559,16 +589,21 @@ fn check_exit_schedule(config: &Config, dynamics: &Dynamics, warnings: &mut Vec<
             "splitting evaluates the exit and its reaction coordinate at every step: remove the key, or use brute force",
         ));
     }
-    if let Dynamics::Sde { bridge: true, .. } = dynamics {
+    if let (Dynamics::Sde { bridge: true, .. }, ExitConfig::LossAbove(_)) = (dynamics, &config.exit) {
         return Err(Error::invalid(
             "exit.check_every",
             k,
             "the Brownian bridge (dynamics.solver.bridge = true, the default of the adaptive and lamperti solvers) detects exits between steps and needs the loss at every step: set dynamics.solver.bridge = false, or remove the key",
         ));
     }
-    warnings.push(format!(
-        "exit.check_every = {k}: the loss is evaluated every {k} steps and a crossing is replayed to its first step after the previous check; an excursion above the threshold that begins and ends between two checks is not seen, so escape times can be later than with the exit checked at every step (which the exact-chain predictions assume)"
-    ));
+    warnings.push(match config.exit {
+        ExitConfig::Basin(_) => format!(
+            "exit.check_every = {k}: the state is quenched every {k} steps and an escape is replayed to the first step after the previous quench whose quench ends in another basin; a visit to another basin that begins and ends between two quenches is not seen"
+        ),
+        _ => format!(
+            "exit.check_every = {k}: the loss is evaluated every {k} steps and a crossing is replayed to its first step after the previous check; an excursion above the threshold that begins and ends between two checks is not seen, so escape times can be later than with the exit checked at every step (which the exact-chain predictions assume)"
+        ),
+    });
     Ok(())
 }
 
@@ -583,6 +618,13 @@ fn resolve_exit(exit: &ExitConfig, p: usize) -> Result<Exit> {
             Exit::Coordinate { axis: c.axis, threshold: c.threshold.get() }
         }
         ExitConfig::LossAbove(l) => Exit::LossAbove { threshold: l.ratio.get() },
+        // θ* and the default step are filled in once the start point is known.
+        ExitConfig::Basin(b) => Exit::Basin {
+            center: Vec::new(),
+            tolerance: b.tolerance.get(),
+            quench_lr: b.quench_lr.map_or(0.0, |l| l.get()),
+            quench_steps: b.quench_steps.get() as u64,
+        },
         ExitConfig::Hyperplane(h) => {
             let normal = check_vector("exit.normal", &h.normal, p, true)?;
             let point = match &h.point {
@@ -598,7 +640,9 @@ fn resolve_exit(exit: &ExitConfig, p: usize) -> Result<Exit> {
 /// Checks `[landscape]` against P and writes the default saddle search into `config`.
 fn resolve_landscape(config: &mut Config, p: usize) -> Result<()> {
     let default = match config.exit {
-        ExitConfig::Coordinate(_) | ExitConfig::Hyperplane(_) => SaddleConfig::EigenvectorFollowing(EigenvectorFollowingConfig::default()),
+        ExitConfig::Coordinate(_) | ExitConfig::Hyperplane(_) | ExitConfig::Basin(_) => {
+            SaddleConfig::EigenvectorFollowing(EigenvectorFollowingConfig::default())
+        }
         ExitConfig::LossAbove(_) | ExitConfig::Never(_) => SaddleConfig::None(NoSaddleKeys {}),
     };
     let saddle = config.landscape.saddle.get_or_insert(default);

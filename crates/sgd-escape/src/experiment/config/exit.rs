@@ -2,7 +2,7 @@
 //! escapes the first step after which its criterion holds.
 
 use super::tagged::tagged_enum;
-use super::values::{AboveOne, Count, Finite, Vector};
+use super::values::{AboveOne, Count, Finite, Positive, Vector};
 use serde::{Deserialize, Serialize};
 
 /// `[exit]`.
@@ -17,6 +17,8 @@ pub enum ExitConfig {
     LossAbove(LossAboveExit),
     /// `normal · (θ − point) > 0`.
     Hyperplane(HyperplaneExit),
+    /// Gradient descent from θ (a quench) ends farther than `tolerance` from θ*.
+    Basin(BasinExit),
 }
 
 tagged_enum!(ExitConfig, "kind", {
@@ -24,6 +26,7 @@ tagged_enum!(ExitConfig, "kind", {
     "coordinate" => Coordinate(CoordinateExit),
     "loss-above" => LossAbove(LossAboveExit),
     "hyperplane" => Hyperplane(HyperplaneExit),
+    "basin" => Basin(BasinExit),
 });
 
 /// `kind = "never"` has no keys.
@@ -64,13 +67,45 @@ fn is_every_step(c: &Count) -> bool {
 }
 
 impl ExitConfig {
-    /// How often the exit is evaluated, in steps (1 but for `loss-above` with `check_every`).
+    /// How often the exit is evaluated, in steps (1 but for `loss-above` with `check_every`
+    /// and for `basin`).
     pub fn check_every(&self) -> u64 {
         match self {
             ExitConfig::LossAbove(l) => l.check_every.get() as u64,
+            ExitConfig::Basin(b) => b.check_every.get() as u64,
             _ => 1,
         }
     }
+}
+
+/// `kind = "basin"`: every `check_every` steps the replica's state is quenched by
+/// `quench_steps` steps of gradient descent (backtracking from `quench_lr`, escape::quench); it has escaped when the quench ends farther than
+/// `tolerance` from θ*, in another minimum's basin. The exit step is then found by replaying
+/// from the previous quench with a quench after every step (escape::run_replica_checked).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasinExit {
+    /// Radius around θ* in θ units within which a quenched state counts as θ*'s minimum
+    /// (required: the scale of θ is the model's).
+    pub tolerance: Positive,
+    /// Steps between quenches (default 100).
+    #[serde(default = "hundred_steps")]
+    pub check_every: Count,
+    /// Gradient-descent steps per quench (default 1000).
+    #[serde(default = "thousand_steps")]
+    pub quench_steps: Count,
+    /// The quench's first trial step size, halved until the loss falls enough (default
+    /// 1/λmax(H(θ*)), written out when the run is prepared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quench_lr: Option<Positive>,
+}
+
+fn hundred_steps() -> Count {
+    Count::new(100).expect("in range")
+}
+
+fn thousand_steps() -> Count {
+    Count::new(1000).expect("in range")
 }
 
 /// `kind = "hyperplane"`.
