@@ -165,3 +165,59 @@ fn a_basin_exit_from_a_configuration_fills_its_step_and_finds_the_saddle() {
     let e = run_in_memory(&Config::from_toml(&ams, Path::new("ams.toml")).unwrap(), Path::new("."), None, &|_| {}).unwrap_err();
     assert!(e.to_string().contains("exit.kind") && e.to_string().contains("splitting"), "{e}");
 }
+
+/// The distance exit, Euclidean and in the metric of H(θ*) = diag(2, k) on the 2-D double
+/// well, against the replica's own stream stepped by hand with the distance written out.
+#[test]
+fn the_distance_exit_matches_its_formula_step_by_step() {
+    let model = sgd_escape::model::DoubleWell { epsilon: 0.25, dim: 2, stiffness: 3.0 };
+    let sde = Sde::new(&model, 0.01, Noise::Isotropic { temperature: 0.1 }, None).unwrap();
+    let start = [-1.0, 0.0];
+    let (seed, replicas, max_steps) = (5, 60, 3000);
+    let spec = EnsembleSpec { seed, replicas, max_steps };
+    let euclidean = Exit::Distance { center: start.to_vec(), radius: 0.6, metric: None };
+    let hessian = Exit::Distance { center: start.to_vec(), radius: 0.8, metric: Some(vec![2.0, 0.0, 0.0, 3.0]) };
+    let formulas: [(&Exit, fn(f64, f64) -> f64, f64); 2] =
+        [(&euclidean, |a, b| a * a + b * b, 0.6), (&hessian, |a, b| 2.0 * a * a + 3.0 * b * b, 0.8)];
+    for (exit, squared, radius) in formulas {
+        for k in [1u64, 5] {
+            let outcomes = run_ensemble_checked(&model, &sde, exit, &start, spec, k, Vec::new(), &|_| {});
+            let mut escaped = 0;
+            for o in &outcomes {
+                let mut rng = replica_rng(seed, o.replica as u64);
+                let mut ws = sde.workspace();
+                let mut theta = start.to_vec();
+                let mut holds = Vec::new();
+                for _ in 0..max_steps {
+                    sde.step(&mut theta, &mut ws, &mut rng);
+                    holds.push(squared(theta[0] + 1.0, theta[1]) > radius * radius);
+                }
+                match expected_exit(&holds, k as usize) {
+                    Some(s) => {
+                        assert_eq!((o.status, o.steps), (Status::Escaped, s as u64), "{exit:?}, k = {k}, replica {}", o.replica);
+                        escaped += 1;
+                    }
+                    None => assert_eq!(o.status, Status::Censored),
+                }
+            }
+            assert!(escaped > 10, "{exit:?}, k = {k}: {escaped} escaped");
+        }
+    }
+}
+
+#[test]
+fn a_hessian_distance_exit_from_a_configuration_uses_the_positive_part_of_h() {
+    let text = "seed = 1\nreplicas = 30\nmax_steps = 100000\n[model]\nkind = \"double-well\"\nepsilon = 0.25\ndim = 2\nstiffness = 3.0\n\
+                [dynamics]\nkind = \"sde\"\ndt = 0.01\n[dynamics.noise]\nkind = \"isotropic\"\ntemperature = 0.1\n\
+                [start]\npoint = [-1.0, 0.0]\n[exit]\nkind = \"distance\"\nradius = 0.8\nmetric = \"hessian\"\n";
+    let config = Config::from_toml(text, Path::new("distance.toml")).unwrap();
+    let (summary, outcomes) = run_in_memory(&config, Path::new("."), None, &|_| {}).unwrap();
+    for o in &outcomes {
+        let (a, b) = (o.final_theta[0] + 1.0, o.final_theta[1]);
+        assert!(o.status == Status::Escaped && 2.0 * a * a + 3.0 * b * b > 0.64, "{o:?}");
+    }
+    assert_eq!(serde_json::to_value(&summary.config).unwrap()["exit"]["metric"], "hessian");
+    let ams = format!("{}[estimator]\nkind = \"ams\"\n", text.replace("replicas = 30\nmax_steps = 100000\n", ""));
+    let e = run_in_memory(&Config::from_toml(&ams, Path::new("ams.toml")).unwrap(), Path::new("."), None, &|_| {}).unwrap_err();
+    assert!(e.to_string().contains("exit.kind") && e.to_string().contains("\"distance\""), "{e}");
+}

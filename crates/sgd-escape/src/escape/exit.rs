@@ -40,6 +40,16 @@ pub enum Exit {
         /// Gradient-descent steps of the quench.
         quench_steps: u64,
     },
+    /// `sqrt((θ − center)ᵀ M (θ − center)) > radius`, with M the identity (`metric` None) or
+    /// a P × P positive semidefinite matrix, row-major (the positive part of H(θ*)).
+    Distance {
+        /// θ*.
+        center: Vec<f64>,
+        /// The radius.
+        radius: f64,
+        /// M, or None for the Euclidean distance.
+        metric: Option<Vec<f64>>,
+    },
 }
 
 /// Gradient descent from `theta` for `steps` steps, each θ ← θ − h∇L(θ) with h the largest of
@@ -91,13 +101,27 @@ impl Exit {
                 let distance = linalg::distance(&q, center);
                 distance.is_nan() || distance > *tolerance
             }
+            Exit::Distance { center, radius, metric } => {
+                let p = center.len();
+                let squared = match metric {
+                    None => theta.iter().zip(center).map(|(t, c)| (t - c) * (t - c)).sum::<f64>(),
+                    Some(m) => (0..p)
+                        .map(|i| {
+                            let row = &m[i * p..(i + 1) * p];
+                            (theta[i] - center[i]) * row.iter().zip(theta).zip(center).map(|((a, t), c)| a * (t - c)).sum::<f64>()
+                        })
+                        .sum::<f64>(),
+                };
+                squared > radius * radius
+            }
         }
     }
 
-    /// Whether the exit has a boundary that a path can cross between two steps (so that the
-    /// Brownian bridge applies): every exit but `never` and `basin`.
+    /// Whether the Brownian bridge applies to the exit (a boundary whose crossing probability
+    /// between two steps is implemented): coordinate, hyperplane and loss-above exits. Basin
+    /// and distance exits are checked at the steps only.
     pub fn has_boundary(&self) -> bool {
-        !matches!(self, Exit::Never | Exit::Basin { .. })
+        matches!(self, Exit::Coordinate { .. } | Exit::Hyperplane { .. } | Exit::LossAbove { .. })
     }
 
     /// The probability that the continuous path of an SDE crossed the exit boundary during a
@@ -117,7 +141,7 @@ impl Exit {
         direction: &mut [f64],
     ) -> f64 {
         let (d0, d1) = match self {
-            Exit::Never | Exit::Basin { .. } => return 0.0,
+            Exit::Never | Exit::Basin { .. } | Exit::Distance { .. } => return 0.0,
             Exit::Coordinate { axis, threshold } => {
                 direction.fill(0.0);
                 direction[*axis] = 1.0;

@@ -216,7 +216,7 @@ fn run_task(
         Exit::Never => LaneExit::Never,
         Exit::Coordinate { axis, threshold } => LaneExit::Coordinate { axis: *axis, threshold: *threshold },
         Exit::LossAbove { threshold } => LaneExit::LossAbove { threshold: *threshold, sxx, sxy, syy },
-        Exit::Hyperplane { .. } | Exit::Basin { .. } => LaneExit::Other,
+        Exit::Hyperplane { .. } | Exit::Basin { .. } | Exit::Distance { .. } => LaneExit::Other,
     };
     let mut lanes = Lanes {
         theta: vec![0.0; d * LANES],

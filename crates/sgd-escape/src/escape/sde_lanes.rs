@@ -70,7 +70,7 @@ impl<'a> DoubleWellSde<'a> {
             Noise::Exact { .. } | Noise::TimeChanged { .. } => return None,
         };
         if matches!(solver, Solver::Lamperti { .. })
-            || matches!(exit, Exit::Basin { .. })
+            || matches!(exit, Exit::Basin { .. } | Exit::Distance { .. })
             || (bridge && !matches!(exit, Exit::Coordinate { .. } | Exit::Never))
         {
             return None;
@@ -288,8 +288,8 @@ fn step_lanes_once<const KIND: u8, const ADAPTIVE: bool>(
         }
     }
     match exit {
-        // DoubleWellSde::new refuses basin exits.
-        Exit::Never | Exit::Basin { .. } => {}
+        // DoubleWellSde::new refuses basin and distance exits.
+        Exit::Never | Exit::Basin { .. } | Exit::Distance { .. } => {}
         Exit::Coordinate { axis, threshold } => {
             let t = &theta[*axis];
             for l in 0..LANES {

@@ -414,7 +414,7 @@ fn chain_domain(input: &AnalysisInput<'_>) -> Option<Domain> {
         }
     };
     match input.exit {
-        Exit::Never | Exit::Basin { .. } => None,
+        Exit::Never | Exit::Basin { .. } | Exit::Distance { .. } => None,
         Exit::Coordinate { threshold, .. } => Some(one_sided(*threshold, true)),
         Exit::Hyperplane { normal, offset } => Some(one_sided(offset / normal[0], normal[0] > 0.0)),
         Exit::LossAbove { threshold } => {

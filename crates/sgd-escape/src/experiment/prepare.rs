@@ -7,8 +7,8 @@
 use super::analysis::{AnalysisInput, LandscapeAnalysis, MinimumInput, analyze};
 use super::build::{BuiltModel, with_model};
 use super::config::{
-    Config, DataConfig, DynamicsConfig, EigenvectorFollowingConfig, ExitConfig, LoadedData, ModelConfig, NoSaddleKeys, NoiseConfig,
-    SaddleConfig, SolverConfig, values,
+    Config, DataConfig, DistanceMetric, DynamicsConfig, EigenvectorFollowingConfig, ExitConfig, LoadedData, ModelConfig, NoSaddleKeys,
+    NoiseConfig, SaddleConfig, SolverConfig, values,
 };
 use crate::data::Standardization;
 use crate::dynamics::{Noise, Sampling, Sde, Solver};
@@ -186,6 +186,23 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
             let quench_lr = if quench_lr > 0.0 { quench_lr } else { default_quench_lr(&mut config, &start)? };
             Exit::Basin { center: start.theta.clone(), tolerance, quench_lr, quench_steps }
         }
+        Exit::Distance { radius, metric, .. } => {
+            // The positive part of H(θ*): a saddle's negative curvature adds no distance.
+            let metric = metric.map(|_| {
+                let (values, vectors) = (&start.hessian_eigenvalues, &start.hessian_eigenvectors);
+                let mut m = vec![0.0; p * p];
+                for (k, &lambda) in values.iter().enumerate().filter(|(_, l)| **l > 0.0) {
+                    let v = &vectors[k * p..(k + 1) * p];
+                    for i in 0..p {
+                        for j in 0..p {
+                            m[i * p + j] += lambda * v[i] * v[j];
+                        }
+                    }
+                }
+                m
+            });
+            Exit::Distance { center: start.theta.clone(), radius, metric }
+        }
         other => other,
     };
     if exit.reached(m, &start.theta) {
@@ -310,6 +327,12 @@ fn distance_to_exit(start: &StartPoint, exit: &Exit, landscape: &LandscapeAnalys
             }
         },
         Exit::Basin { .. } => landscape.saddle.as_ref().map(|s| linalg::distance(&s.theta, theta)),
+        // The nearest point of the sphere, or of the ellipsoid (along the stiffest direction).
+        Exit::Distance { radius, metric: None, .. } => Some(*radius),
+        Exit::Distance { radius, metric: Some(_), .. } => {
+            let stiffest = start.hessian_eigenvalues.last().copied().unwrap_or(0.0);
+            (stiffest > 0.0).then(|| radius / stiffest.sqrt())
+        }
         Exit::Never => None,
     }
 }
@@ -569,18 +592,19 @@ fn check_vector(key: &str, v: &[values::Finite], p: usize, nonzero: bool) -> Res
     Ok(numbers)
 }
 
-/// Checks `exit.check_every` against the dynamics and the estimator, and warns what it costs.
+/// Checks the exit against the estimator (splitting needs a boundary) and `check_every`
+/// against the dynamics, and warns what checking every k steps misses.
 fn check_exit_schedule(config: &Config, dynamics: &Dynamics, warnings: &mut Vec<String>) -> Result<()> {
     let k = config.exit.check_every();
-    if k == 1 {
-        return Ok(());
-    }
-    if matches!(config.exit, ExitConfig::Basin(_)) && config.ams().is_some() {
+    if let (ExitConfig::Basin(_) | ExitConfig::Distance(_), Some(_)) = (&config.exit, config.ams()) {
         return Err(Error::invalid(
             "exit.kind",
-            "\"basin\"",
+            serde_json::to_value(&config.exit).ok().and_then(|v| v.get("kind").cloned()).map_or_else(String::new, |k| k.to_string()),
             "splitting needs an exit boundary for its reaction coordinate: use a coordinate, hyperplane or loss-above exit",
         ));
+    }
+    if k == 1 {
+        return Ok(());
     }
     if config.ams().is_some() {
         return Err(Error::invalid(
@@ -601,7 +625,7 @@ fn check_exit_schedule(config: &Config, dynamics: &Dynamics, warnings: &mut Vec<
             "exit.check_every = {k}: the state is quenched every {k} steps and an escape is replayed to the first step after the previous quench whose quench ends in another basin; a visit to another basin that begins and ends between two quenches is not seen"
         ),
         _ => format!(
-            "exit.check_every = {k}: the loss is evaluated every {k} steps and a crossing is replayed to its first step after the previous check; an excursion above the threshold that begins and ends between two checks is not seen, so escape times can be later than with the exit checked at every step (which the exact-chain predictions assume)"
+            "exit.check_every = {k}: the exit is evaluated every {k} steps and a crossing is replayed to its first step after the previous check; an excursion past the exit that begins and ends between two checks is not seen, so escape times can be later than with the exit checked at every step (which the exact-chain predictions assume)"
         ),
     });
     Ok(())
@@ -619,6 +643,10 @@ fn resolve_exit(exit: &ExitConfig, p: usize) -> Result<Exit> {
         }
         ExitConfig::LossAbove(l) => Exit::LossAbove { threshold: l.ratio.get() },
         // θ* and the default step are filled in once the start point is known.
+        // θ* and the metric are filled in once the start point is known.
+        ExitConfig::Distance(d) => {
+            Exit::Distance { center: Vec::new(), radius: d.radius.get(), metric: (d.metric == DistanceMetric::Hessian).then(Vec::new) }
+        }
         ExitConfig::Basin(b) => Exit::Basin {
             center: Vec::new(),
             tolerance: b.tolerance.get(),
@@ -640,7 +668,7 @@ fn resolve_exit(exit: &ExitConfig, p: usize) -> Result<Exit> {
 /// Checks `[landscape]` against P and writes the default saddle search into `config`.
 fn resolve_landscape(config: &mut Config, p: usize) -> Result<()> {
     let default = match config.exit {
-        ExitConfig::Coordinate(_) | ExitConfig::Hyperplane(_) | ExitConfig::Basin(_) => {
+        ExitConfig::Coordinate(_) | ExitConfig::Hyperplane(_) | ExitConfig::Basin(_) | ExitConfig::Distance(_) => {
             SaddleConfig::EigenvectorFollowing(EigenvectorFollowingConfig::default())
         }
         ExitConfig::LossAbove(_) | ExitConfig::Never(_) => SaddleConfig::None(NoSaddleKeys {}),

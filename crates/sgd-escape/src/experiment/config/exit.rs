@@ -19,6 +19,8 @@ pub enum ExitConfig {
     Hyperplane(HyperplaneExit),
     /// Gradient descent from θ (a quench) ends farther than `tolerance` from θ*.
     Basin(BasinExit),
+    /// The distance from θ*, Euclidean or in the metric of H(θ*), exceeds `radius`.
+    Distance(DistanceExit),
 }
 
 tagged_enum!(ExitConfig, "kind", {
@@ -27,6 +29,7 @@ tagged_enum!(ExitConfig, "kind", {
     "loss-above" => LossAbove(LossAboveExit),
     "hyperplane" => Hyperplane(HyperplaneExit),
     "basin" => Basin(BasinExit),
+    "distance" => Distance(DistanceExit),
 });
 
 /// `kind = "never"` has no keys.
@@ -73,6 +76,7 @@ impl ExitConfig {
         match self {
             ExitConfig::LossAbove(l) => l.check_every.get() as u64,
             ExitConfig::Basin(b) => b.check_every.get() as u64,
+            ExitConfig::Distance(d) => d.check_every.get() as u64,
             _ => 1,
         }
     }
@@ -98,6 +102,32 @@ pub struct BasinExit {
     /// 1/λmax(H(θ*)), written out when the run is prepared).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quench_lr: Option<Positive>,
+}
+
+/// `kind = "distance"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistanceExit {
+    /// r > 0: exit when the distance from θ* exceeds r.
+    pub radius: Positive,
+    /// `"euclidean"` (default): |θ − θ*|; `"hessian"`: sqrt((θ − θ*)ᵀ H₊ (θ − θ*)) with H₊ the
+    /// positive part of H(θ*), in which the quadratic model's loss rise is d²/2.
+    #[serde(default)]
+    pub metric: DistanceMetric,
+    /// Evaluate every this many steps (default 1), replayed like `loss-above`'s.
+    #[serde(default = "every_step", skip_serializing_if = "is_every_step")]
+    pub check_every: Count,
+}
+
+/// The metric of a distance exit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DistanceMetric {
+    /// |θ − θ*|.
+    #[default]
+    Euclidean,
+    /// sqrt((θ − θ*)ᵀ H₊(θ*) (θ − θ*)).
+    Hessian,
 }
 
 fn hundred_steps() -> Count {

@@ -25,7 +25,7 @@ pub mod values;
 pub use data::{BinaryLabels, BuiltInData, CsvData, DataConfig, FashionMnistData, Labels, LoadedData, NoKeys, NpyData, Split};
 pub use dynamics::{DynamicsConfig, SdeConfig, SgdConfig};
 pub use estimator::{AmsConfig, EstimatorConfig, ReactionCoordinateKind};
-pub use exit::{CoordinateExit, ExitConfig, HyperplaneExit, LossAboveExit, NoExitKeys};
+pub use exit::{BasinExit, CoordinateExit, DistanceExit, DistanceMetric, ExitConfig, HyperplaneExit, LossAboveExit, NoExitKeys};
 pub use landscape::{EigenvectorFollowingConfig, LandscapeConfig, NebConfig, NoSaddleKeys, SaddleConfig};
 pub use model::{CurveConfig, DEFAULT_SAMPLES, DoubleWellConfig, LinearRegressionConfig, MlpConfig, ModelConfig};
 pub use noise::{IsotropicNoise, MinibatchScale, NoiseConfig};
