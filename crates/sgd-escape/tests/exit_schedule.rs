@@ -177,8 +177,8 @@ fn the_distance_exit_matches_its_formula_step_by_step() {
     let spec = EnsembleSpec { seed, replicas, max_steps };
     let euclidean = Exit::Distance { center: start.to_vec(), radius: 0.6, metric: None };
     let hessian = Exit::Distance { center: start.to_vec(), radius: 0.8, metric: Some(vec![2.0, 0.0, 0.0, 3.0]) };
-    let formulas: [(&Exit, fn(f64, f64) -> f64, f64); 2] =
-        [(&euclidean, |a, b| a * a + b * b, 0.6), (&hessian, |a, b| 2.0 * a * a + 3.0 * b * b, 0.8)];
+    type Squared = fn(f64, f64) -> f64;
+    let formulas: [(&Exit, Squared, f64); 2] = [(&euclidean, |a, b| a * a + b * b, 0.6), (&hessian, |a, b| 2.0 * a * a + 3.0 * b * b, 0.8)];
     for (exit, squared, radius) in formulas {
         for k in [1u64, 5] {
             let outcomes = run_ensemble_checked(&model, &sde, exit, &start, spec, k, Vec::new(), &|_| {});
