@@ -96,7 +96,6 @@ pub fn psd_sqrt(a: &[f64], n: usize) -> (Vec<f64>, usize) {
 /// [`psd_sqrt`] from an eigendecomposition already at hand (eigenvalues, eigenvectors as the
 /// columns of a row-major matrix, as [`symmetric_eigen`] returns them).
 pub fn psd_sqrt_from_eigen(values: &[f64], vectors: &[f64]) -> (Vec<f64>, usize) {
-    let n = values.len();
     let mut clipped = 0;
     let roots: Vec<f64> = values
         .iter()
@@ -109,13 +108,25 @@ pub fn psd_sqrt_from_eigen(values: &[f64], vectors: &[f64]) -> (Vec<f64>, usize)
             }
         })
         .collect();
+    (spectral(&roots, vectors), clipped)
+}
+
+/// V diag(f) Vᵀ for the eigenvectors V (columns of a row-major matrix) and values f.
+fn spectral(f: &[f64], vectors: &[f64]) -> Vec<f64> {
+    let n = f.len();
     let mut s = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..n {
-            s[i * n + j] = (0..n).map(|k| vectors[i * n + k] * roots[k] * vectors[j * n + k]).sum();
+            s[i * n + j] = (0..n).map(|k| vectors[i * n + k] * f[k] * vectors[j * n + k]).sum();
         }
     }
-    (s, clipped)
+    s
+}
+
+/// The positive part V max(Λ, 0) Vᵀ of a symmetric matrix from its eigendecomposition
+/// (eigenvectors as the columns of a row-major matrix, as [`symmetric_eigen`] returns them).
+pub fn positive_part_from_eigen(values: &[f64], vectors: &[f64]) -> Vec<f64> {
+    spectral(&values.iter().map(|l| l.max(0.0)).collect::<Vec<_>>(), vectors)
 }
 
 /// Lower Cholesky factor `L` (row-major, `A = L Lᵀ`) of a symmetric positive semi-definite
@@ -162,6 +173,17 @@ pub fn lower_mul(l: &[f64], z: &[f64], out: &mut [f64]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_positive_part_drops_negative_eigenvalues() {
+        let (values, vectors) = symmetric_eigen(&[2.0, 1.0, 1.0, 2.0], 2);
+        let a = positive_part_from_eigen(&values, &vectors);
+        [2.0, 1.0, 1.0, 2.0].iter().zip(&a).for_each(|(x, y)| assert!((x - y).abs() < 1e-12, "{a:?}"));
+        // Eigenvalues −1 and 3 along (1, −1) and (1, 1): the positive part is 3/2 · [[1, 1], [1, 1]].
+        let (values, vectors) = symmetric_eigen(&[1.0, 2.0, 2.0, 1.0], 2);
+        let b = positive_part_from_eigen(&values, &vectors);
+        [1.5, 1.5, 1.5, 1.5].iter().zip(&b).for_each(|(x, y)| assert!((x - y).abs() < 1e-12, "{b:?}"));
+    }
 
     #[test]
     fn psd_sqrt_squares_back() {

@@ -12,6 +12,7 @@
 pub mod analysis;
 pub mod build;
 pub mod config;
+pub mod exit;
 pub mod landscape;
 pub mod predictions;
 pub mod prepare;
