@@ -6,7 +6,6 @@
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use sgd_escape::experiment::Config;
-use sgd_escape::experiment::config::values::Count;
 use sgd_escape::experiment::prepare::Prepared;
 use sgd_escape::experiment::run::{RunOptions, run_in_dir};
 use sgd_escape::report::folder::Existing;
@@ -162,6 +161,22 @@ fn fmt_opt(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.6e}")).unwrap_or_else(|| "—".into())
 }
 
+/// Refuses `--threads 0`.
+pub(crate) fn check_threads(threads: Option<usize>) -> Result<(), sgd_escape::Error> {
+    match threads {
+        Some(0) => Err(sgd_escape::Error::invalid("--threads", 0, "must be ≥ 1")),
+        _ => Ok(()),
+    }
+}
+
+/// Sizes the global worker pool (`--threads`); results do not depend on it.
+pub(crate) fn use_threads(threads: Option<usize>) {
+    if let Some(n) = threads {
+        // Only fails if a global pool exists already, which cannot happen here.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    }
+}
+
 /// `--force` as the library's policy for an occupied output folder.
 pub(crate) fn existing(force: bool) -> Existing {
     if force { Existing::MoveAside } else { Existing::Refuse }
@@ -237,27 +252,10 @@ fn run(
     format: &str,
 ) -> Result<(), sgd_escape::Error> {
     let format = sgd_escape::report::TableFormat::parse("--format", format)?;
-    if threads == Some(0) {
-        return Err(sgd_escape::Error::invalid("--threads", 0, "must be ≥ 1"));
-    }
+    check_threads(threads)?;
     let mut config = Config::load(config_path)?;
-    if let Some(seed) = seed {
-        config.seed = seed;
-    }
-    if let Some(r) = replicas {
-        if config.ams().is_some() {
-            return Err(sgd_escape::Error::invalid(
-                "--replicas",
-                r,
-                "a brute-force setting; with estimator.kind = \"ams\" the sample is set by estimator.particles and estimator.runs",
-            ));
-        }
-        config.replicas = Count::new(r).map_err(|message| sgd_escape::Error::invalid("--replicas", r, message))?;
-    }
-    if let Some(n) = threads {
-        // Only fails if a global pool exists already, which cannot happen here.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
-    }
+    config.override_run(seed, replicas, "--replicas")?;
+    use_threads(threads);
     let base_dir = config_path.parent().unwrap_or(Path::new("."));
     let (total, unit) = match config.ams() {
         Some(a) => (a.runs.get() as u64, "AMS runs"),
@@ -320,12 +318,8 @@ fn run(
 fn train(config_path: &Path, out: &Path, threads: Option<usize>, force: bool) -> Result<(), sgd_escape::Error> {
     use sgd_escape::experiment::config::TrainConfig;
     use sgd_escape::experiment::train::{resolve, train_in_dir};
-    if threads == Some(0) {
-        return Err(sgd_escape::Error::invalid("--threads", 0, "must be ≥ 1"));
-    }
-    if let Some(n) = threads {
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
-    }
+    check_threads(threads)?;
+    use_threads(threads);
     let config = TrainConfig::load(config_path)?;
     let spec = resolve(&config, config_path.parent().unwrap_or(Path::new(".")))?;
     eprintln!(

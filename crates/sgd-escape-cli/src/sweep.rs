@@ -54,12 +54,8 @@ fn plan(sweep_file: &Path, out: &Path, format: &str) -> Result<(), sgd_escape::E
 }
 
 fn run(dir: &Path, shard: Option<&str>, threads: Option<usize>, force: bool) -> Result<(), sgd_escape::Error> {
-    if threads == Some(0) {
-        return Err(sgd_escape::Error::invalid("--threads", 0, "must be ≥ 1"));
-    }
-    if let Some(n) = threads {
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
-    }
+    crate::check_threads(threads)?;
+    crate::use_threads(threads);
     let plan = sweep::read_plan(dir)?;
     let shard = match shard {
         Some(s) => Shard::parse(s)?,

@@ -14,15 +14,11 @@ use std::process::Command;
 
 #[test]
 fn pandas_and_polars_read_the_parquet_files_as_the_csv_files() {
-    let required = std::env::var_os("SGD_ESCAPE_REQUIRE_PYTHON_READERS").is_some_and(|v| v == "1");
-    let python = std::env::var("SGD_ESCAPE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let probe = Command::new(&python).args(["-c", "import pandas, pyarrow, polars"]).output();
-    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
-        let why = probe.map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).unwrap_or_else(|e| e.to_string());
-        assert!(!required, "SGD_ESCAPE_REQUIRE_PYTHON_READERS=1 but {python} cannot import pandas, pyarrow and polars: {why}");
-        eprintln!("skipped: {python} cannot import pandas, pyarrow and polars (pip install pandas pyarrow polars)");
+    let Some(python) =
+        common::python_with("pandas, pyarrow, polars", "SGD_ESCAPE_REQUIRE_PYTHON_READERS", "pip install pandas pyarrow polars")
+    else {
         return;
-    }
+    };
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/slurm");
     let dir = tempfile::tempdir().unwrap();
     let d = |name: &str| dir.path().join(name).to_str().unwrap().to_string();

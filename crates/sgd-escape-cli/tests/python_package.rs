@@ -7,6 +7,8 @@
 //! SGD_ESCAPE_REQUIRE_PYTHON_PACKAGE=1 (set by .ci/run, which installs the package from the
 //! clean clone), where it fails.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -23,17 +25,13 @@ fn check(python: &str, what: &str, args: &[&str]) {
 
 #[test]
 fn the_python_package_passes_its_tests_type_checks_and_runs_its_example() {
-    let required = std::env::var_os("SGD_ESCAPE_REQUIRE_PYTHON_PACKAGE").is_some_and(|v| v == "1");
-    let python = std::env::var("SGD_ESCAPE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let probe = Command::new(&python).args(["-c", "import sgd_escape, pytest, mypy, matplotlib"]).output();
-    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
-        let why = probe.map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).unwrap_or_else(|e| e.to_string());
-        assert!(!required, "SGD_ESCAPE_REQUIRE_PYTHON_PACKAGE=1 but {python} cannot import sgd_escape, pytest, mypy and matplotlib: {why}");
-        eprintln!(
-            "skipped: {python} cannot import sgd_escape, pytest, mypy and matplotlib (pip install ./crates/sgd-escape-py pytest mypy matplotlib)"
-        );
+    let Some(python) = common::python_with(
+        "sgd_escape, pytest, mypy, matplotlib",
+        "SGD_ESCAPE_REQUIRE_PYTHON_PACKAGE",
+        "pip install ./crates/sgd-escape-py pytest mypy matplotlib",
+    ) else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("mypy-cache");
     let png = dir.path().join("escape_time_vs_lr.png");

@@ -13,7 +13,6 @@ use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError};
 use pyo3::prelude::*;
 use sgd_escape::Error;
 use sgd_escape::experiment::Config;
-use sgd_escape::experiment::config::values::Count;
 use sgd_escape::experiment::run::{RunOptions, run_in_dir_with_outcomes, run_in_memory};
 use sgd_escape::report::TableFormat;
 use sgd_escape::report::folder::Existing;
@@ -153,19 +152,7 @@ fn run<'py>(
     let parsed = (|| -> Result<(Config, TableFormat), Error> {
         let text = config_text(config, json, &origin, data_file, parameters_file)?;
         let mut config = Config::from_toml(&text, &origin)?;
-        if let Some(seed) = seed {
-            config.seed = seed;
-        }
-        if let Some(r) = replicas {
-            if config.ams().is_some() {
-                return Err(Error::invalid(
-                    "replicas",
-                    r,
-                    "a brute-force setting; with estimator.kind = \"ams\" the sample is set by estimator.particles and estimator.runs",
-                ));
-            }
-            config.replicas = Count::new(r).map_err(|m| Error::invalid("replicas", r, m))?;
-        }
+        config.override_run(seed, replicas, "replicas")?;
         Ok((config, TableFormat::parse("format", format)?))
     })();
     let (config, format) = parsed.map_err(|e| to_py(py, e))?;

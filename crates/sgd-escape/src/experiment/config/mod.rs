@@ -130,6 +130,26 @@ impl Config {
         Config::from_toml(&text, path)
     }
 
+    /// Overrides `seed` and `replicas` (the CLI's `--seed`, `--replicas`; Python's keywords);
+    /// errors name the override by `replicas_key`. `replicas` is refused with the splitting
+    /// estimator, whose sample is set by its particles and runs.
+    pub fn override_run(&mut self, seed: Option<u64>, replicas: Option<usize>, replicas_key: &str) -> Result<()> {
+        if let Some(seed) = seed {
+            self.seed = seed;
+        }
+        if let Some(r) = replicas {
+            if self.ams().is_some() {
+                return Err(Error::invalid(
+                    replicas_key,
+                    r,
+                    "a brute-force setting; with estimator.kind = \"ams\" the sample is set by estimator.particles and estimator.runs",
+                ));
+            }
+            self.replicas = Count::new(r).map_err(|message| Error::invalid(replicas_key, r, message))?;
+        }
+        Ok(())
+    }
+
     /// The splitting settings, when the estimator is AMS.
     pub fn ams(&self) -> Option<&AmsConfig> {
         match &self.estimator {

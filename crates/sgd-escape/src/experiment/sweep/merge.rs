@@ -63,7 +63,7 @@ pub fn merged_columns(dir: &Path, plan: &Plan) -> Result<Vec<(String, Column)>> 
         None => Column::Text(summaries.iter().map(|s| s["seed"].to_string()).collect()),
     };
     let e = "escape";
-    columns.extend([
+    let mut statistics = vec![
         ("seed".to_string(), seed),
         ("replicas".into(), int(&[e, "replicas"])),
         ("escaped".into(), int(&[e, "escaped"])),
@@ -81,18 +81,14 @@ pub fn merged_columns(dir: &Path, plan: &Plan) -> Result<Vec<(String, Column)>> 
         ("beta".into(), optional(&["landscape", "beta"])),
         ("log_barrier".into(), optional(&["landscape", "barrier", "log"])),
         ("linear_barrier".into(), optional(&["landscape", "barrier", "linear"])),
-    ]);
+    ];
     for name in PREDICTIONS {
-        columns.push((format!("predicted_mean_time_{name}"), optional(&["predictions", name, "mean_time"])));
+        statistics.push((format!("predicted_mean_time_{name}"), optional(&["predictions", name, "mean_time"])));
     }
-    columns.push(("warnings".into(), Column::Int(summaries.iter().map(|s| s["warnings"].as_array().map_or(0, Vec::len) as i64).collect())));
+    statistics
+        .push(("warnings".into(), Column::Int(summaries.iter().map(|s| s["warnings"].as_array().map_or(0, Vec::len) as i64).collect())));
     // An axis over `seed` is already a column.
-    let axis_columns = 1 + plan.axes.len();
-    let mut k = 0;
-    columns.retain(|(name, _)| {
-        k += 1;
-        k <= axis_columns || !plan.axes.iter().any(|a| &a.key == name)
-    });
+    columns.extend(statistics.into_iter().filter(|(name, _)| !plan.axes.iter().any(|a| &a.key == name)));
     Ok(columns)
 }
 
