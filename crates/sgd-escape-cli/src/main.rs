@@ -189,6 +189,7 @@ fn landscape(config_path: &Path, out: &Path, force: bool) -> Result<bool, sgd_es
     let m = &report.minimum;
     let o = &m.outliers;
     println!("minimum   θ* = {}   L* = {:.6e}", brief(&m.theta), m.loss);
+    println!("spectrum  {}   λmax = {:.6e}", m.hessian_spectrum.describe(), m.hessian_eigenvalues.last().copied().unwrap_or(f64::NAN));
     println!("outliers  n = {}   h* = {:.6e}   ({})   eigenvalues {}", o.n, o.h_star, o.h_star_rule, brief(&o.eigenvalues));
     match (&report.saddle, &report.saddle_error) {
         (Some(s), _) => println!(

@@ -259,8 +259,8 @@ fn reproduce_prints_the_checks_table() {
 }
 
 /// An MLP end to end: `train` on a built-in set, then `landscape` and `run` (SGD and the
-/// exact-noise SDE) from the trained parameters; a network too large for the dense Hessian
-/// and a missing [data] section are input errors.
+/// exact-noise SDE) from the trained parameters; a dense Hessian asked of a network above the
+/// dense limit and a missing [data] section are input errors.
 #[test]
 fn mlp_train_then_landscape_and_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -304,11 +304,11 @@ fn mlp_train_then_landscape_and_run() {
     let big = write(
         d,
         "big.toml",
-        "[model]\nkind = \"mlp\"\nhidden = [512]\n[data]\nsource = \"digits\"\n[dynamics]\nkind = \"sgd\"\nlr = 0.1\n[exit]\nkind = \"never\"\n",
+        "[model]\nkind = \"mlp\"\nhidden = [512]\n[data]\nsource = \"digits\"\n[dynamics]\nkind = \"sgd\"\nlr = 0.1\n[exit]\nkind = \"never\"\n[landscape]\nhessian = \"dense\"\n",
     );
     let (code, stderr) = sgd_escape(&["run", &big, "--out", d.join("b").to_str().unwrap()]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("model.hidden") && stderr.contains("train"), "{stderr}");
+    assert!(stderr.contains("landscape.hessian") && stderr.contains("lanczos"), "{stderr}");
     let nodata = write(d, "nodata.toml", "[model]\nkind = \"mlp\"\n[dynamics]\nkind = \"sgd\"\nlr = 0.1\n[exit]\nkind = \"never\"\n");
     let (code, stderr) = sgd_escape(&["run", &nodata, "--out", d.join("n").to_str().unwrap()]);
     assert_eq!(code, 2, "{stderr}");

@@ -337,6 +337,8 @@ class Saddle:
     escape_eigenvalue: float
     """h_eˢ < 0, the negative eigenvalue along the escape direction."""
     hessian_eigenvalues: npt.NDArray[np.float64]
+    """Eigenvalues of H(θˢ), ascending: all of them, or the lowest four by Lanczos when the
+    landscape is analysed matrix-free (``all_eigenvalues`` in the saddle's dict says which)."""
 
 
 @dataclass(frozen=True)
@@ -350,7 +352,8 @@ class LandscapeResult:
     loss: float
     """L(θ*)."""
     hessian_eigenvalues: npt.NDArray[np.float64]
-    """Eigenvalues of H(θ*), ascending."""
+    """Eigenvalues of H(θ*), ascending: all of them, or the largest ones computed by Lanczos
+    above 4096 parameters (``analysis["minimum"]["hessian_spectrum"]`` says which)."""
     n: int
     """Number of outlier eigenvalues."""
     h_star: float

@@ -4,12 +4,13 @@
 //! `landscape.json` by `sgd-escape landscape` and summarised in `summary.json` by `run`.
 
 use super::build::BuiltModel;
-use super::config::{DynamicsConfig, ExitConfig, LandscapeConfig, ModelConfig, SaddleConfig, values};
+use super::config::{DynamicsConfig, ExitConfig, HessianConfig, LandscapeConfig, ModelConfig, SaddleConfig, values};
 use super::predictions::{Predictions, predict};
+use super::spectrum::{SpectrumReport, minimize_at};
 use crate::escape::Exit;
+use crate::landscape::curvature::Hessian;
 use crate::landscape::outliers::{OutlierRule, Outliers, detect_outliers, restricted_determinant};
 use crate::landscape::saddle::{Saddle, SaddleOptions, eigenvector_following, nudged_elastic_band};
-use crate::landscape::{MinimizeOptions, minimize};
 use crate::linalg;
 use crate::theory::rates::{self, BarrierGeometry};
 use serde::Serialize;
@@ -21,11 +22,13 @@ pub struct MinimumInput<'a> {
     pub theta: &'a [f64],
     /// L(θ*).
     pub loss: f64,
-    /// H(θ*), dense row-major.
-    pub hessian: &'a [f64],
-    /// Its eigenvalues, ascending.
+    /// H(θ*), dense row-major, when it was formed.
+    pub hessian: Option<&'a [f64]>,
+    /// How the eigenvalues were computed (all of them, or the largest by Lanczos).
+    pub spectrum: &'a SpectrumReport,
+    /// Its eigenvalues, ascending (all, or the largest computed).
     pub eigenvalues: &'a [f64],
-    /// Its eigenvectors (columns, row-major).
+    /// Their eigenvectors (the columns of a row-major P × m matrix).
     pub eigenvectors: &'a [f64],
 }
 
@@ -46,6 +49,11 @@ pub struct AnalysisInput<'a> {
     pub dynamics: &'a DynamicsConfig,
     /// `[landscape]`, with the saddle search resolved.
     pub landscape: &'a LandscapeConfig,
+    /// The NEB's second end as given (`target`, or read from `target_parameters`); `None` for
+    /// the double wells' default.
+    pub neb_target: Option<&'a [f64]>,
+    /// Whether the NEB's second end is minimised first (as θ* was).
+    pub minimize_target: bool,
 }
 
 /// The minimum with its curvature.
@@ -55,8 +63,10 @@ pub struct MinimumReport {
     pub theta: Vec<f64>,
     /// L(θ*).
     pub loss: f64,
-    /// Eigenvalues of H(θ*), ascending.
+    /// Eigenvalues of H(θ*), ascending (all, or the largest computed by Lanczos).
     pub hessian_eigenvalues: Vec<f64>,
+    /// How they were computed.
+    pub hessian_spectrum: SpectrumReport,
     /// The outliers of that spectrum.
     pub outliers: Outliers,
     /// det Ĥ(θ*) over the outlier subspace.
@@ -150,12 +160,12 @@ pub fn analyze(input: AnalysisInput<'_>) -> LandscapeAnalysis {
         outliers: outliers.n,
         escape_eigenvalue: saddle.as_ref().map(|s| s.escape_eigenvalue),
         det_minimum_restricted: det_restricted,
-        det_saddle_restricted: saddle.as_ref().map(|s| restricted_determinant(&model.hessian(&s.theta), &outliers.vectors)),
-        det_minimum: values.iter().product(),
-        det_saddle: saddle.as_ref().map(|s| s.hessian_eigenvalues.iter().product()),
+        det_saddle_restricted: saddle.as_ref().map(|s| restricted_determinant(&Hessian { model, theta: &s.theta }, &outliers.vectors)),
+        det_minimum: (!input.minimum.spectrum.is_partial()).then(|| values.iter().product()),
+        det_saddle: saddle.as_ref().filter(|s| s.all_eigenvalues).map(|s| s.hessian_eigenvalues.iter().product()),
         escape_curvature_at_minimum: saddle.as_ref().map(|s| {
             let mut hv = vec![0.0; p];
-            linalg::symv(input.minimum.hessian, &s.escape_direction, &mut hv);
+            model.hvp(theta_star, &s.escape_direction, &mut hv);
             linalg::dot(&s.escape_direction, &hv)
         }),
     });
@@ -165,6 +175,7 @@ pub fn analyze(input: AnalysisInput<'_>) -> LandscapeAnalysis {
             theta: theta_star.to_vec(),
             loss: loss_star,
             hessian_eigenvalues: values.to_vec(),
+            hessian_spectrum: input.minimum.spectrum.clone(),
             outliers,
             det_restricted,
         },
@@ -203,8 +214,8 @@ fn find_saddle(input: &AnalysisInput<'_>) -> crate::Result<Option<Saddle>> {
             eigenvector_following(model, theta_star, Some(&direction), SaddleOptions::default()).map(Some)
         }
         SaddleConfig::Neb(neb) => {
-            let target = match (&neb.target, input.model_config) {
-                (Some(t), _) => values::numbers(t),
+            let target = match (input.neb_target, input.model_config) {
+                (Some(t), _) => t.to_vec(),
                 // The double wells' second minimum: the mirror image of θ* in θ₁.
                 (None, ModelConfig::DoubleWell(_) | ModelConfig::Curve(_)) => {
                     let mut t = theta_star.to_vec();
@@ -213,14 +224,17 @@ fn find_saddle(input: &AnalysisInput<'_>) -> crate::Result<Option<Saddle>> {
                 }
                 (None, _) => unreachable!("a NEB target is required for this model when the run is prepared"),
             };
-            let other = minimize(model, &target, MinimizeOptions::default())?;
-            if linalg::norm(&other.theta.iter().zip(theta_star).map(|(a, b)| a - b).collect::<Vec<_>>()) < 1e-6 {
+            let hessian = input.landscape.hessian.as_ref().expect("resolved when the run is prepared");
+            let other = if input.minimize_target { minimize_at(model, &target, hessian)?.theta } else { target.clone() };
+            if linalg::distance(&other, theta_star) < 1e-6 {
                 return Err(crate::Error::Numerical(format!(
-                    "neb: minimising from landscape.saddle.target = {target:?} returned to θ* itself; give a target in another basin"
+                    "neb: the second end (from landscape.saddle.target = {}) is θ* itself; give a target in another basin",
+                    linalg::brief(&target)
                 )));
             }
-            let options = SaddleOptions { images: neb.images.get(), spring: neb.spring.get(), ..Default::default() };
-            nudged_elastic_band(model, theta_star, &other.theta, options).map(Some)
+            let matrix_free = matches!(hessian, HessianConfig::Lanczos(_));
+            let options = SaddleOptions { images: neb.images.get(), spring: neb.spring.get(), matrix_free, ..Default::default() };
+            nudged_elastic_band(model, theta_star, &other, options).map(Some)
         }
     }
 }

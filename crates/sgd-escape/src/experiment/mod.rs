@@ -19,6 +19,7 @@ pub mod prepare;
 pub mod reproduce;
 pub mod run;
 pub mod simulate;
+pub mod spectrum;
 pub mod splitting;
 pub mod sweep;
 pub mod train;

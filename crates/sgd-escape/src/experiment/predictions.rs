@@ -9,8 +9,10 @@ use super::build::BuiltModel;
 use super::config::{DynamicsConfig, NoiseConfig};
 use crate::dynamics::Sampling;
 use crate::escape::Exit;
+use crate::landscape::curvature::Hessian;
 use crate::landscape::outliers::Outliers;
 use crate::landscape::saddle::Saddle;
+use crate::landscape::spectrum::deflated_trace;
 use crate::model::{FeatureMap, FeatureModel, GradientNoise};
 use crate::stats::EscapeStatistics;
 use crate::theory::chain::{ChainOptions, Domain, End, GaussianKernel, Kernel, SgdKernel, mean_exit_time};
@@ -160,6 +162,9 @@ pub(super) fn predict(
     let no_saddle = "needs a saddle (none was found or searched)";
     let no_noise = "needs the learning rate and batch size (isotropic noise has neither)";
     let missing = if noise_params.is_none() { no_noise } else { no_saddle };
+    // Xie et al. and isotropic Kramers need the determinants over all P directions.
+    let partial = "needs det H* and det Hˢ over all P directions, which the partial (Lanczos) spectrum does not give";
+    let missing_full = if geometry.is_some_and(|g| g.escape_eigenvalue.is_some() && g.det_minimum.is_none()) { partial } else { missing };
     let with = |f: &dyn Fn(&BarrierGeometry, f64, usize) -> Option<f64>| -> Option<f64> {
         let (lr, b) = noise_params?;
         f(geometry?, lr, b)
@@ -226,7 +231,7 @@ pub(super) fn predict(
             assumptions.push(constant_noise("C ≈ 2L*H/B"));
             assumptions.push(step.clone());
         }
-        Prediction::from_rate(with(&|g, lr, b| rates::xie_rate(g, lr, b, s)), time_per_step, missing, assumptions)
+        Prediction::from_rate(with(&|g, lr, b| rates::xie_rate(g, lr, b, s)), time_per_step, missing_full, assumptions)
     };
     // Isotropic Kramers.
     let kramers_diffusion = temperature.or(noise_params.map(|(lr, b)| lr * loss_star * outliers.h_star / b as f64));
@@ -242,7 +247,8 @@ pub(super) fn predict(
         kramers_assumptions.push(Assumption::new("the noise is isotropic and constant", None, noise.isotropic));
         kramers_assumptions.push(step.clone());
     }
-    let mut kramers_prediction = Prediction::from_rate(kramers, time_per_step, no_saddle, kramers_assumptions);
+    let no_saddle_or_full = if missing_full == partial { partial } else { no_saddle };
+    let mut kramers_prediction = Prediction::from_rate(kramers, time_per_step, no_saddle_or_full, kramers_assumptions);
     if temperature.is_none() && kramers.is_some() {
         kramers_prediction.note = Some("D = η L* h*/B, the paper's noise at the minimum made isotropic".into());
     }
@@ -296,7 +302,17 @@ fn paper_noise_assumption(input: &AnalysisInput<'_>, noise: &RunNoise, saddle: O
             _ => 1.0,
         },
     };
-    let trace_h: f64 = input.minimum.eigenvalues.iter().sum();
+    let (trace_h, condition) = if input.minimum.spectrum.is_partial() {
+        let (trace, stderr) = deflated_hessian_trace(input);
+        (
+            trace,
+            format!(
+                "{condition}; Tr H* = {trace:.4e} ± {stderr:.1e} from the computed eigenvalues and {TRACE_PROBES} deflated Hutchinson probes"
+            ),
+        )
+    } else {
+        (input.minimum.eigenvalues.iter().sum(), condition.to_string())
+    };
     let ratio = |theta: &[f64]| factor * gradient_covariance_trace(data, theta) / (2.0 * data.loss(theta) * trace_h);
     let mut ratios = vec![ratio(input.minimum.theta)];
     if let Some(s) = saddle {
@@ -304,6 +320,20 @@ fn paper_noise_assumption(input: &AnalysisInput<'_>, noise: &RunNoise, saddle: O
     }
     let worst = ratios.iter().copied().max_by(|a, b| a.ln().abs().total_cmp(&b.ln().abs())).expect("one ratio");
     Assumption::new(condition, Some(worst), ratios.iter().all(|r| (NOISE_RATIO.0..=NOISE_RATIO.1).contains(r)))
+}
+
+/// Rademacher probes of the deflated trace estimate of Tr H* when only the largest
+/// eigenvalues of H* are known.
+const TRACE_PROBES: usize = 10;
+
+/// Tr H(θ*) with its standard error when only the largest eigenpairs are known: their sum plus
+/// a Hutchinson estimate of the rest ([`deflated_trace`]).
+fn deflated_hessian_trace(input: &AnalysisInput<'_>) -> (f64, f64) {
+    let model = input.model.as_model();
+    let (m, p) = (input.minimum.eigenvalues.len(), model.dim());
+    let vectors: Vec<Vec<f64>> = (0..m).map(|j| (0..p).map(|i| input.minimum.eigenvectors[i * m + j]).collect()).collect();
+    let hessian = Hessian { model, theta: input.minimum.theta };
+    deflated_trace(&hessian, input.minimum.eigenvalues, &vectors, TRACE_PROBES, 0x7ace)
 }
 
 /// Tr C(θ) = (1/N) Σ_μ |∇ℓ_μ|² − |∇L|², O(N·P).

@@ -11,34 +11,31 @@ use super::config::{
     SaddleConfig, SolverConfig, values,
 };
 use super::exit::{check_exit_schedule, distance_to_exit, exit_at_start, resolve_exit};
+use super::spectrum::{MAX_DENSE_PARAMETERS, SpectrumReport, hessian_spectrum, minimize_at, resolve_hessian};
 use crate::data::Standardization;
 use crate::dynamics::{Noise, Sampling, Sde, Solver};
 use crate::error::{Error, Result};
 use crate::escape::Exit;
-use crate::landscape::{MinimizeOptions, minimize};
+use crate::landscape::outliers::OutlierRule;
 use crate::linalg;
 use crate::model::Mlp;
 use serde::Serialize;
 use std::path::Path;
 use values::Positive;
 
-/// Largest parameter count `run` and `landscape` accept: they form the dense P × P Hessian at
-/// the start point and decompose it. `train` has no such limit.
-pub const MAX_DENSE_PARAMETERS: usize = 4096;
-
 /// Most images of a nudged elastic band (a band of P·images values relaxed by many gradient
 /// steps; beyond a few hundred images nothing is gained).
 const MAX_NEB_IMAGES: usize = 1000;
 
-/// Refuses a parameter count above [`MAX_DENSE_PARAMETERS`], naming `key`.
+/// Refuses an analytic or feature model with more than [`MAX_DENSE_PARAMETERS`] parameters,
+/// naming `key`: the feature models hold the data's m × m (and fourth-moment) statistics, and
+/// these models' analyses and lane kernels are built for small P. Networks have no such limit.
 fn check_dense_dim(key: &str, value: impl std::fmt::Display, dim: usize) -> Result<()> {
     if dim > MAX_DENSE_PARAMETERS {
         return Err(Error::invalid(
             key,
             value,
-            format!(
-                "gives P = {dim} parameters; `run` and `landscape` form the dense P × P Hessian and accept at most {MAX_DENSE_PARAMETERS}"
-            ),
+            format!("gives P = {dim} parameters; this model accepts at most {MAX_DENSE_PARAMETERS} (networks have no such limit)"),
         ));
     }
     Ok(())
@@ -86,12 +83,15 @@ pub struct StartPoint {
     pub gradient_norm: f64,
     /// Whether θ* was found by minimisation.
     pub minimized: bool,
-    /// Eigenvalues of H(θ*), ascending.
+    /// Eigenvalues of H(θ*), ascending: all P of them, or the largest k computed by Lanczos
+    /// (`hessian_spectrum` says which).
     pub hessian_eigenvalues: Vec<f64>,
-    /// H(θ*), dense row-major (computed once; not written out).
+    /// How they were computed.
+    pub hessian_spectrum: SpectrumReport,
+    /// H(θ*), dense row-major, when it was formed (computed once; not written out).
     #[serde(skip)]
-    pub hessian: Vec<f64>,
-    /// Eigenvectors of H(θ*), the columns of a row-major matrix.
+    pub hessian: Option<Vec<f64>>,
+    /// Eigenvectors of H(θ*), the columns of a row-major P × m matrix (m eigenvalues).
     #[serde(skip)]
     pub hessian_eigenvectors: Vec<f64>,
 }
@@ -150,7 +150,10 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
     check_dynamics(&config.dynamics, &model)?;
     let start_point = resolve_start(&mut config, &model, base_dir)?;
     let exit = resolve_exit(&config.exit, p)?;
+    resolve_hessian(&mut config, p)?;
     resolve_landscape(&mut config, p)?;
+    let neb_target = resolve_neb_target(&config, p, base_dir)?;
+    let hessian_config = config.landscape.hessian.clone().expect("resolved");
 
     let m = model.as_model();
     let mut warnings = Vec::new();
@@ -163,7 +166,7 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
         files => format!("; check the [model] parameters and the values in {}", files.join(", ")),
     };
     let theta = if minimized {
-        minimize(m, &start_point, MinimizeOptions::default())
+        minimize_at(m, &start_point, &hessian_config)
             .map_err(|e| {
                 Error::invalid("start.point", linalg::brief(&start_point), format!("minimisation from there failed: {e}{overflow_hint}"))
             })?
@@ -176,11 +179,24 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
     if !loss.is_finite() {
         return Err(Error::invalid("start.point", linalg::brief(&theta), format!("the loss is not finite there{overflow_hint}")));
     }
-    let hessian = m.hessian(&theta);
-    let (hessian_eigenvalues, hessian_eigenvectors) = linalg::symmetric_eigen(&hessian, p);
-    let start =
-        StartPoint { theta, loss, gradient_norm: linalg::norm(&grad), minimized, hessian_eigenvalues, hessian, hessian_eigenvectors };
+    let rule = OutlierRule { min_gap_ratio: config.landscape.outlier_gap.get(), count: config.landscape.outliers.map(|n| n.get()) };
+    let spectrum = hessian_spectrum(m, &theta, &hessian_config, rule)?;
+    let start = StartPoint {
+        theta,
+        loss,
+        gradient_norm: linalg::norm(&grad),
+        minimized,
+        hessian_eigenvalues: spectrum.values,
+        hessian_spectrum: spectrum.report,
+        hessian: spectrum.dense,
+        hessian_eigenvectors: spectrum.vectors,
+    };
 
+    if let SpectrumReport::Lanczos { converged: false, computed, krylov_steps, max_residual, .. } = start.hessian_spectrum {
+        warnings.push(format!(
+            "Lanczos stopped at landscape.hessian.max_steps = {krylov_steps} before the {computed} largest eigenpairs of H(θ*) met the tolerance (largest residual {max_residual:.2e}); raise max_steps or the tolerance"
+        ));
+    }
     let exit = exit_at_start(exit, &mut config, &start)?;
     if exit.reached(m, &start.theta) {
         return Err(Error::invalid(
@@ -202,7 +218,8 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
         minimum: MinimumInput {
             theta: &start.theta,
             loss: start.loss,
-            hessian: &start.hessian,
+            hessian: start.hessian.as_deref(),
+            spectrum: &start.hessian_spectrum,
             eigenvalues: &start.hessian_eigenvalues,
             eigenvectors: &start.hessian_eigenvectors,
         },
@@ -210,6 +227,8 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
         exit_config: &config.exit,
         dynamics: &config.dynamics,
         landscape: &config.landscape,
+        neb_target: neb_target.as_deref(),
+        minimize_target: minimized,
     });
     let dynamics = resolve_solver(dynamics, &mut config, &model, &start, &exit, &landscape)?;
     check_exit_schedule(&config, &dynamics, &mut warnings)?;
@@ -391,11 +410,7 @@ fn build_model(config: &mut Config, base_dir: &Path) -> Result<(BuiltModel, Opti
             let LoadedData { data, standardization } = section.load(base_dir, "data", None)?;
             let report = DataReport::new(section.source(), &data, standardization);
             let model = Mlp::new(&mlp.widths(), mlp.activation, data)?;
-            check_dense_dim(
-                "model.hidden",
-                format!("{:?} (use `train` for larger networks)", mlp.widths()),
-                crate::model::Model::dim(&model),
-            )?;
+            mlp.require_memory(crate::model::Model::dim(&model))?;
             Ok((BuiltModel::Mlp(model), Some(report)))
         }
     }
@@ -524,6 +539,21 @@ pub(super) fn check_vector(key: &str, v: &[values::Finite], p: usize, nonzero: b
 }
 
 /// Checks `[landscape]` against P and writes the default saddle search into `config`.
+/// The NEB's second end as given, read from `landscape.saddle.target_parameters` for networks.
+fn resolve_neb_target(config: &Config, p: usize, base_dir: &Path) -> Result<Option<Vec<f64>>> {
+    let Some(SaddleConfig::Neb(neb)) = &config.landscape.saddle else { return Ok(None) };
+    match (&neb.target, &neb.target_parameters) {
+        (Some(t), _) => Ok(Some(values::numbers(t))),
+        (None, Some(path)) => {
+            let resolved = if path.is_absolute() { path.clone() } else { base_dir.join(path) };
+            read_parameters(&resolved, p)
+                .map(Some)
+                .map_err(|message| Error::invalid("landscape.saddle.target_parameters", path.display(), message))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 fn resolve_landscape(config: &mut Config, p: usize) -> Result<()> {
     let default = match config.exit {
         ExitConfig::Coordinate(_) | ExitConfig::Hyperplane(_) | ExitConfig::Basin(_) | ExitConfig::Distance(_) => {
@@ -541,19 +571,39 @@ fn resolve_landscape(config: &mut Config, p: usize) -> Result<()> {
         SaddleConfig::Neb(neb) if neb.images.get() > MAX_NEB_IMAGES => {
             return Err(Error::invalid("landscape.saddle.images", neb.images, format!("must be between 3 and {MAX_NEB_IMAGES}")));
         }
-        SaddleConfig::Neb(neb) => match &neb.target {
-            Some(t) => {
-                check_vector("landscape.saddle.target", t, p, false)?;
+        SaddleConfig::Neb(neb) => {
+            let network = matches!(config.model, ModelConfig::Mlp(_));
+            match (&neb.target, &neb.target_parameters) {
+                (Some(_), Some(_)) => {
+                    return Err(Error::invalid(
+                        "landscape.saddle.target_parameters",
+                        "(present)",
+                        "give target or target_parameters, not both",
+                    ));
+                }
+                (Some(_), None) if network => {
+                    return Err(Error::invalid(
+                        "landscape.saddle.target",
+                        "(present)",
+                        "not a key for model.kind = \"mlp\" (use landscape.saddle.target_parameters)",
+                    ));
+                }
+                (Some(t), None) => {
+                    check_vector("landscape.saddle.target", t, p, false)?;
+                }
+                (None, Some(_)) if !network => {
+                    return Err(Error::invalid("landscape.saddle.target_parameters", "(present)", "only for model.kind = \"mlp\""));
+                }
+                (None, None) if !matches!(config.model, ModelConfig::DoubleWell(_) | ModelConfig::Curve(_)) => {
+                    return Err(Error::invalid(
+                        if network { "landscape.saddle.target_parameters" } else { "landscape.saddle.target" },
+                        "(missing)",
+                        "required for a NEB search on this model: the second minimum (or a point from which it is found)",
+                    ));
+                }
+                _ => {}
             }
-            None if !matches!(config.model, ModelConfig::DoubleWell(_) | ModelConfig::Curve(_)) => {
-                return Err(Error::invalid(
-                    "landscape.saddle.target",
-                    "(missing)",
-                    "required for a NEB search on this model: a point from which the second minimum is found",
-                ));
-            }
-            None => {}
-        },
+        }
         SaddleConfig::None(_) => {}
     }
     if let Some(n) = config.landscape.outliers

@@ -120,14 +120,7 @@ pub fn resolve(config: &TrainConfig, base_dir: &Path) -> Result<TrainSpec> {
     }
     let (lr, sampling, epochs, seed, log_every) = (t.lr.get(), t.sampling, t.epochs, t.seed, t.log_every.get());
     let model = Mlp::new(&mlp.widths(), mlp.activation, data)?;
-    // θ, the gradient, a workspace per thread and the checkpoint's text: about 64 bytes per
-    // parameter.
-    crate::limits::require_memory(
-        "model.hidden",
-        format!("{:?}", mlp.widths()),
-        "the network's parameters",
-        crate::limits::bytes(model.dim(), 64),
-    )?;
+    mlp.require_memory(model.dim())?;
     let inputs = hash_inputs(&config.input_files(base_dir))?;
     Ok(TrainSpec { config, model, mlp, standardization, test, lr, batch_size, sampling, epochs, seed, log_every, inputs })
 }

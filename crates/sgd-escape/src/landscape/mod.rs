@@ -1,12 +1,15 @@
-//! Landscape analysis: minimisation ([`minimize`]), curvature operators ([`curvature`]),
+//! Landscape analysis: minimisation ([`minimize`], dense; [`minimize_lbfgs`], matrix-free), curvature operators ([`curvature`]),
 //! spectra ([`spectrum`]), outlier eigenvalues ([`outliers`]), saddle search ([`saddle`]) and the
 //! minimum-energy path over the saddle ([`path`]).
 
 pub mod curvature;
+mod lbfgs;
 mod minimize;
+pub mod minres;
 pub mod outliers;
 pub mod path;
 pub mod saddle;
 pub mod spectrum;
 
+pub use lbfgs::minimize_lbfgs;
 pub use minimize::{MinimizeOptions, Minimum, minimize};

@@ -1,6 +1,7 @@
 //! Outlier eigenvalues of the Hessian at a minimum (docs/theory.md §4): the n eigenvalues that stand
 //! apart from the bulk, their typical value h*, and the restricted determinants.
 
+use super::curvature::Operator;
 use serde::Serialize;
 
 /// How outliers are chosen.
@@ -40,8 +41,8 @@ pub struct Outliers {
     pub vectors: Vec<Vec<f64>>,
 }
 
-/// Detects outliers among `values` (ascending) with eigenvectors `vectors` (columns of a
-/// row-major P × P matrix).
+/// Detects outliers among `values` (ascending: the whole spectrum, or its largest m
+/// eigenvalues) with eigenvectors `vectors` (the columns of a row-major P × m matrix).
 ///
 /// Rule: sort the positive eigenvalues descending, λ₁ ≥ λ₂ ≥ … > 0 (eigenvalues below
 /// 10⁻¹² λ₁ count as zero modes). The outliers are those above the largest ratio gap
@@ -49,9 +50,10 @@ pub struct Outliers {
 /// such gap the spectrum has no bulk and every positive eigenvalue is an outlier.
 /// `rule.count` overrides the detection. h* is their geometric mean.
 pub fn detect_outliers(values: &[f64], vectors: &[f64], rule: OutlierRule) -> Outliers {
-    let p = values.len();
+    let m = values.len();
+    let p = vectors.len().checked_div(m).unwrap_or(0);
     let top = values.iter().cloned().fold(0.0_f64, f64::max);
-    let mut order: Vec<usize> = (0..p).filter(|&i| values[i] > 1e-12 * top).collect();
+    let mut order: Vec<usize> = (0..m).filter(|&i| values[i] > 1e-12 * top).collect();
     order.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
     let positive: Vec<f64> = order.iter().map(|&i| values[i]).collect();
     let (n, gap_ratio) = match rule.count {
@@ -67,7 +69,7 @@ pub fn detect_outliers(values: &[f64], vectors: &[f64], rule: OutlierRule) -> Ou
     };
     let eigenvalues: Vec<f64> = positive[..n].to_vec();
     let h_star = if n == 0 { f64::NAN } else { (eigenvalues.iter().map(|l| l.ln()).sum::<f64>() / n as f64).exp() };
-    let vectors = order[..n].iter().map(|&k| (0..p).map(|i| vectors[i * p + k]).collect()).collect();
+    let vectors = order[..n].iter().map(|&k| (0..p).map(|i| vectors[i * m + k]).collect()).collect();
     let sum: f64 = positive.iter().sum();
     let sum2: f64 = positive.iter().map(|l| l * l).sum();
     Outliers {
@@ -81,8 +83,9 @@ pub fn detect_outliers(values: &[f64], vectors: &[f64], rule: OutlierRule) -> Ou
     }
 }
 
-/// `det(Uᵀ A U)` for the n outlier vectors U (each length P) and a dense symmetric A.
-pub fn restricted_determinant(a: &[f64], vectors: &[Vec<f64>]) -> f64 {
+/// `det(Uᵀ A U)` for the n outlier vectors U (each length P) and a symmetric operator A
+/// (n products).
+pub fn restricted_determinant(a: &dyn Operator, vectors: &[Vec<f64>]) -> f64 {
     let n = vectors.len();
     if n == 0 {
         return 1.0;
@@ -91,7 +94,7 @@ pub fn restricted_determinant(a: &[f64], vectors: &[Vec<f64>]) -> f64 {
     let mut au = vec![0.0; p];
     let mut r = vec![0.0; n * n];
     for (j, u) in vectors.iter().enumerate() {
-        crate::linalg::symv(a, u, &mut au);
+        a.apply(u, &mut au);
         for (i, v) in vectors.iter().enumerate() {
             r[i * n + j] = crate::linalg::dot(v, &au);
         }
@@ -132,7 +135,7 @@ mod tests {
 
     #[test]
     fn restricted_determinant_of_diagonal() {
-        let a = [2.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 7.0];
+        let a = crate::landscape::curvature::DenseOperator { matrix: vec![2.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 7.0], p: 3 };
         let u = vec![vec![1.0, 0.0, 0.0], vec![0.0, 1.0, 0.0]];
         assert!((restricted_determinant(&a, &u) + 2.0).abs() < 1e-12);
     }

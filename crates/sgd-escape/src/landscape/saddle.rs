@@ -1,9 +1,13 @@
 //! Saddle search: eigenvector following (single-ended, from a minimum, with the dense Hessian
-//! at every step) and climbing-image nudged elastic band (between two minima), both finished by
-//! Newton refinement of ∇L = 0 and checked to have index one.
+//! at every step) and climbing-image nudged elastic band (between two minima, gradients only),
+//! both finished by Newton refinement of ∇L = 0 and checked to have index one. With
+//! [`SaddleOptions::matrix_free`] the refinement is Newton–Krylov (MINRES on Hessian-vector
+//! products) and the index check is Lanczos on the lowest eigenpairs, so nothing P × P is
+//! formed (NEB only: eigenvector following tracks every mode and stays dense).
 
 use super::curvature::Hessian;
-use super::spectrum::dense_eigen;
+use super::minres::minres;
+use super::spectrum::{LanczosOptions, dense_eigen, lanczos_extreme};
 use crate::error::{Error, Result};
 use crate::linalg;
 use crate::model::HessianProduct;
@@ -22,8 +26,11 @@ pub struct Saddle {
     pub escape_eigenvalue: f64,
     /// Its eigenvector (the escape direction).
     pub escape_direction: Vec<f64>,
-    /// All Hessian eigenvalues, ascending.
+    /// Hessian eigenvalues, ascending: all of them, or the lowest few computed by Lanczos
+    /// (`all_eigenvalues` says which).
     pub hessian_eigenvalues: Vec<f64>,
+    /// Whether `hessian_eigenvalues` is the whole spectrum.
+    pub all_eigenvalues: bool,
     /// |∇L(θˢ)|₂.
     pub gradient_norm: f64,
     /// `"eigenvector-following"` or `"neb"`.
@@ -45,6 +52,41 @@ fn column(vectors: &[f64], p: usize, k: usize) -> Vec<f64> {
 /// `−H⁻¹∇L` on the eigenbasis (directions with |λ| below 10⁻¹⁰ of the largest are skipped),
 /// halved until |∇L| decreases, until |∇L| ≤ `tol`.
 pub fn newton_refine<M: HessianProduct + ?Sized>(model: &M, theta: &[f64], tol: f64) -> Result<Vec<f64>> {
+    newton_iterations(model, theta, tol, &|x, g| {
+        let p = model.dim();
+        let (values, vectors) = eigen_at(model, x);
+        let scale = values.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let mut step = vec![0.0; p];
+        for (k, &lambda) in values.iter().enumerate() {
+            if lambda.abs() > 1e-10 * scale {
+                let u = column(&vectors, p, k);
+                linalg::axpy(-linalg::dot(&u, g) / lambda, &u, &mut step);
+            }
+        }
+        step
+    })
+}
+
+/// Inexact Newton on ∇L = 0 without forming H: each step solves `H s = −∇L` by MINRES to a
+/// relative residual of min(0.1, |∇L|^½) (at most 500 products), then halves it until |∇L|
+/// decreases, until |∇L| ≤ `tol`.
+pub fn newton_krylov_refine<M: HessianProduct + ?Sized>(model: &M, theta: &[f64], tol: f64) -> Result<Vec<f64>> {
+    newton_iterations(model, theta, tol, &|x, g| {
+        let minus_g: Vec<f64> = g.iter().map(|v| -v).collect();
+        minres(&Hessian { model, theta: x }, &minus_g, 0.1_f64.min(linalg::norm(g).sqrt()), 500).x
+    })
+}
+
+/// A Newton step rule: the step at x from ∇L(x).
+type NewtonStep<'a> = dyn Fn(&[f64], &[f64]) -> Vec<f64> + 'a;
+
+/// Newton iterations with a step rule `step(x, ∇L(x))`, halved until |∇L| decreases.
+fn newton_iterations<M: HessianProduct + ?Sized>(
+    model: &M,
+    theta: &[f64],
+    tol: f64,
+    newton_step: &NewtonStep,
+) -> Result<Vec<f64>> {
     let p = model.dim();
     let mut x = theta.to_vec();
     let mut g = vec![0.0; p];
@@ -55,15 +97,7 @@ pub fn newton_refine<M: HessianProduct + ?Sized>(model: &M, theta: &[f64], tol: 
         if gnorm <= tol {
             return Ok(x);
         }
-        let (values, vectors) = eigen_at(model, &x);
-        let scale = values.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-        let mut step = vec![0.0; p];
-        for (k, &lambda) in values.iter().enumerate() {
-            if lambda.abs() > 1e-10 * scale {
-                let u = column(&vectors, p, k);
-                linalg::axpy(-linalg::dot(&u, &g) / lambda, &u, &mut step);
-            }
-        }
+        let step = newton_step(&x, &g);
         let mut alpha = 1.0;
         let mut improved = false;
         for _ in 0..40 {
@@ -89,8 +123,14 @@ pub fn newton_refine<M: HessianProduct + ?Sized>(model: &M, theta: &[f64], tol: 
     }
 }
 
+/// Eigenvalues computed by the matrix-free index check: the lowest few.
+const LOWEST_PAIRS: usize = 4;
+
 /// Classifies a refined critical point; errors unless it has exactly one negative eigenvalue.
-fn classify<M: HessianProduct + ?Sized>(model: &M, theta: Vec<f64>, method: &str, iterations: usize) -> Result<Saddle> {
+fn classify<M: HessianProduct + ?Sized>(model: &M, theta: Vec<f64>, method: &str, iterations: usize, matrix_free: bool) -> Result<Saddle> {
+    if matrix_free {
+        return classify_by_lanczos(model, theta, method, iterations);
+    }
     let p = model.dim();
     let mut g = vec![0.0; p];
     let loss = model.loss_and_gradient(&theta, &mut g);
@@ -106,6 +146,52 @@ fn classify<M: HessianProduct + ?Sized>(model: &M, theta: Vec<f64>, method: &str
         escape_eigenvalue: values[0],
         escape_direction: column(&vectors, p, 0),
         hessian_eigenvalues: values,
+        all_eigenvalues: true,
+        gradient_norm: linalg::norm(&g),
+        loss,
+        index,
+        theta,
+        method: method.into(),
+        iterations,
+    })
+}
+
+/// [`classify`] without forming H: λmax by Lanczos sets the scale, then the [`LOWEST_PAIRS`]
+/// lowest pairs by Lanczos to a residual of 10⁻⁸ λmax. The index counts the Ritz values below
+/// −10⁻¹⁰ λmax; it is certain only when the lowest pair not counted is above that threshold by
+/// more than its residual, else the check is reported as inconclusive.
+fn classify_by_lanczos<M: HessianProduct + ?Sized>(model: &M, theta: Vec<f64>, method: &str, iterations: usize) -> Result<Saddle> {
+    let p = model.dim();
+    let mut g = vec![0.0; p];
+    let loss = model.loss_and_gradient(&theta, &mut g);
+    let hessian = Hessian { model, theta: &theta };
+    let top = lanczos_extreme(&hessian, 1, true, LanczosOptions { tolerance: 1e-8, max_steps: 300, seed: 1 });
+    let scale = top.values[0].abs();
+    let low = lanczos_extreme(&hessian, LOWEST_PAIRS, false, LanczosOptions { tolerance: 1e-8, max_steps: 1000, seed: 2 });
+    let threshold = -1e-10 * scale;
+    let index = low.values.iter().filter(|&&l| l < threshold).count();
+    let certain = match low.values.get(index) {
+        Some(&next) => next - low.residuals[index] >= threshold,
+        None => false,
+    };
+    if index != 1 || !certain {
+        let what = if certain {
+            format!("has {index} negative Hessian eigenvalues")
+        } else {
+            format!("has at least {index} negative Hessian eigenvalue(s); the next is not resolved")
+        };
+        return Err(Error::Numerical(format!(
+            "{method}: the critical point found at θ = {} {what} (lowest by Lanczos: {:?}, residuals {:?}), not exactly 1: it is not a saddle of index one",
+            linalg::brief(&theta),
+            low.values,
+            low.residuals
+        )));
+    }
+    Ok(Saddle {
+        escape_eigenvalue: low.values[0],
+        escape_direction: low.vectors[0].clone(),
+        hessian_eigenvalues: low.values,
+        all_eigenvalues: false,
         gradient_norm: linalg::norm(&g),
         loss,
         index,
@@ -128,11 +214,13 @@ pub struct SaddleOptions {
     pub images: usize,
     /// NEB: spring constant.
     pub spring: f64,
+    /// Refine and classify without forming the Hessian (Newton–Krylov, Lanczos).
+    pub matrix_free: bool,
 }
 
 impl Default for SaddleOptions {
     fn default() -> Self {
-        SaddleOptions { force_tol: 1e-5, gradient_tol: 1e-10, max_iterations: 200_000, images: 17, spring: 1.0 }
+        SaddleOptions { force_tol: 1e-5, gradient_tol: 1e-10, max_iterations: 200_000, images: 17, spring: 1.0, matrix_free: false }
     }
 }
 
@@ -203,7 +291,7 @@ pub fn eigenvector_following<M: HessianProduct + ?Sized>(
         let fnorm = linalg::norm(&force);
         if lambda < 0.0 && fnorm <= options.force_tol {
             let refined = newton_refine(model, &x, options.gradient_tol)?;
-            return classify(model, refined, "eigenvector-following", iteration);
+            return classify(model, refined, "eigenvector-following", iteration, false);
         }
         let dt = 0.5 / values.iter().fold(0.0_f64, |m, l| m.max(l.abs())).max(1e-300);
         let step = (dt * fnorm).min(max_step);
@@ -233,8 +321,12 @@ pub fn nudged_elastic_band<M: HessianProduct + ?Sized>(model: &M, a: &[f64], b: 
         })
         .collect();
     let mut velocity = vec![vec![0.0; p]; m];
-    let (va, _) = eigen_at(model, a);
-    let stiffest = va.iter().fold(0.0_f64, |s, l| s.max(l.abs())).max(4.0 * options.spring * (m as f64).powi(2) / 100.0);
+    let curvature_at_a = if options.matrix_free {
+        lanczos_extreme(&Hessian { model, theta: a }, 1, true, LanczosOptions { tolerance: 1e-6, max_steps: 300, seed: 1 }).values[0].abs()
+    } else {
+        eigen_at(model, a).0.iter().fold(0.0_f64, |s, l| s.max(l.abs()))
+    };
+    let stiffest = curvature_at_a.max(4.0 * options.spring * (m as f64).powi(2) / 100.0);
     let dt_max = 0.5 / stiffest.sqrt();
     let mut dt = 0.2 * dt_max;
     let mut alpha = 0.1;
@@ -281,8 +373,12 @@ pub fn nudged_elastic_band<M: HessianProduct + ?Sized>(model: &M, a: &[f64], b: 
             max_force = max_force.max(linalg::norm(f));
         }
         if iteration >= 50 && max_force <= options.force_tol {
-            let refined = newton_refine(model, &images[climber], options.gradient_tol)?;
-            return classify(model, refined, "neb", iteration);
+            let refined = if options.matrix_free {
+                newton_krylov_refine(model, &images[climber], options.gradient_tol)?
+            } else {
+                newton_refine(model, &images[climber], options.gradient_tol)?
+            };
+            return classify(model, refined, "neb", iteration, options.matrix_free);
         }
         // FIRE.
         let power: f64 = (1..m - 1).map(|i| linalg::dot(&forces[i], &velocity[i])).sum();

@@ -217,3 +217,35 @@ pub fn stochastic_lanczos_quadrature(op: &dyn Operator, probes: usize, steps: us
     }
     SpectralDensity { nodes, weights }
 }
+
+/// Tr A from its largest eigenpairs and a Hutchinson estimate of the rest (the idea of
+/// Hutch++, Meyer et al. 2021): `Σ_j λ_j + (1/s) Σ_probes z̃ᵀ A z̃` with z̃ = (I − UUᵀ) z for
+/// `probes` Rademacher vectors z, U the orthonormal `vectors` of the eigenvalues `values`.
+/// Deflating the largest eigenvalues removes most of the variance when they dominate the
+/// trace. Returns the estimate and its standard error (zero with no remainder to estimate);
+/// costs `probes` applications of A.
+pub fn deflated_trace(op: &dyn Operator, values: &[f64], vectors: &[Vec<f64>], probes: usize, seed: u64) -> (f64, f64) {
+    let p = op.dim();
+    let known: f64 = values.iter().sum();
+    if vectors.len() >= p || probes == 0 {
+        return (known, 0.0);
+    }
+    let mut az = vec![0.0; p];
+    let samples: Vec<f64> = (0..probes as u64)
+        .map(|probe| {
+            let mut z = rademacher_probe(p, seed, probe);
+            for _ in 0..2 {
+                for u in vectors {
+                    let c = linalg::dot(u, &z);
+                    linalg::axpy(-c, u, &mut z);
+                }
+            }
+            op.apply(&z, &mut az);
+            linalg::dot(&z, &az)
+        })
+        .collect();
+    let s = samples.len() as f64;
+    let mean = samples.iter().sum::<f64>() / s;
+    let variance = if samples.len() > 1 { samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (s - 1.0) } else { 0.0 };
+    (known + mean, (variance / s).sqrt())
+}

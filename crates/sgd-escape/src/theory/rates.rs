@@ -25,8 +25,8 @@ pub struct BarrierGeometry {
     pub det_minimum_restricted: f64,
     /// det Ĥ(θˢ) over the same subspace, when a saddle is known.
     pub det_saddle_restricted: Option<f64>,
-    /// det H(θ*) (all directions).
-    pub det_minimum: f64,
+    /// det H(θ*) (all directions), when every eigenvalue is known.
+    pub det_minimum: Option<f64>,
     /// det H(θˢ) (all directions), when a saddle is known.
     pub det_saddle: Option<f64>,
     /// h_e*: the curvature of H(θ*) along the escape direction (Xie et al.).
@@ -45,7 +45,7 @@ impl BarrierGeometry {
             escape_eigenvalue: Some(h_saddle),
             det_minimum_restricted: h_star,
             det_saddle_restricted: Some(h_saddle),
-            det_minimum: h_star,
+            det_minimum: Some(h_star),
             det_saddle: Some(h_saddle),
             escape_curvature_at_minimum: Some(h_star),
         }
@@ -78,7 +78,7 @@ fn restricted_prefactor(g: &BarrierGeometry) -> Option<f64> {
 
 /// Prefactor over all directions, `(|h_eˢ|/2π) sqrt(det H*/|det Hˢ|)`.
 fn full_prefactor(g: &BarrierGeometry) -> Option<f64> {
-    Some(g.escape_eigenvalue?.abs() / (2.0 * PI) * (g.det_minimum / g.det_saddle?.abs()).sqrt())
+    Some(g.escape_eigenvalue?.abs() / (2.0 * PI) * (g.det_minimum? / g.det_saddle?.abs()).sqrt())
 }
 
 /// The paper's log-barrier rate (Mori et al. 2022, the main escape-rate result):

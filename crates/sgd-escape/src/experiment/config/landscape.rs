@@ -13,6 +13,10 @@ pub struct LandscapeConfig {
     /// exits, none for the others; the echoed configuration shows the choice).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub saddle: Option<SaddleConfig>,
+    /// How the spectrum of H(θ*) is computed (default: `dense` up to P = 4096 parameters,
+    /// `lanczos` above; the echoed configuration shows the choice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hessian: Option<HessianConfig>,
     /// Outliers of H(θ*) are the eigenvalues above the largest ratio gap, if it is at least this.
     #[serde(default = "default_gap")]
     pub outlier_gap: AboveOne,
@@ -41,6 +45,7 @@ impl Default for LandscapeConfig {
     fn default() -> Self {
         LandscapeConfig {
             saddle: None,
+            hessian: None,
             outlier_gap: default_gap(),
             outliers: None,
             exact_chains: true,
@@ -89,6 +94,10 @@ pub struct NebConfig {
     /// wells: θ* with θ₁ negated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<Vector>,
+    /// Networks: a JSON file of the second minimum's parameters (a bare array, or `train`'s
+    /// params.json), relative to the configuration file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_parameters: Option<std::path::PathBuf>,
     /// Images including both ends (≥ 3).
     #[serde(default = "default_images")]
     pub images: AtLeast<3>,
@@ -108,3 +117,55 @@ fn default_spring() -> Positive {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoSaddleKeys {}
+
+/// `[landscape.hessian]` (or `hessian = "dense"`): how the spectrum of H(θ*) is computed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum HessianConfig {
+    /// Form H(θ*) from P Hessian-vector products and decompose it: every eigenpair, exact;
+    /// O(P²) memory and O(P³) time (P ≤ 4096).
+    Dense(DenseHessianKeys),
+    /// The largest eigenpairs by Lanczos with Hessian-vector products: nothing P × P is formed.
+    Lanczos(LanczosConfig),
+}
+
+tagged_enum!(HessianConfig, "kind", {
+    "dense" => Dense(DenseHessianKeys),
+    "lanczos" => Lanczos(LanczosConfig),
+});
+
+/// `kind = "dense"` has no keys.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DenseHessianKeys {}
+
+/// `kind = "lanczos"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LanczosConfig {
+    /// How many of the largest eigenvalues to compute (the outliers must lie among them).
+    #[serde(default = "default_eigenvalues")]
+    pub eigenvalues: Count,
+    /// A Ritz pair has converged when |H v − λ v| ≤ tolerance · λ_max.
+    #[serde(default = "default_lanczos_tolerance")]
+    pub tolerance: Tolerance,
+    /// Krylov steps (Hessian-vector products) at most.
+    #[serde(default = "default_max_steps")]
+    pub max_steps: AtLeast<2>,
+}
+
+impl Default for LanczosConfig {
+    fn default() -> Self {
+        LanczosConfig { eigenvalues: default_eigenvalues(), tolerance: default_lanczos_tolerance(), max_steps: default_max_steps() }
+    }
+}
+
+fn default_eigenvalues() -> Count {
+    Count::new(20).expect("in range")
+}
+fn default_lanczos_tolerance() -> Tolerance {
+    Tolerance::new(1e-6).expect("in range")
+}
+fn default_max_steps() -> AtLeast<2> {
+    AtLeast::new(300).expect("in range")
+}

@@ -26,7 +26,9 @@ pub use data::{BinaryLabels, BuiltInData, CsvData, DataConfig, FashionMnistData,
 pub use dynamics::{DynamicsConfig, SdeConfig, SgdConfig};
 pub use estimator::{AmsConfig, EstimatorConfig, ReactionCoordinateKind};
 pub use exit::{BasinExit, CoordinateExit, DistanceExit, DistanceMetric, ExitConfig, HyperplaneExit, LossAboveExit, NoExitKeys};
-pub use landscape::{EigenvectorFollowingConfig, LandscapeConfig, NebConfig, NoSaddleKeys, SaddleConfig};
+pub use landscape::{
+    DenseHessianKeys, EigenvectorFollowingConfig, HessianConfig, LanczosConfig, LandscapeConfig, NebConfig, NoSaddleKeys, SaddleConfig,
+};
 pub use model::{CurveConfig, DEFAULT_SAMPLES, DoubleWellConfig, LinearRegressionConfig, MlpConfig, ModelConfig};
 pub use noise::{IsotropicNoise, MinibatchScale, NoiseConfig};
 pub use solver::{AdaptiveConfig, EulerMaruyamaConfig, LampertiConfig, SolverConfig};

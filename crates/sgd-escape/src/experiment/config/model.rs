@@ -123,6 +123,18 @@ impl MlpConfig {
     pub fn widths(&self) -> Vec<usize> {
         self.hidden.iter().map(|w| w.get()).collect()
     }
+
+    /// Refuses a network of `parameters` parameters whose working memory would not fit, naming
+    /// `model.hidden`: θ, the gradient, a workspace per thread and the checkpoint's text need
+    /// about 64 bytes per parameter.
+    pub fn require_memory(&self, parameters: usize) -> crate::Result<()> {
+        crate::limits::require_memory(
+            "model.hidden",
+            format!("{:?}", self.widths()),
+            "the network's parameters",
+            crate::limits::bytes(parameters, 64),
+        )
+    }
 }
 
 /// N of generated data sets.

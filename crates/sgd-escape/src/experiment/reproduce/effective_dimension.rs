@@ -79,7 +79,7 @@ fn geometry(n: usize) -> BarrierGeometry {
         escape_eigenvalue: Some(-1.0),
         det_minimum_restricted: det_min,
         det_saddle_restricted: Some(det_saddle),
-        det_minimum: det_min,
+        det_minimum: Some(det_min),
         det_saddle: Some(det_saddle),
         escape_curvature_at_minimum: Some(H_STAR),
     }
