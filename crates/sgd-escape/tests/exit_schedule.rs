@@ -221,3 +221,48 @@ fn a_hessian_distance_exit_from_a_configuration_uses_the_positive_part_of_h() {
     let e = run_in_memory(&Config::from_toml(&ams, Path::new("ams.toml")).unwrap(), Path::new("."), None, &|_| {}).unwrap_err();
     assert!(e.to_string().contains("exit.kind") && e.to_string().contains("\"distance\""), "{e}");
 }
+
+/// `kind = "saddle-plane"`: the hyperplane through the saddle, orthogonal to its escape
+/// direction and with θ* on the near side; a run with it equals, escape for escape, a run with
+/// that hyperplane written out as `kind = "hyperplane"`. `beyond` moves it along the normal,
+/// and without a saddle it is refused naming the key.
+#[test]
+fn the_saddle_plane_is_the_hyperplane_through_the_saddle() {
+    let text = |exit: &str, landscape: &str| {
+        format!(
+            "seed = 3\nreplicas = 40\nmax_steps = 20000\n[model]\nkind = \"curve\"\ndim = 2\nsamples = 500\n[dynamics]\nkind = \"sgd\"\nlr = 0.2\nbatch_size = 1\n[exit]\n{exit}\n[landscape]\n{landscape}\n"
+        )
+    };
+    let run = |text: &str| run_in_memory(&Config::from_toml(text, Path::new("t.toml")).unwrap(), Path::new("."), None, &|_| {}).unwrap();
+    let prepared =
+        |text: &str| sgd_escape::experiment::prepare(&Config::from_toml(text, Path::new("t.toml")).unwrap(), Path::new(".")).unwrap();
+    let plane = prepared(&text("kind = \"saddle-plane\"", "saddle = \"neb\""));
+    let saddle = plane.landscape.saddle.as_ref().unwrap();
+    let Exit::Hyperplane { normal, offset } = &plane.exit else { panic!("{:?}", plane.exit) };
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    assert!((dot(normal, normal) - 1.0).abs() < 1e-12);
+    assert!((dot(normal, &saddle.escape_direction).abs() - 1.0).abs() < 1e-12);
+    assert!((offset - dot(normal, &saddle.theta)).abs() < 1e-12);
+    let toward: Vec<f64> = saddle.theta.iter().zip(&plane.start.theta).map(|(s, m)| s - m).collect();
+    assert!(dot(normal, &toward) > 0.0);
+    assert_eq!(plane.landscape.barrier.as_ref().unwrap().from, "saddle");
+
+    let explicit = text(&format!("kind = \"hyperplane\"\nnormal = {normal:?}\npoint = {:?}", saddle.theta), "saddle = \"neb\"");
+    let (a, outcomes_a) = run(&text("kind = \"saddle-plane\"", "saddle = \"neb\""));
+    let (b, outcomes_b) = run(&explicit);
+    assert!(outcomes_a.iter().filter(|o| o.status == Status::Escaped).count() >= 20, "most replicas escape");
+    for (x, y) in outcomes_a.iter().zip(&outcomes_b) {
+        assert_eq!((x.steps, x.status), (y.steps, y.status));
+    }
+    assert_eq!(a.escape.mean_time, b.escape.mean_time);
+
+    let beyond = prepared(&text("kind = \"saddle-plane\"\nbeyond = 0.25", "saddle = \"neb\""));
+    let Exit::Hyperplane { offset: moved, .. } = &beyond.exit else { panic!() };
+    assert!((moved - offset - 0.25).abs() < 1e-12);
+
+    let e = Config::from_toml(&text("kind = \"saddle-plane\"", "saddle = \"none\""), Path::new("t.toml"))
+        .and_then(|c| sgd_escape::experiment::prepare(&c, Path::new(".")).map(|_| ()))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`exit.kind`") && e.contains("needs a saddle"), "{e}");
+}

@@ -54,6 +54,8 @@ pub struct AnalysisInput<'a> {
     pub neb_target: Option<&'a [f64]>,
     /// Whether the NEB's second end is minimised first (as θ* was).
     pub minimize_target: bool,
+    /// A saddle already found (the analysis is repeated once the saddle-plane exit is known).
+    pub known_saddle: Option<&'a Saddle>,
 }
 
 /// The minimum with its curvature.
@@ -191,6 +193,9 @@ pub fn analyze(input: AnalysisInput<'_>) -> LandscapeAnalysis {
 }
 
 fn find_saddle(input: &AnalysisInput<'_>) -> crate::Result<Option<Saddle>> {
+    if let Some(saddle) = input.known_saddle {
+        return Ok(Some(saddle.clone()));
+    }
     let model = input.model.as_model();
     let p = model.dim();
     let theta_star = input.minimum.theta;

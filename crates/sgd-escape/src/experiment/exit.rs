@@ -118,7 +118,8 @@ pub(super) fn check_exit_schedule(config: &Config, dynamics: &Dynamics, warnings
 /// The exit criterion; a loss-above exit holds its ratio until L* is known.
 pub(super) fn resolve_exit(exit: &ExitConfig, p: usize) -> Result<Exit> {
     Ok(match exit {
-        ExitConfig::Never(_) => Exit::Never,
+        // The plane is known once the saddle is: a placeholder until then ([`saddle_plane`]).
+        ExitConfig::Never(_) | ExitConfig::SaddlePlane(_) => Exit::Never,
         ExitConfig::Coordinate(c) => {
             if c.axis >= p {
                 return Err(Error::invalid("exit.axis", c.axis, format!("must be < the number of parameters P = {p}")));
@@ -147,4 +148,20 @@ pub(super) fn resolve_exit(exit: &ExitConfig, p: usize) -> Result<Exit> {
             Exit::Hyperplane { normal, offset }
         }
     })
+}
+
+/// The exit of `kind = "saddle-plane"`: the hyperplane through θˢ + beyond·e orthogonal to the
+/// saddle's escape direction e, oriented so that θ* lies on the near side (e·(θˢ − θ*) > 0).
+/// Refused, naming `exit.kind`, when the saddle search found no saddle.
+pub(super) fn saddle_plane(beyond: f64, start: &StartPoint, landscape: &LandscapeAnalysis) -> Result<Exit> {
+    let Some(saddle) = &landscape.saddle else {
+        let why = landscape.saddle_error.as_deref().unwrap_or("landscape.saddle is \"none\"");
+        return Err(Error::invalid("exit.kind", "\"saddle-plane\"", format!("needs a saddle, and there is none: {why}")));
+    };
+    let toward: Vec<f64> = saddle.theta.iter().zip(&start.theta).map(|(s, m)| s - m).collect();
+    let e = &saddle.escape_direction;
+    let sign = if linalg::dot(e, &toward) < 0.0 { -1.0 } else { 1.0 };
+    let normal: Vec<f64> = e.iter().map(|x| sign * x / linalg::norm(e)).collect();
+    let offset = linalg::dot(&normal, &saddle.theta) + beyond;
+    Ok(Exit::Hyperplane { normal, offset })
 }

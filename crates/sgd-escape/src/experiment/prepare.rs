@@ -10,7 +10,7 @@ use super::config::{
     Config, DataConfig, DynamicsConfig, EigenvectorFollowingConfig, ExitConfig, LoadedData, ModelConfig, NoSaddleKeys, NoiseConfig,
     SaddleConfig, SolverConfig, values,
 };
-use super::exit::{check_exit_schedule, distance_to_exit, exit_at_start, resolve_exit};
+use super::exit::{check_exit_schedule, distance_to_exit, exit_at_start, resolve_exit, saddle_plane};
 use super::spectrum::{MAX_DENSE_PARAMETERS, SpectrumReport, hessian_spectrum, minimize_at, resolve_hessian};
 use crate::data::Standardization;
 use crate::dynamics::{Noise, Sampling, Sde, Solver};
@@ -212,7 +212,7 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
     if minimized && start.hessian_eigenvalues.first().is_some_and(|&l| l < 0.0) {
         warnings.push(format!("the start point is not a minimum: H(θ*) has eigenvalue {:.3e}", start.hessian_eigenvalues[0]));
     }
-    let landscape = analyze(AnalysisInput {
+    let input = |exit, known_saddle| AnalysisInput {
         model: &model,
         model_config: &config.model,
         minimum: MinimumInput {
@@ -223,13 +223,25 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
             eigenvalues: &start.hessian_eigenvalues,
             eigenvectors: &start.hessian_eigenvectors,
         },
-        exit: &exit,
+        exit,
         exit_config: &config.exit,
         dynamics: &config.dynamics,
         landscape: &config.landscape,
         neb_target: neb_target.as_deref(),
         minimize_target: minimized,
-    });
+        known_saddle,
+    };
+    let mut landscape = analyze(input(&exit, None));
+    // The saddle plane is known once the saddle is; the predictions are then made again for it.
+    let plane = match &config.exit {
+        ExitConfig::SaddlePlane(plane) => Some(saddle_plane(plane.beyond.get(), &start, &landscape)?),
+        _ => None,
+    };
+    if let Some(plane) = &plane {
+        let saddle = landscape.saddle.clone();
+        landscape = analyze(input(plane, saddle.as_ref()));
+    }
+    let exit = plane.unwrap_or(exit);
     let dynamics = resolve_solver(dynamics, &mut config, &model, &start, &exit, &landscape)?;
     check_exit_schedule(&config, &dynamics, &mut warnings)?;
     if let Dynamics::Sde { dt, noise, solver, .. } = &dynamics {
@@ -556,9 +568,11 @@ fn resolve_neb_target(config: &Config, p: usize, base_dir: &Path) -> Result<Opti
 
 fn resolve_landscape(config: &mut Config, p: usize) -> Result<()> {
     let default = match config.exit {
-        ExitConfig::Coordinate(_) | ExitConfig::Hyperplane(_) | ExitConfig::Basin(_) | ExitConfig::Distance(_) => {
-            SaddleConfig::EigenvectorFollowing(EigenvectorFollowingConfig::default())
-        }
+        ExitConfig::Coordinate(_)
+        | ExitConfig::Hyperplane(_)
+        | ExitConfig::Basin(_)
+        | ExitConfig::Distance(_)
+        | ExitConfig::SaddlePlane(_) => SaddleConfig::EigenvectorFollowing(EigenvectorFollowingConfig::default()),
         ExitConfig::LossAbove(_) | ExitConfig::Never(_) => SaddleConfig::None(NoSaddleKeys {}),
     };
     let saddle = config.landscape.saddle.get_or_insert(default);

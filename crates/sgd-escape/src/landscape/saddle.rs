@@ -81,12 +81,7 @@ pub fn newton_krylov_refine<M: HessianProduct + ?Sized>(model: &M, theta: &[f64]
 type NewtonStep<'a> = dyn Fn(&[f64], &[f64]) -> Vec<f64> + 'a;
 
 /// Newton iterations with a step rule `step(x, ∇L(x))`, halved until |∇L| decreases.
-fn newton_iterations<M: HessianProduct + ?Sized>(
-    model: &M,
-    theta: &[f64],
-    tol: f64,
-    newton_step: &NewtonStep,
-) -> Result<Vec<f64>> {
+fn newton_iterations<M: HessianProduct + ?Sized>(model: &M, theta: &[f64], tol: f64, newton_step: &NewtonStep) -> Result<Vec<f64>> {
     let p = model.dim();
     let mut x = theta.to_vec();
     let mut g = vec![0.0; p];

@@ -2,7 +2,7 @@
 //! escapes the first step after which its criterion holds.
 
 use super::tagged::tagged_enum;
-use super::values::{AboveOne, Count, Finite, Positive, Vector};
+use super::values::{AboveOne, Count, Finite, NonNegative, Positive, Vector};
 use serde::{Deserialize, Serialize};
 
 /// `[exit]`.
@@ -21,6 +21,9 @@ pub enum ExitConfig {
     Basin(BasinExit),
     /// The distance from θ*, Euclidean or in the metric of H(θ*), exceeds `radius`.
     Distance(DistanceExit),
+    /// Past the hyperplane through the saddle found by `[landscape.saddle]`, orthogonal to its
+    /// escape direction (moved `beyond` farther along it).
+    SaddlePlane(SaddlePlaneExit),
 }
 
 tagged_enum!(ExitConfig, "kind", {
@@ -30,7 +33,22 @@ tagged_enum!(ExitConfig, "kind", {
     "hyperplane" => Hyperplane(HyperplaneExit),
     "basin" => Basin(BasinExit),
     "distance" => Distance(DistanceExit),
+    "saddle-plane" => SaddlePlane(SaddlePlaneExit),
 });
+
+/// `kind = "saddle-plane"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaddlePlaneExit {
+    /// How far past the saddle the plane lies, along the escape direction (in parameter units;
+    /// default 0: through the saddle).
+    #[serde(default = "through_the_saddle")]
+    pub beyond: NonNegative,
+}
+
+fn through_the_saddle() -> NonNegative {
+    NonNegative::new(0.0).expect("in range")
+}
 
 /// `kind = "never"` has no keys.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -25,7 +25,9 @@ pub mod values;
 pub use data::{BinaryLabels, BuiltInData, CsvData, DataConfig, FashionMnistData, Labels, LoadedData, NoKeys, NpyData, Split};
 pub use dynamics::{DynamicsConfig, SdeConfig, SgdConfig};
 pub use estimator::{AmsConfig, EstimatorConfig, ReactionCoordinateKind};
-pub use exit::{BasinExit, CoordinateExit, DistanceExit, DistanceMetric, ExitConfig, HyperplaneExit, LossAboveExit, NoExitKeys};
+pub use exit::{
+    BasinExit, CoordinateExit, DistanceExit, DistanceMetric, ExitConfig, HyperplaneExit, LossAboveExit, NoExitKeys, SaddlePlaneExit,
+};
 pub use landscape::{
     DenseHessianKeys, EigenvectorFollowingConfig, HessianConfig, LanczosConfig, LandscapeConfig, NebConfig, NoSaddleKeys, SaddleConfig,
 };
