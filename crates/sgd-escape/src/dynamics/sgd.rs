@@ -79,6 +79,8 @@ impl<'m, M: MinibatchGradient + ?Sized> Sgd<'m, M> {
 #[derive(Clone)]
 pub struct SgdWorkspace {
     grad: Vec<f64>,
+    /// The model's intermediate arrays, reused from step to step.
+    scratch: Vec<f64>,
     batch: Vec<usize>,
     permutation: Vec<usize>,
     cursor: usize,
@@ -93,7 +95,7 @@ impl<M: MinibatchGradient + ?Sized> Stepper for Sgd<'_, M> {
             Sampling::WithReplacement => Vec::new(),
             Sampling::WithoutReplacement => (0..n).collect(),
         };
-        SgdWorkspace { grad: vec![0.0; self.model.dim()], batch: vec![0; self.batch_size], permutation, cursor: 0 }
+        SgdWorkspace { grad: vec![0.0; self.model.dim()], scratch: Vec::new(), batch: vec![0; self.batch_size], permutation, cursor: 0 }
     }
 
     #[inline]
@@ -118,7 +120,7 @@ impl<M: MinibatchGradient + ?Sized> Stepper for Sgd<'_, M> {
                 }
             }
         }
-        self.model.minibatch_gradient(theta, &ws.batch, &mut ws.grad);
+        self.model.minibatch_gradient_with(theta, &ws.batch, &mut ws.grad, &mut ws.scratch);
         for (t, g) in theta.iter_mut().zip(&ws.grad) {
             *t -= self.lr * g;
         }

@@ -497,19 +497,74 @@ impl DataModel for Mlp {
 
 impl MinibatchGradient for Mlp {
     fn minibatch_gradient(&self, theta: &[f64], batch: &[usize], grad: &mut [f64]) {
+        self.minibatch_gradient_with(theta, batch, grad, &mut Vec::new());
+    }
+
+    /// Forward and backward passes over the batch with every intermediate array in `scratch`:
+    /// the gathered rows and targets, z_i and a_i per layer, and two adjoint buffers. The
+    /// arithmetic is that of [`Mlp::forward`] and [`Mlp::backward`], in the same order.
+    fn minibatch_gradient_with(&self, theta: &[f64], batch: &[usize], grad: &mut [f64], scratch: &mut Vec<f64>) {
         let (m, k) = (self.data.features, self.data.outputs);
         let b = batch.len();
-        let mut x = Vec::with_capacity(b * m);
-        let mut y = Vec::with_capacity(b * k);
-        for &mu in batch {
-            x.extend_from_slice(self.data.row(mu));
-            y.extend_from_slice(self.data.target(mu));
+        let layers = self.layers();
+        let widest = self.sizes.iter().copied().max().unwrap_or(0);
+        let activations: usize = self.sizes[1..layers].iter().sum();
+        let needed = b * (m + k + self.sizes[1..].iter().sum::<usize>() + activations + 2 * widest);
+        if scratch.len() < needed {
+            scratch.resize(needed, 0.0);
         }
-        let f = self.forward(theta, &x, b);
-        let last = self.layers() - 1;
-        let delta: Vec<f64> = f.z[last].iter().zip(&y).map(|(a, t)| (a - t) / b as f64).collect();
+        let (x, rest) = scratch.split_at_mut(b * m);
+        let (y, rest) = rest.split_at_mut(b * k);
+        let (zs, rest) = rest.split_at_mut(b * self.sizes[1..].iter().sum::<usize>());
+        let (acts, rest) = rest.split_at_mut(b * activations);
+        let (mut delta, rest) = rest.split_at_mut(b * widest);
+        let mut below = &mut rest[..b * widest];
+        for (i, &mu) in batch.iter().enumerate() {
+            x[i * m..(i + 1) * m].copy_from_slice(self.data.row(mu));
+            y[i * k..(i + 1) * k].copy_from_slice(self.data.target(mu));
+        }
+        // Layer i's z (and, for a hidden layer, its a) starts after those of the layers below.
+        let at = |i: usize| b * self.sizes[1..=i].iter().sum::<usize>();
+        let (z_at, a_at) = (at, at);
+        for i in 0..layers {
+            let (inp, out) = (self.sizes[i], self.sizes[i + 1]);
+            let (w, bias) = self.weights(theta, i);
+            let z = &mut zs[z_at(i)..z_at(i) + b * out];
+            for row in z.chunks_exact_mut(out) {
+                row.copy_from_slice(bias);
+            }
+            let input: &[f64] = if i == 0 { x } else { &acts[a_at(i - 1)..a_at(i - 1) + b * inp] };
+            gemm(z, input, w, b, inp, out, false, true, true);
+            if i + 1 < layers {
+                let a = &mut acts[a_at(i)..a_at(i) + b * out];
+                for (a, z) in a.iter_mut().zip(z.iter()) {
+                    *a = self.activation.apply(*z);
+                }
+            }
+        }
+        let last = layers - 1;
+        let z_last = &zs[z_at(last)..z_at(last) + b * k];
+        for ((d, a), t) in delta[..b * k].iter_mut().zip(z_last).zip(y.iter()) {
+            *d = (a - t) / b as f64;
+        }
         grad.fill(0.0);
-        self.backward(theta, &x, b, &f, delta, grad);
+        for i in (0..layers).rev() {
+            let (inp, out) = (self.sizes[i], self.sizes[i + 1]);
+            let input: &[f64] = if i == 0 { x } else { &acts[a_at(i - 1)..a_at(i - 1) + b * inp] };
+            let (gw, gb) = self.weights_mut(grad, i);
+            gemm(gw, &delta[..b * out], input, out, b, inp, true, false, true);
+            Self::add_column_sums(gb, &delta[..b * out], out);
+            if i > 0 {
+                let (w, _) = self.weights(theta, i);
+                let prev = &mut below[..b * inp];
+                gemm(prev, &delta[..b * out], w, b, out, inp, false, false, false);
+                let (z, a) = (&zs[z_at(i - 1)..z_at(i - 1) + b * inp], &acts[a_at(i - 1)..a_at(i - 1) + b * inp]);
+                for ((p, z), a) in prev.iter_mut().zip(z).zip(a) {
+                    *p *= self.activation.derivative(*z, *a);
+                }
+                std::mem::swap(&mut delta, &mut below);
+            }
+        }
     }
 }
 

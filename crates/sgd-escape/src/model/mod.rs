@@ -113,6 +113,15 @@ pub trait DataModel: Model {
 pub trait MinibatchGradient: DataModel {
     /// `∇L_B(θ)` for the sample indices `batch`, written into `grad`.
     fn minibatch_gradient(&self, theta: &[f64], batch: &[usize], grad: &mut [f64]);
+
+    /// The same with a reusable buffer: a model that needs intermediate arrays (a network's
+    /// activations) keeps them in `scratch`, so that after the first call for a batch size it
+    /// allocates nothing. The result equals [`MinibatchGradient::minibatch_gradient`] bit for
+    /// bit. The default ignores `scratch`.
+    fn minibatch_gradient_with(&self, theta: &[f64], batch: &[usize], grad: &mut [f64], scratch: &mut Vec<f64>) {
+        let _ = scratch;
+        self.minibatch_gradient(theta, batch, grad)
+    }
 }
 
 /// Gauss–Newton products: what the decoupling check and the noise operators need.
