@@ -6,7 +6,8 @@
 use super::analysis::LandscapeAnalysis;
 use super::config::values::Positive;
 use super::config::{Config, DistanceMetric, ExitConfig};
-use super::prepare::{Dynamics, StartPoint, check_vector};
+use super::prepare::{Dynamics, StartPoint};
+use super::start::check_vector;
 use crate::error::{Error, Result};
 use crate::escape::Exit;
 use crate::linalg;

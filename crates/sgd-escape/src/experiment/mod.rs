@@ -21,6 +21,7 @@ pub mod run;
 pub mod simulate;
 pub mod spectrum;
 pub mod splitting;
+mod start;
 pub mod sweep;
 pub mod train;
 
