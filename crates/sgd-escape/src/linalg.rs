@@ -233,6 +233,17 @@ pub fn gemm(c: &mut [f64], a: &[f64], b: &[f64], m: usize, k: usize, n: usize, a
 }
 
 #[cfg(test)]
+mod column_tests {
+    #[test]
+    fn column_reads_every_row_at_one_index() {
+        let m = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]; // 2 × 3
+        assert_eq!(super::column(&m, 3, 0), [1.0, 4.0]);
+        assert_eq!(super::column(&m, 3, 2), [3.0, 6.0]);
+        assert_eq!(super::column(&m, 2, 1), [2.0, 4.0, 6.0]); // read as 3 × 2
+    }
+}
+
+#[cfg(test)]
 mod gemm_tests {
     #[test]
     fn gemm_matches_naive_products_in_every_layout() {
@@ -252,6 +263,12 @@ mod gemm_tests {
             }
         }
     }
+}
+
+/// Column `k` of a row-major matrix with `columns` columns (e.g. the k-th eigenvector of
+/// [`symmetric_eigen`]).
+pub fn column(matrix: &[f64], columns: usize, k: usize) -> Vec<f64> {
+    matrix.iter().skip(k).step_by(columns).copied().collect()
 }
 
 /// A vector for messages: in full up to 8 entries, else the first 6, an ellipsis and the size.

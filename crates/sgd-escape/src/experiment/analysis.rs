@@ -54,7 +54,7 @@ pub struct AnalysisInput<'a> {
     pub neb_target: Option<&'a [f64]>,
     /// Whether the NEB's second end is minimised first (as θ* was).
     pub minimize_target: bool,
-    /// A saddle already found (the analysis is repeated once the saddle-plane exit is known).
+    /// A saddle already found (for the saddle-plane exit, which needs it before the analysis).
     pub known_saddle: Option<&'a Saddle>,
 }
 
@@ -192,7 +192,8 @@ pub fn analyze(input: AnalysisInput<'_>) -> LandscapeAnalysis {
     }
 }
 
-fn find_saddle(input: &AnalysisInput<'_>) -> crate::Result<Option<Saddle>> {
+/// The saddle search `[landscape.saddle]` asks for (or the saddle already found).
+pub(super) fn find_saddle(input: &AnalysisInput<'_>) -> crate::Result<Option<Saddle>> {
     if let Some(saddle) = input.known_saddle {
         return Ok(Some(saddle.clone()));
     }

@@ -10,6 +10,7 @@ use super::prepare::{Dynamics, StartPoint};
 use super::start::check_vector;
 use crate::error::{Error, Result};
 use crate::escape::Exit;
+use crate::landscape::saddle::Saddle;
 use crate::linalg;
 
 /// The exit at the start point θ*: a loss-above threshold is its ratio times L*; the basin and
@@ -153,16 +154,18 @@ pub(super) fn resolve_exit(exit: &ExitConfig, p: usize) -> Result<Exit> {
 
 /// The exit of `kind = "saddle-plane"`: the hyperplane through θˢ + beyond·e orthogonal to the
 /// saddle's escape direction e, oriented so that θ* lies on the near side (e·(θˢ − θ*) > 0).
-/// Refused, naming `exit.kind`, when the saddle search found no saddle.
-pub(super) fn saddle_plane(beyond: f64, start: &StartPoint, landscape: &LandscapeAnalysis) -> Result<Exit> {
-    let Some(saddle) = &landscape.saddle else {
-        let why = landscape.saddle_error.as_deref().unwrap_or("landscape.saddle is \"none\"");
-        return Err(Error::invalid("exit.kind", "\"saddle-plane\"", format!("needs a saddle, and there is none: {why}")));
+/// `found` is the saddle search's result; without a saddle the exit is refused, naming
+/// `exit.kind`. Returns the plane and the saddle it passes through.
+pub(super) fn saddle_plane(beyond: f64, start: &StartPoint, found: Result<Option<Saddle>>) -> Result<(Exit, Saddle)> {
+    let saddle = match found {
+        Ok(Some(saddle)) => saddle,
+        Ok(None) => return Err(Error::invalid("exit.kind", "\"saddle-plane\"", "needs a saddle, and landscape.saddle is \"none\"")),
+        Err(e) => return Err(Error::invalid("exit.kind", "\"saddle-plane\"", format!("needs a saddle, and the search failed: {e}"))),
     };
     let toward: Vec<f64> = saddle.theta.iter().zip(&start.theta).map(|(s, m)| s - m).collect();
     let e = &saddle.escape_direction;
     let sign = if linalg::dot(e, &toward) < 0.0 { -1.0 } else { 1.0 };
     let normal: Vec<f64> = e.iter().map(|x| sign * x / linalg::norm(e)).collect();
     let offset = linalg::dot(&normal, &saddle.theta) + beyond;
-    Ok(Exit::Hyperplane { normal, offset })
+    Ok((Exit::Hyperplane { normal, offset }, saddle))
 }

@@ -162,9 +162,11 @@ pub(super) fn predict(
     let no_saddle = "needs a saddle (none was found or searched)";
     let no_noise = "needs the learning rate and batch size (isotropic noise has neither)";
     let missing = if noise_params.is_none() { no_noise } else { no_saddle };
-    // Xie et al. and isotropic Kramers need the determinants over all P directions.
+    // Xie et al. and isotropic Kramers need the determinants over all P directions, which a
+    // partial (Lanczos) spectrum does not give.
+    let no_full_determinants = geometry.is_some_and(|g| g.escape_eigenvalue.is_some() && g.det_minimum.is_none());
     let partial = "needs det H* and det Hˢ over all P directions, which the partial (Lanczos) spectrum does not give";
-    let missing_full = if geometry.is_some_and(|g| g.escape_eigenvalue.is_some() && g.det_minimum.is_none()) { partial } else { missing };
+    let missing_full = if no_full_determinants { partial } else { missing };
     let with = |f: &dyn Fn(&BarrierGeometry, f64, usize) -> Option<f64>| -> Option<f64> {
         let (lr, b) = noise_params?;
         f(geometry?, lr, b)
@@ -187,9 +189,11 @@ pub(super) fn predict(
         ),
     };
 
-    // The paper's log barrier.
+    // The paper's log barrier. Its assumptions are checked only when it has a value (the noise
+    // check costs O(N·P), and Hessian-vector products with a partial spectrum).
+    let log_rate = with(&rates::log_barrier_rate);
     let mut log_assumptions = Vec::new();
-    if let (Some(b), Some(g)) = (beta, geometry) {
+    if let (Some(b), Some(g), Some(_)) = (beta, geometry, log_rate) {
         let height = b * g.ratio().ln();
         log_assumptions.push(Assumption::new(
             format!("β log c ≥ {HIGH_BARRIER} (a high log barrier)"),
@@ -247,13 +251,13 @@ pub(super) fn predict(
         kramers_assumptions.push(Assumption::new("the noise is isotropic and constant", None, noise.isotropic));
         kramers_assumptions.push(step.clone());
     }
-    let no_saddle_or_full = if missing_full == partial { partial } else { no_saddle };
-    let mut kramers_prediction = Prediction::from_rate(kramers, time_per_step, no_saddle_or_full, kramers_assumptions);
+    let kramers_missing = if no_full_determinants { partial } else { no_saddle };
+    let mut kramers_prediction = Prediction::from_rate(kramers, time_per_step, kramers_missing, kramers_assumptions);
     if temperature.is_none() && kramers.is_some() {
         kramers_prediction.note = Some("D = η L* h*/B, the paper's noise at the minimum made isotropic".into());
     }
     Predictions {
-        log_barrier: Prediction::from_rate(with(&rates::log_barrier_rate), time_per_step, missing, log_assumptions),
+        log_barrier: Prediction::from_rate(log_rate, time_per_step, missing, log_assumptions),
         log_barrier_exponent: beta.map(|b| rates::log_barrier_exponent(b, outliers.n)),
         linear_barrier: Prediction::from_rate(with(&rates::linear_barrier_rate), time_per_step, missing, linear_assumptions),
         xie: XieBand { minimum_curvature: xie(1.0), saddle_curvature: xie(0.0) },
@@ -330,8 +334,8 @@ const TRACE_PROBES: usize = 10;
 /// a Hutchinson estimate of the rest ([`deflated_trace`]).
 fn deflated_hessian_trace(input: &AnalysisInput<'_>) -> (f64, f64) {
     let model = input.model.as_model();
-    let (m, p) = (input.minimum.eigenvalues.len(), model.dim());
-    let vectors: Vec<Vec<f64>> = (0..m).map(|j| (0..p).map(|i| input.minimum.eigenvectors[i * m + j]).collect()).collect();
+    let m = input.minimum.eigenvalues.len();
+    let vectors: Vec<Vec<f64>> = (0..m).map(|j| crate::linalg::column(input.minimum.eigenvectors, m, j)).collect();
     let hessian = Hessian { model, theta: input.minimum.theta };
     deflated_trace(&hessian, input.minimum.eigenvalues, &vectors, TRACE_PROBES, 0x7ace)
 }

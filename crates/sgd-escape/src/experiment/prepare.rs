@@ -4,7 +4,7 @@
 //! predictions) is done, all before any simulation. The result, [`Prepared`], is what the
 //! simulation, the statistics and the report read.
 
-use super::analysis::{AnalysisInput, LandscapeAnalysis, MinimumInput, analyze};
+use super::analysis::{AnalysisInput, LandscapeAnalysis, MinimumInput, analyze, find_saddle};
 use super::build::{BuiltModel, with_model};
 use super::config::{
     Config, DataConfig, DynamicsConfig, EigenvectorFollowingConfig, ExitConfig, LoadedData, ModelConfig, NoSaddleKeys, NoiseConfig,
@@ -232,17 +232,17 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
         minimize_target: minimized,
         known_saddle,
     };
-    let mut landscape = analyze(input(&exit, None));
-    // The saddle plane is known once the saddle is; the predictions are then made again for it.
+    // The saddle plane is known once the saddle is: the saddle is searched first, and the
+    // analysis then takes it as found.
     let plane = match &config.exit {
-        ExitConfig::SaddlePlane(plane) => Some(saddle_plane(plane.beyond.get(), &start, &landscape)?),
+        ExitConfig::SaddlePlane(plane) => Some(saddle_plane(plane.beyond.get(), &start, find_saddle(&input(&exit, None)))?),
         _ => None,
     };
-    if let Some(plane) = &plane {
-        let saddle = landscape.saddle.clone();
-        landscape = analyze(input(plane, saddle.as_ref()));
-    }
-    let exit = plane.unwrap_or(exit);
+    let landscape = match &plane {
+        Some((plane, saddle)) => analyze(input(plane, Some(saddle))),
+        None => analyze(input(&exit, None)),
+    };
+    let exit = plane.map_or(exit, |(plane, _)| plane);
     let dynamics = resolve_solver(dynamics, &mut config, &model, &start, &exit, &landscape)?;
     check_exit_schedule(&config, &dynamics, &mut warnings)?;
     if let Dynamics::Sde { dt, noise, solver, .. } = &dynamics {

@@ -5,7 +5,7 @@
 use super::config::{Config, DenseHessianKeys, DistanceMetric, DynamicsConfig, ExitConfig, HessianConfig, LanczosConfig, SaddleConfig};
 use crate::error::{Error, Result};
 use crate::landscape::curvature::Hessian;
-use crate::landscape::outliers::OutlierRule;
+use crate::landscape::outliers::{OutlierRule, has_outlier_gap};
 use crate::landscape::spectrum::{LanczosOptions, lanczos_extreme};
 use crate::landscape::{MinimizeOptions, Minimum, minimize, minimize_lbfgs};
 use crate::model::HessianProduct;
@@ -175,20 +175,16 @@ pub(super) fn hessian_spectrum(
         }
     }
     let complete = m == p;
-    if rule.count.is_none() && !complete {
-        let positive: Vec<f64> = pairs.values.iter().copied().filter(|l| *l > 1e-12 * pairs.values[0]).collect();
-        let best = positive.windows(2).map(|w| w[0] / w[1]).fold(0.0_f64, f64::max);
-        if best < rule.min_gap_ratio {
-            return Err(Error::invalid(
-                "landscape.hessian.eigenvalues",
-                m,
-                format!(
-                    "no ratio gap ≥ landscape.outlier_gap = {} among the {m} largest eigenvalues of H(θ*) ({}), so the outliers cannot be told from the bulk; compute more eigenvalues or fix their number with landscape.outliers",
-                    rule.min_gap_ratio,
-                    crate::linalg::brief(&pairs.values)
-                ),
-            ));
-        }
+    if rule.count.is_none() && !complete && !has_outlier_gap(&values, rule.min_gap_ratio) {
+        return Err(Error::invalid(
+            "landscape.hessian.eigenvalues",
+            m,
+            format!(
+                "no ratio gap ≥ landscape.outlier_gap = {} among the {m} largest eigenvalues of H(θ*) ({}), so the outliers cannot be told from the bulk; compute more eigenvalues or fix their number with landscape.outliers",
+                rule.min_gap_ratio,
+                crate::linalg::brief(&pairs.values)
+            ),
+        ));
     }
     let max_residual = pairs.residuals.iter().copied().fold(0.0_f64, f64::max);
     Ok(StartSpectrum {

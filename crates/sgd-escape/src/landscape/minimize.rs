@@ -59,9 +59,9 @@ pub fn minimize<M: HessianProduct + ?Sized>(model: &M, start: &[f64], options: M
         let scale = values.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
         let floor = (1e-10 * scale).max(f64::MIN_POSITIVE);
         let mut direction = vec![0.0; p];
-        for k in 0..p {
-            let uk: Vec<f64> = (0..p).map(|i| vectors[i * p + k]).collect();
-            let coef = -linalg::dot(&uk, &grad) / values[k].abs().max(floor);
+        for (k, lambda) in values.iter().enumerate() {
+            let uk = linalg::column(&vectors, p, k);
+            let coef = -linalg::dot(&uk, &grad) / lambda.abs().max(floor);
             linalg::axpy(coef, &uk, &mut direction);
         }
         let slope = linalg::dot(&direction, &grad);

@@ -50,26 +50,18 @@ pub struct Outliers {
 /// such gap the spectrum has no bulk and every positive eigenvalue is an outlier.
 /// `rule.count` overrides the detection. h* is their geometric mean.
 pub fn detect_outliers(values: &[f64], vectors: &[f64], rule: OutlierRule) -> Outliers {
-    let m = values.len();
-    let p = vectors.len().checked_div(m).unwrap_or(0);
-    let top = values.iter().cloned().fold(0.0_f64, f64::max);
-    let mut order: Vec<usize> = (0..m).filter(|&i| values[i] > 1e-12 * top).collect();
-    order.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
+    let order = positive_order(values);
     let positive: Vec<f64> = order.iter().map(|&i| values[i]).collect();
     let (n, gap_ratio) = match rule.count {
         Some(c) => (c.min(positive.len()), None),
-        None => {
-            let best =
-                (0..positive.len().saturating_sub(1)).map(|i| (i + 1, positive[i] / positive[i + 1])).max_by(|a, b| a.1.total_cmp(&b.1));
-            match best {
-                Some((n, ratio)) if ratio >= rule.min_gap_ratio => (n, Some(ratio)),
-                _ => (positive.len(), None),
-            }
-        }
+        None => match ratio_gap(&positive, rule.min_gap_ratio) {
+            Some((n, ratio)) => (n, Some(ratio)),
+            None => (positive.len(), None),
+        },
     };
     let eigenvalues: Vec<f64> = positive[..n].to_vec();
     let h_star = if n == 0 { f64::NAN } else { (eigenvalues.iter().map(|l| l.ln()).sum::<f64>() / n as f64).exp() };
-    let vectors = order[..n].iter().map(|&k| (0..p).map(|i| vectors[i * m + k]).collect()).collect();
+    let vectors = order[..n].iter().map(|&k| crate::linalg::column(vectors, values.len(), k)).collect();
     let sum: f64 = positive.iter().sum();
     let sum2: f64 = positive.iter().map(|l| l * l).sum();
     Outliers {
@@ -81,6 +73,31 @@ pub fn detect_outliers(values: &[f64], vectors: &[f64], rule: OutlierRule) -> Ou
         participation_ratio: if sum2 > 0.0 { sum * sum / sum2 } else { 0.0 },
         vectors,
     }
+}
+
+/// Indices of the positive eigenvalues among `values` (those above 10⁻¹² of the largest; the
+/// rest count as zero modes), largest first.
+fn positive_order(values: &[f64]) -> Vec<usize> {
+    let top = values.iter().cloned().fold(0.0_f64, f64::max);
+    let mut order: Vec<usize> = (0..values.len()).filter(|&i| values[i] > 1e-12 * top).collect();
+    order.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
+    order
+}
+
+/// The largest ratio λ_i/λ_{i+1} between consecutive `positive` eigenvalues (descending) and
+/// the count i above it, when that ratio is at least `min_gap_ratio`.
+fn ratio_gap(positive: &[f64], min_gap_ratio: f64) -> Option<(usize, f64)> {
+    (0..positive.len().saturating_sub(1))
+        .map(|i| (i + 1, positive[i] / positive[i + 1]))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .filter(|(_, ratio)| *ratio >= min_gap_ratio)
+}
+
+/// Whether the outlier rule finds a gap of at least `min_gap_ratio` among `values` (any order):
+/// what a partial spectrum needs before its outliers can be told from the bulk.
+pub fn has_outlier_gap(values: &[f64], min_gap_ratio: f64) -> bool {
+    let positive: Vec<f64> = positive_order(values).iter().map(|&i| values[i]).collect();
+    ratio_gap(&positive, min_gap_ratio).is_some()
 }
 
 /// `det(Uᵀ A U)` for the n outlier vectors U (each length P) and a symmetric operator A

@@ -44,10 +44,6 @@ fn eigen_at<M: HessianProduct + ?Sized>(model: &M, theta: &[f64]) -> (Vec<f64>, 
     dense_eigen(&Hessian { model, theta })
 }
 
-fn column(vectors: &[f64], p: usize, k: usize) -> Vec<f64> {
-    (0..p).map(|i| vectors[i * p + k]).collect()
-}
-
 /// Newton's method on ∇L = 0 from `theta` (which must be close to the critical point): steps
 /// `−H⁻¹∇L` on the eigenbasis (directions with |λ| below 10⁻¹⁰ of the largest are skipped),
 /// halved until |∇L| decreases, until |∇L| ≤ `tol`.
@@ -59,7 +55,7 @@ pub fn newton_refine<M: HessianProduct + ?Sized>(model: &M, theta: &[f64], tol: 
         let mut step = vec![0.0; p];
         for (k, &lambda) in values.iter().enumerate() {
             if lambda.abs() > 1e-10 * scale {
-                let u = column(&vectors, p, k);
+                let u = linalg::column(&vectors, p, k);
                 linalg::axpy(-linalg::dot(&u, g) / lambda, &u, &mut step);
             }
         }
@@ -122,14 +118,31 @@ fn newton_iterations<M: HessianProduct + ?Sized>(model: &M, theta: &[f64], tol: 
 const LOWEST_PAIRS: usize = 4;
 
 /// Classifies a refined critical point; errors unless it has exactly one negative eigenvalue.
+/// The spectrum is dense, or without forming H the lowest pairs by Lanczos
+/// ([`lowest_by_lanczos`]).
 fn classify<M: HessianProduct + ?Sized>(model: &M, theta: Vec<f64>, method: &str, iterations: usize, matrix_free: bool) -> Result<Saddle> {
-    if matrix_free {
-        return classify_by_lanczos(model, theta, method, iterations);
-    }
-    let p = model.dim();
-    let mut g = vec![0.0; p];
+    let (hessian_eigenvalues, escape_direction) =
+        if matrix_free { lowest_by_lanczos(model, &theta, method)? } else { all_by_dense(model, &theta, method)? };
+    let mut g = vec![0.0; model.dim()];
     let loss = model.loss_and_gradient(&theta, &mut g);
-    let (values, vectors) = eigen_at(model, &theta);
+    Ok(Saddle {
+        escape_eigenvalue: hessian_eigenvalues[0],
+        escape_direction,
+        hessian_eigenvalues,
+        all_eigenvalues: !matrix_free,
+        gradient_norm: linalg::norm(&g),
+        loss,
+        index: 1,
+        theta,
+        method: method.into(),
+        iterations,
+    })
+}
+
+/// Every eigenvalue of the dense H(θ), ascending, and the lowest one's eigenvector, when
+/// exactly one is below −10⁻¹⁰ max|λ|.
+fn all_by_dense<M: HessianProduct + ?Sized>(model: &M, theta: &[f64], method: &str) -> Result<(Vec<f64>, Vec<f64>)> {
+    let (values, vectors) = eigen_at(model, theta);
     let scale = values.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
     let index = values.iter().filter(|&&l| l < -1e-10 * scale).count();
     if index != 1 {
@@ -137,32 +150,19 @@ fn classify<M: HessianProduct + ?Sized>(model: &M, theta: Vec<f64>, method: &str
             "{method}: the critical point found at θ = {theta:?} has {index} negative Hessian eigenvalues (eigenvalues {values:?}), not 1: it is not a saddle of index one"
         )));
     }
-    Ok(Saddle {
-        escape_eigenvalue: values[0],
-        escape_direction: column(&vectors, p, 0),
-        hessian_eigenvalues: values,
-        all_eigenvalues: true,
-        gradient_norm: linalg::norm(&g),
-        loss,
-        index,
-        theta,
-        method: method.into(),
-        iterations,
-    })
+    let lowest = linalg::column(&vectors, values.len(), 0);
+    Ok((values, lowest))
 }
 
-/// [`classify`] without forming H: λmax by Lanczos sets the scale, then the [`LOWEST_PAIRS`]
-/// lowest pairs by Lanczos to a residual of 10⁻⁸ λmax. The index counts the Ritz values below
-/// −10⁻¹⁰ λmax; it is certain only when the lowest pair not counted is above that threshold by
-/// more than its residual, else the check is reported as inconclusive.
-fn classify_by_lanczos<M: HessianProduct + ?Sized>(model: &M, theta: Vec<f64>, method: &str, iterations: usize) -> Result<Saddle> {
-    let p = model.dim();
-    let mut g = vec![0.0; p];
-    let loss = model.loss_and_gradient(&theta, &mut g);
-    let hessian = Hessian { model, theta: &theta };
+/// The [`LOWEST_PAIRS`] lowest eigenvalues of H(θ) by Lanczos (to a residual of 10⁻⁸ λmax,
+/// with λmax by Lanczos setting the scale) and the lowest one's eigenvector. The index counts
+/// the Ritz values below −10⁻¹⁰ λmax; it is certain only when the lowest pair not counted is
+/// above that threshold by more than its residual, else the check is reported as inconclusive.
+fn lowest_by_lanczos<M: HessianProduct + ?Sized>(model: &M, theta: &[f64], method: &str) -> Result<(Vec<f64>, Vec<f64>)> {
+    let hessian = Hessian { model, theta };
     let top = lanczos_extreme(&hessian, 1, true, LanczosOptions { tolerance: 1e-8, max_steps: 300, seed: 1 });
     let scale = top.values[0].abs();
-    let low = lanczos_extreme(&hessian, LOWEST_PAIRS, false, LanczosOptions { tolerance: 1e-8, max_steps: 1000, seed: 2 });
+    let mut low = lanczos_extreme(&hessian, LOWEST_PAIRS, false, LanczosOptions { tolerance: 1e-8, max_steps: 1000, seed: 2 });
     let threshold = -1e-10 * scale;
     let index = low.values.iter().filter(|&&l| l < threshold).count();
     let certain = match low.values.get(index) {
@@ -177,23 +177,12 @@ fn classify_by_lanczos<M: HessianProduct + ?Sized>(model: &M, theta: Vec<f64>, m
         };
         return Err(Error::Numerical(format!(
             "{method}: the critical point found at θ = {} {what} (lowest by Lanczos: {:?}, residuals {:?}), not exactly 1: it is not a saddle of index one",
-            linalg::brief(&theta),
+            linalg::brief(theta),
             low.values,
             low.residuals
         )));
     }
-    Ok(Saddle {
-        escape_eigenvalue: low.values[0],
-        escape_direction: low.vectors[0].clone(),
-        hessian_eigenvalues: low.values,
-        all_eigenvalues: false,
-        gradient_norm: linalg::norm(&g),
-        loss,
-        index,
-        theta,
-        method: method.into(),
-        iterations,
-    })
+    Ok((low.values, low.vectors.swap_remove(0)))
 }
 
 /// Options of the saddle searches.
@@ -250,7 +239,7 @@ pub fn eigenvector_following<M: HessianProduct + ?Sized>(
             }
             d.iter().map(|x| x / n).collect()
         }
-        None => column(&vectors0, p, 0),
+        None => linalg::column(&vectors0, p, 0),
     };
     let scale = values0.iter().fold(0.0_f64, |m, x| m.max(x.abs())).max(1e-12);
     let max_step = 0.05 * (linalg::norm(minimum) + 1.0);
@@ -265,10 +254,14 @@ pub fn eigenvector_following<M: HessianProduct + ?Sized>(
             0
         } else {
             (0..p)
-                .max_by(|&i, &j| linalg::dot(&column(&vectors, p, i), &v).abs().total_cmp(&linalg::dot(&column(&vectors, p, j), &v).abs()))
+                .max_by(|&i, &j| {
+                    linalg::dot(&linalg::column(&vectors, p, i), &v)
+                        .abs()
+                        .total_cmp(&linalg::dot(&linalg::column(&vectors, p, j), &v).abs())
+                })
                 .expect("P ≥ 1")
         };
-        let mut mode = column(&vectors, p, k);
+        let mut mode = linalg::column(&vectors, p, k);
         if linalg::dot(&mode, &v) < 0.0 {
             mode.iter_mut().for_each(|c| *c = -*c);
         }

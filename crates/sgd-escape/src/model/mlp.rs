@@ -196,31 +196,58 @@ impl Mlp {
         let mut z = Vec::with_capacity(self.layers());
         let mut a: Vec<Vec<f64>> = Vec::with_capacity(self.layers() - 1);
         for i in 0..self.layers() {
-            let (inp, out) = (self.sizes[i], self.sizes[i + 1]);
-            let (w, b) = self.weights(theta, i);
-            let input = if i == 0 { x } else { &a[i - 1] };
+            let out = self.sizes[i + 1];
             let mut zi = vec![0.0; n * out];
-            for row in zi.chunks_exact_mut(out) {
-                row.copy_from_slice(b);
-            }
-            gemm(&mut zi, input, w, n, inp, out, false, true, true);
+            let mut ai = if i + 1 < self.layers() { vec![0.0; n * out] } else { Vec::new() };
+            let input = if i == 0 { x } else { &a[i - 1] };
+            self.layer_forward(theta, i, input, n, &mut zi, &mut ai);
             if i + 1 < self.layers() {
-                a.push(zi.iter().map(|&v| self.activation.apply(v)).collect());
+                a.push(ai);
             }
             z.push(zi);
         }
         Forward { z, a }
     }
 
-    /// The adjoint one layer down: `(δ_i W_i) ⊙ σ'(z_{i−1})` for a block of n rows (i ≥ 1).
-    fn delta_below(&self, theta: &[f64], i: usize, delta: &[f64], n: usize, f: &Forward) -> Vec<f64> {
+    /// Layer i for n rows: `z = input·W_iᵀ + b_i`, and for a hidden layer `a = σ(z)` (`a` is
+    /// empty for the output layer).
+    fn layer_forward(&self, theta: &[f64], i: usize, input: &[f64], n: usize, z: &mut [f64], a: &mut [f64]) {
+        let (inp, out) = (self.sizes[i], self.sizes[i + 1]);
+        let (w, b) = self.weights(theta, i);
+        for row in z.chunks_exact_mut(out) {
+            row.copy_from_slice(b);
+        }
+        gemm(z, input, w, n, inp, out, false, true, true);
+        for (a, z) in a.iter_mut().zip(z.iter()) {
+            *a = self.activation.apply(*z);
+        }
+    }
+
+    /// Layer i's share of the gradient for n rows with output adjoint `delta`: δᵀ·input into
+    /// ∇W_i and the column sums of δ into ∇b_i.
+    fn add_layer_gradient(&self, i: usize, delta: &[f64], input: &[f64], n: usize, grad: &mut [f64]) {
+        let (inp, out) = (self.sizes[i], self.sizes[i + 1]);
+        let (gw, gb) = self.weights_mut(grad, i);
+        gemm(gw, delta, input, out, n, inp, true, false, true);
+        Self::add_column_sums(gb, delta, out);
+    }
+
+    /// The adjoint one layer down, `(δ_i W_i) ⊙ σ'(z_{i−1})` for n rows (i ≥ 1), written into
+    /// `below`, from layer i − 1's `z` and `a`.
+    #[allow(clippy::too_many_arguments)]
+    fn adjoint_below(&self, theta: &[f64], i: usize, delta: &[f64], n: usize, z: &[f64], a: &[f64], below: &mut [f64]) {
         let (inp, out) = (self.sizes[i], self.sizes[i + 1]);
         let (w, _) = self.weights(theta, i);
-        let mut prev = vec![0.0; n * inp];
-        gemm(&mut prev, delta, w, n, out, inp, false, false, false);
-        for ((p, z), a) in prev.iter_mut().zip(&f.z[i - 1]).zip(&f.a[i - 1]) {
+        gemm(below, delta, w, n, out, inp, false, false, false);
+        for ((p, z), a) in below.iter_mut().zip(z).zip(a) {
             *p *= self.activation.derivative(*z, *a);
         }
+    }
+
+    /// The adjoint one layer down: `(δ_i W_i) ⊙ σ'(z_{i−1})` for a block of n rows (i ≥ 1).
+    fn delta_below(&self, theta: &[f64], i: usize, delta: &[f64], n: usize, f: &Forward) -> Vec<f64> {
+        let mut prev = vec![0.0; n * self.sizes[i]];
+        self.adjoint_below(theta, i, delta, n, &f.z[i - 1], &f.a[i - 1], &mut prev);
         prev
     }
 
@@ -242,11 +269,8 @@ impl Mlp {
     /// gradient Σ_rows δᵀ ∂f/∂θ into `grad`.
     fn backward(&self, theta: &[f64], x: &[f64], n: usize, f: &Forward, mut delta: Vec<f64>, grad: &mut [f64]) {
         for i in (0..self.layers()).rev() {
-            let (inp, out) = (self.sizes[i], self.sizes[i + 1]);
             let input = if i == 0 { x } else { &f.a[i - 1] };
-            let (gw, gb) = self.weights_mut(grad, i);
-            gemm(gw, &delta, input, out, n, inp, true, false, true);
-            Self::add_column_sums(gb, &delta, out);
+            self.add_layer_gradient(i, &delta, input, n, grad);
             if i > 0 {
                 delta = self.delta_below(theta, i, &delta, n, f);
             }
@@ -525,43 +549,26 @@ impl MinibatchGradient for Mlp {
         }
         // Layer i's z (and, for a hidden layer, its a) starts after those of the layers below.
         let at = |i: usize| b * self.sizes[1..=i].iter().sum::<usize>();
-        let (z_at, a_at) = (at, at);
         for i in 0..layers {
-            let (inp, out) = (self.sizes[i], self.sizes[i + 1]);
-            let (w, bias) = self.weights(theta, i);
-            let z = &mut zs[z_at(i)..z_at(i) + b * out];
-            for row in z.chunks_exact_mut(out) {
-                row.copy_from_slice(bias);
-            }
-            let input: &[f64] = if i == 0 { x } else { &acts[a_at(i - 1)..a_at(i - 1) + b * inp] };
-            gemm(z, input, w, b, inp, out, false, true, true);
-            if i + 1 < layers {
-                let a = &mut acts[a_at(i)..a_at(i) + b * out];
-                for (a, z) in a.iter_mut().zip(z.iter()) {
-                    *a = self.activation.apply(*z);
-                }
-            }
+            let out = self.sizes[i + 1];
+            let (below_i, from_i) = acts.split_at_mut(at(i));
+            let input: &[f64] = if i == 0 { x } else { &below_i[at(i - 1)..] };
+            let a = if i + 1 < layers { &mut from_i[..b * out] } else { &mut [][..] };
+            self.layer_forward(theta, i, input, b, &mut zs[at(i)..at(i) + b * out], a);
         }
         let last = layers - 1;
-        let z_last = &zs[z_at(last)..z_at(last) + b * k];
+        let z_last = &zs[at(last)..at(last) + b * k];
         for ((d, a), t) in delta[..b * k].iter_mut().zip(z_last).zip(y.iter()) {
             *d = (a - t) / b as f64;
         }
         grad.fill(0.0);
         for i in (0..layers).rev() {
             let (inp, out) = (self.sizes[i], self.sizes[i + 1]);
-            let input: &[f64] = if i == 0 { x } else { &acts[a_at(i - 1)..a_at(i - 1) + b * inp] };
-            let (gw, gb) = self.weights_mut(grad, i);
-            gemm(gw, &delta[..b * out], input, out, b, inp, true, false, true);
-            Self::add_column_sums(gb, &delta[..b * out], out);
+            let input: &[f64] = if i == 0 { x } else { &acts[at(i - 1)..at(i - 1) + b * inp] };
+            self.add_layer_gradient(i, &delta[..b * out], input, b, grad);
             if i > 0 {
-                let (w, _) = self.weights(theta, i);
-                let prev = &mut below[..b * inp];
-                gemm(prev, &delta[..b * out], w, b, out, inp, false, false, false);
-                let (z, a) = (&zs[z_at(i - 1)..z_at(i - 1) + b * inp], &acts[a_at(i - 1)..a_at(i - 1) + b * inp]);
-                for ((p, z), a) in prev.iter_mut().zip(z).zip(a) {
-                    *p *= self.activation.derivative(*z, *a);
-                }
+                let (z, a) = (&zs[at(i - 1)..at(i - 1) + b * inp], &acts[at(i - 1)..at(i - 1) + b * inp]);
+                self.adjoint_below(theta, i, &delta[..b * out], b, z, a, &mut below[..b * inp]);
                 std::mem::swap(&mut delta, &mut below);
             }
         }
