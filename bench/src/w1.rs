@@ -10,13 +10,17 @@
 //! second. Each replica stops at its own exit, so gross and useful throughput coincide.
 //!
 //! Usage: `cargo run --release -p sgd-escape-bench --bin w1 -- [--ratio 1.5] [--replicas 10000]
-//!        [--samples 10000] [--lr 0.1] [--repeats 5] [--threads N]`
+//!        [--samples 10000] [--lr 0.1] [--repeats 5] [--threads N] [--curve]`
+//!
+//! `--curve` runs the same workload on the one-parameter curve model (φ(θ) = (sθ, κ(θ² − 1)),
+//! s = 0.5, κ = 1, labels σξ with σ = 0.5, from its left minimum): the lane kernel on a nonlinear
+//! feature map.
 
 use sgd_escape::dynamics::{Sampling, Sgd};
-use sgd_escape::escape::lanes::run_linear_regression_sgd;
+use sgd_escape::escape::lanes::run_feature_model_sgd;
 use sgd_escape::escape::{EnsembleSpec, Exit, ReplicaOutcome, run_ensemble};
 use sgd_escape::landscape::{MinimizeOptions, minimize};
-use sgd_escape::model::{Dataset, FeatureModel, LinearMap, Model};
+use sgd_escape::model::{CurveMap, DataModel, Dataset, FeatureMap, FeatureModel, LinearMap, Model};
 
 #[path = "timing.rs"]
 mod timing;
@@ -33,19 +37,31 @@ fn main() {
     if threads > 0 {
         rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().expect("thread pool");
     }
+    if args.iter().any(|a| a == "--curve") {
+        let map = CurveMap { dim: 1, s: 0.5, kappa: 1.0, stiffness: 1.0 };
+        let model = FeatureModel::new(map, Dataset::gaussian(samples, 2, 0, |_, xi| 0.5 * xi)).unwrap();
+        return workload("curve", &model, -1.0, ratio, replicas, lr, repeats);
+    }
     let model = FeatureModel::new(LinearMap { dim: 1 }, Dataset::gaussian(samples, 1, 0, |_, xi| xi)).unwrap();
-    let minimum = minimize(&model, &[0.0], MinimizeOptions::default()).expect("linear regression has a minimum");
+    workload("linear regression", &model, 0.0, ratio, replicas, lr, repeats);
+}
+
+/// Times both kernels on `model` from the minimum found from `from`.
+fn workload<F: FeatureMap>(name: &str, model: &FeatureModel<F>, from: f64, ratio: f64, replicas: usize, lr: f64, repeats: usize) {
+    let samples = model.samples();
+    let minimum = minimize(model, &[from], MinimizeOptions::default()).expect("the model has a minimum");
     let exit = Exit::LossAbove { threshold: ratio * model.loss(&minimum.theta) };
-    let sgd = Sgd::new(&model, lr, 1, Sampling::WithReplacement).unwrap();
-    println!("W1: N = {samples}, B = 1, lr = {lr}, ratio = {ratio}, replicas = {replicas}, threads = {}", rayon::current_num_threads());
+    let sgd = Sgd::new(model, lr, 1, Sampling::WithReplacement).unwrap();
+    println!(
+        "W1 ({name}): N = {samples}, B = 1, lr = {lr}, ratio = {ratio}, replicas = {replicas}, threads = {}",
+        rayon::current_num_threads()
+    );
     type Kernel<'a> = Box<dyn Fn(EnsembleSpec) -> Vec<ReplicaOutcome> + 'a>;
     let kernels: [(&str, Kernel); 2] = [
-        ("generic", Box::new(|spec| run_ensemble(&model, &sgd, &exit, &minimum.theta, spec, Vec::new(), &|_| {}))),
+        ("generic", Box::new(|spec| run_ensemble(model, &sgd, &exit, &minimum.theta, spec, Vec::new(), &|_| {}))),
         (
             "lanes",
-            Box::new(|spec| {
-                run_linear_regression_sgd(&model, lr, 1, &exit, &minimum.theta, spec, Vec::new(), &|_| {}).expect("valid settings")
-            }),
+            Box::new(|spec| run_feature_model_sgd(model, lr, 1, &exit, &minimum.theta, spec, Vec::new(), &|_| {}).expect("valid settings")),
         ),
     ];
     for (name, kernel) in &kernels {

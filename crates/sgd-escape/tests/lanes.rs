@@ -1,12 +1,12 @@
-//! The struct-of-arrays kernel for SGD on linear regression gives outcomes bit-identical to the
-//! generic replica loop, for every exit kind, several dimensions and batch sizes, with
-//! censoring and divergence.
+//! The struct-of-arrays kernel for SGD on feature models (linear regression, the curve model)
+//! gives outcomes bit-identical to the generic replica loop, for every exit kind, several
+//! dimensions and batch sizes, with censoring and divergence.
 
 use sgd_escape::dynamics::{Sampling, Sgd};
-use sgd_escape::escape::lanes::run_linear_regression_sgd;
+use sgd_escape::escape::lanes::run_feature_model_sgd;
 use sgd_escape::escape::{EnsembleSpec, Exit, Status, run_ensemble};
 use sgd_escape::landscape::minimize;
-use sgd_escape::model::{Dataset, FeatureModel, LinearMap, Model};
+use sgd_escape::model::{CurveMap, Dataset, FeatureModel, LinearMap, Model};
 
 #[test]
 fn lanes_are_bit_identical_to_the_generic_loop() {
@@ -29,10 +29,42 @@ fn lanes_are_bit_identical_to_the_generic_loop() {
             let spec = EnsembleSpec { seed: 9, replicas: 203, max_steps: 3000 };
             let sgd = Sgd::new(&model, lr, batch, Sampling::WithReplacement).unwrap();
             let generic = run_ensemble(&model, &sgd, &exit, &star, spec, Vec::new(), &|_| {});
-            let lanes = run_linear_regression_sgd(&model, lr, batch, &exit, &star, spec, Vec::new(), &|_| {}).unwrap();
+            let lanes = run_feature_model_sgd(&model, lr, batch, &exit, &star, spec, Vec::new(), &|_| {}).unwrap();
             assert_eq!(generic, lanes, "d = {d}, B = {batch}, exit {exit:?}");
             if !matches!(exit, Exit::Never) {
                 assert!(generic.iter().any(|o| o.status == Status::Escaped));
+            }
+        }
+    }
+}
+
+/// The curve model (a nonlinear feature map, m = P + 1 features) through the same kernel: one
+/// and three parameters, B = 1 and 4, every exit, from the left minimum.
+#[test]
+fn curve_lanes_are_bit_identical_to_the_generic_loop() {
+    for (dim, batch, lr) in [(1, 1, 0.2), (1, 4, 0.3), (3, 1, 0.2), (3, 4, 0.25)] {
+        let map = CurveMap { dim, s: 0.5, kappa: 1.0, stiffness: 1.0 };
+        let data = Dataset::gaussian(400, dim + 1, 3, |_, xi| 0.5 * xi);
+        let model = FeatureModel::new(map, data).unwrap();
+        let mut point = vec![0.0; dim];
+        point[0] = -1.0;
+        let star = minimize(&model, &point, Default::default()).unwrap().theta;
+        let mut normal = vec![0.0; dim];
+        normal[0] = 1.0;
+        let exits = [
+            Exit::LossAbove { threshold: 1.5 * model.loss(&star) },
+            Exit::Coordinate { axis: 0, threshold: 0.0 },
+            Exit::Hyperplane { normal, offset: -0.2 },
+            Exit::Never,
+        ];
+        for exit in exits {
+            let spec = EnsembleSpec { seed: 4, replicas: 203, max_steps: 3000 };
+            let sgd = Sgd::new(&model, lr, batch, Sampling::WithReplacement).unwrap();
+            let generic = run_ensemble(&model, &sgd, &exit, &star, spec, Vec::new(), &|_| {});
+            let lanes = run_feature_model_sgd(&model, lr, batch, &exit, &star, spec, Vec::new(), &|_| {}).unwrap();
+            assert_eq!(bits(&generic), bits(&lanes), "dim = {dim}, B = {batch}, exit {exit:?}");
+            if !matches!(exit, Exit::Never) {
+                assert!(generic.iter().any(|o| o.status == Status::Escaped), "dim = {dim}, B = {batch}, exit {exit:?}");
             }
         }
     }
@@ -48,7 +80,7 @@ fn lanes_report_divergence_and_resume() {
     // Resumption: the first 11 replicas are given as completed and not rerun.
     let completed: Vec<_> = generic[..11].to_vec();
     let count = std::sync::atomic::AtomicUsize::new(0);
-    let lanes = run_linear_regression_sgd(&model, 4.0, 1, &Exit::Never, &[0.0, 0.0], spec, completed, &|_| {
+    let lanes = run_feature_model_sgd(&model, 4.0, 1, &Exit::Never, &[0.0, 0.0], spec, completed, &|_| {
         count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     })
     .unwrap();
@@ -149,4 +181,39 @@ fn sde_lanes_report_divergence_like_the_generic_loop() {
 /// never matches).
 fn bits(outcomes: &[sgd_escape::escape::ReplicaOutcome]) -> Vec<(usize, u64, u64, Status, Vec<u64>)> {
     outcomes.iter().map(|o| (o.replica, o.steps, o.time.to_bits(), o.status, o.final_theta.iter().map(|t| t.to_bits()).collect())).collect()
+}
+
+/// Each run names the loop that steps its replicas, in `summary.json`: the lane kernels where
+/// they apply (feature-model SGD with i.i.d. batches, double-well SDEs, exit every step), the
+/// per-replica loop otherwise (networks, `check_every > 1`, sampling without replacement).
+#[test]
+fn every_run_names_its_replica_loop() {
+    use sgd_escape::experiment::Config;
+    use sgd_escape::experiment::run::run_in_memory;
+    use sgd_escape::experiment::simulate::EnsembleLoop;
+    use std::path::Path;
+    let linear = |extra: &str, exit: &str| {
+        format!(
+            "seed = 1\nreplicas = 20\nmax_steps = 2000\n[model]\nkind = \"linear-regression\"\ndim = 2\nsamples = 200\n[dynamics]\nkind = \"sgd\"\nlr = 0.1\n{extra}\n[exit]\nkind = \"loss-above\"\nratio = 1.5\n{exit}\n"
+        )
+    };
+    let double_well = "replicas = 20\nmax_steps = 2000\n[model]\nkind = \"double-well\"\n[dynamics]\nkind = \"sde\"\ndt = 0.01\nsolver = \"euler-maruyama\"\n[dynamics.noise]\nkind = \"paper\"\nlr = 0.1\n[exit]\nkind = \"coordinate\"\naxis = 0\nthreshold = 0.0\n";
+    let curve = "replicas = 20\nmax_steps = 2000\n[model]\nkind = \"curve\"\nsamples = 300\n[dynamics]\nkind = \"sgd\"\nlr = 0.2\n[exit]\nkind = \"coordinate\"\naxis = 0\nthreshold = 0.0\n";
+    let mlp = "replicas = 4\nmax_steps = 50\n[model]\nkind = \"mlp\"\nhidden = [4]\n[data]\nsource = \"wine\"\nstandardize = true\n[dynamics]\nkind = \"sgd\"\nlr = 0.01\n[exit]\nkind = \"loss-above\"\nratio = 1.5\n";
+    let cases = [
+        (linear("", ""), EnsembleLoop::FeatureModelLanes),
+        (linear("", "check_every = 10"), EnsembleLoop::PerReplica { check_every: 10 }),
+        (linear("sampling = \"without-replacement\"", ""), EnsembleLoop::PerReplica { check_every: 1 }),
+        (double_well.to_string(), EnsembleLoop::DoubleWellSdeLanes),
+        (curve.to_string(), EnsembleLoop::FeatureModelLanes),
+        (mlp.to_string(), EnsembleLoop::PerReplica { check_every: 1 }),
+    ];
+    for (text, expected) in cases {
+        let config = Config::from_toml(&text, Path::new("t.toml")).unwrap();
+        let prepared = sgd_escape::experiment::prepare(&config, Path::new(".")).unwrap();
+        assert_eq!(EnsembleLoop::of(&prepared), expected, "{text}");
+        let (summary, _) = run_in_memory(&config, Path::new("."), None, &|_| {}).unwrap();
+        assert_eq!(summary.ensemble_loop, expected.describe());
+    }
+    assert!(EnsembleLoop::PerReplica { check_every: 10 }.describe().contains("every 10 steps"));
 }

@@ -5,6 +5,7 @@ use super::analysis::Barrier;
 use super::config::Config;
 use super::predictions::{Comparison, Predictions, compare};
 use super::prepare::{DataReport, Dynamics, Prepared, StartPoint, prepare};
+use super::simulate::EnsembleLoop;
 use super::simulate::simulate;
 use super::simulate::simulate_ams;
 use super::splitting::{AmsPlan, AmsReport, ams_statistics};
@@ -41,6 +42,8 @@ pub struct Summary {
     pub minimum: StartPoint,
     /// How time is measured.
     pub time_unit: String,
+    /// How the replicas were stepped ([`EnsembleLoop::describe`], or the splitting estimator).
+    pub ensemble_loop: String,
     /// Escape statistics.
     pub escape: EscapeStatistics,
     /// Landscape quantities (outliers, saddle, barrier) behind the predictions.
@@ -121,6 +124,10 @@ fn summarize_statistics(
         data: prepared.data.clone(),
         minimum: prepared.start.clone(),
         time_unit: time_unit.to_string(),
+        ensemble_loop: match &ams {
+            Some(_) => "adaptive multilevel splitting (one AMS run per worker thread at a time)".to_string(),
+            None => EnsembleLoop::of(prepared).describe(),
+        },
         escape,
         landscape: LandscapeSummary {
             outliers: landscape.minimum.outliers.clone(),

@@ -29,6 +29,57 @@ pub fn simulate(
     outcomes
 }
 
+/// The loop that steps a prepared run's replicas. Every loop gives the same outcomes, bit for
+/// bit, as [`EnsembleLoop::PerReplica`] with the same `check_every`; the lane kernels are only
+/// faster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnsembleLoop {
+    /// [`crate::escape::lanes`]: SGD on a feature model (linear regression, curve) with i.i.d.
+    /// minibatches, exit checked every step; 16 replicas per vector of lanes.
+    FeatureModelLanes,
+    /// [`crate::escape::sde_lanes`]: SDEs on the double well, exit checked every step.
+    DoubleWellSdeLanes,
+    /// [`crate::escape::run_ensemble_checked`]: each worker thread steps one replica at a time
+    /// from its start to its exit, on buffers allocated once per replica (a network's SGD step
+    /// allocates nothing, tests/allocations.rs); the exit is checked every `check_every` steps.
+    PerReplica {
+        /// Steps between exit checks.
+        check_every: u64,
+    },
+}
+
+impl EnsembleLoop {
+    /// The loop [`simulate`] uses for `prepared`.
+    pub fn of(prepared: &Prepared) -> Self {
+        let check_every = prepared.config.exit.check_every();
+        match (&prepared.model, &prepared.dynamics) {
+            (BuiltModel::LinearRegression(_) | BuiltModel::Curve(_), Dynamics::Sgd { sampling: Sampling::WithReplacement, .. })
+                if check_every == 1 =>
+            {
+                EnsembleLoop::FeatureModelLanes
+            }
+            (BuiltModel::DoubleWell(m), Dynamics::Sde { dt, noise, solver, bridge })
+                if check_every == 1 && DoubleWellSde::new(m, *dt, noise, solver, *bridge, &prepared.exit).is_some() =>
+            {
+                EnsembleLoop::DoubleWellSdeLanes
+            }
+            _ => EnsembleLoop::PerReplica { check_every },
+        }
+    }
+
+    /// One line for the run log and `summary.json`.
+    pub fn describe(&self) -> String {
+        match self {
+            EnsembleLoop::FeatureModelLanes => "lane kernel (feature-model SGD, 16 replicas per vector)".to_string(),
+            EnsembleLoop::DoubleWellSdeLanes => "lane kernel (double-well SDE, 16 replicas per vector)".to_string(),
+            EnsembleLoop::PerReplica { check_every } => format!(
+                "per-replica loop (one replica per worker thread at a time, buffers allocated once per replica, exit checked every {check_every} step{})",
+                if *check_every == 1 { "" } else { "s" }
+            ),
+        }
+    }
+}
+
 fn simulate_unchecked(
     prepared: &Prepared,
     completed: Vec<ReplicaOutcome>,
@@ -37,32 +88,31 @@ fn simulate_unchecked(
     let spec = ensemble_spec(prepared);
     let start = &prepared.start.theta;
     let exit = &prepared.exit;
-    // The lane kernels check the exit at every step.
+    let chosen = EnsembleLoop::of(prepared);
     let check_every = prepared.config.exit.check_every();
-    if let (BuiltModel::LinearRegression(m), Dynamics::Sgd { lr, batch_size, sampling: Sampling::WithReplacement }, 1) =
-        (&prepared.model, &prepared.dynamics, check_every)
-    {
-        // Same outcomes as the generic loop, bit for bit, several times faster.
-        return crate::escape::lanes::run_linear_regression_sgd(m, *lr, *batch_size, exit, start, spec, completed, on_done);
+    match (&prepared.model, &prepared.dynamics) {
+        (BuiltModel::LinearRegression(m), Dynamics::Sgd { lr, batch_size, .. }) if chosen == EnsembleLoop::FeatureModelLanes => {
+            return crate::escape::lanes::run_feature_model_sgd(m, *lr, *batch_size, exit, start, spec, completed, on_done);
+        }
+        (BuiltModel::Curve(m), Dynamics::Sgd { lr, batch_size, .. }) if chosen == EnsembleLoop::FeatureModelLanes => {
+            return crate::escape::lanes::run_feature_model_sgd(m, *lr, *batch_size, exit, start, spec, completed, on_done);
+        }
+        (BuiltModel::DoubleWell(m), Dynamics::Sde { dt, noise, solver, bridge }) if chosen == EnsembleLoop::DoubleWellSdeLanes => {
+            if let Some(sde) = DoubleWellSde::new(m, *dt, noise, solver, *bridge, exit) {
+                return Ok(run_double_well_sde(&sde, exit, start, spec, completed, on_done));
+            }
+        }
+        _ => {}
     }
     match &prepared.dynamics {
         Dynamics::Sgd { lr, batch_size, sampling } => with_data_model!(&prepared.model, m => {
             let sgd = Sgd::new(m, *lr, *batch_size, *sampling)?;
             Ok(run_ensemble_checked(m, &sgd, exit, start, spec, check_every, completed, on_done))
         }, analytic => Err(Error::invalid("dynamics.kind", "\"sgd\"", "SGD needs a data-built model"))),
-        Dynamics::Sde { dt, noise, solver, bridge } => {
-            if let BuiltModel::DoubleWell(m) = &prepared.model
-                && check_every == 1
-                && let Some(sde) = DoubleWellSde::new(m, *dt, noise, solver, *bridge, exit)
-            {
-                // Same outcomes as the generic loop, bit for bit, several times faster.
-                return Ok(run_double_well_sde(&sde, exit, start, spec, completed, on_done));
-            }
-            with_model!(&prepared.model, m => {
+        Dynamics::Sde { dt, noise, solver, bridge } => with_model!(&prepared.model, m => {
             let sde = Sde::new(m, *dt, noise.clone(), prepared.model.gradient_noise())?.with_solver(solver.clone()).with_bridge(*bridge);
             Ok(run_ensemble_checked(m, &sde, exit, start, spec, check_every, completed, on_done))
-            })
-        }
+        }),
     }
 }
 

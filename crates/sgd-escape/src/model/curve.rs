@@ -59,4 +59,40 @@ impl FeatureMap for CurveMap {
             out[0] += scale * 2.0 * self.kappa * v[0];
         }
     }
+    #[inline(always)]
+    #[allow(clippy::needless_range_loop)]
+    fn features_by_lane<'a, const R: usize>(&self, theta: &'a [f64], phi: &'a mut [f64]) -> &'a [f64] {
+        let t0 = &theta[..R];
+        for l in 0..R {
+            phi[l] = self.s * t0[l];
+            phi[R + l] = self.kappa * (t0[l] * t0[l] - 1.0);
+        }
+        for a in 2..=self.dim {
+            for l in 0..R {
+                phi[a * R + l] = self.stiffness * theta[(a - 1) * R + l];
+            }
+        }
+        phi
+    }
+    #[inline(always)]
+    #[allow(clippy::needless_range_loop)]
+    fn add_feature_gradient_by_lane<const R: usize>(&self, theta: &[f64], a: usize, scale: &[f64; R], out: &mut [f64]) {
+        match a {
+            0 => {
+                for l in 0..R {
+                    out[l] += scale[l] * self.s;
+                }
+            }
+            1 => {
+                for l in 0..R {
+                    out[l] += scale[l] * 2.0 * self.kappa * theta[l];
+                }
+            }
+            _ => {
+                for l in 0..R {
+                    out[(a - 1) * R + l] += scale[l] * self.stiffness;
+                }
+            }
+        }
+    }
 }

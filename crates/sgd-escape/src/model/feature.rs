@@ -25,6 +25,17 @@ pub trait FeatureMap: Send + Sync {
     fn feature_derivative(&self, theta: &[f64], a: usize, v: &[f64]) -> f64;
     /// `out += scale · ∇²φ_a(θ) v`.
     fn add_feature_hessian_vector(&self, theta: &[f64], a: usize, scale: f64, v: &[f64], out: &mut [f64]);
+
+    /// Every feature of `R` parameter vectors stored by lane (`theta[i * R + l]` is θ_i of
+    /// vector l), as `[a * R + l] = φ_a(θ of lane l)`: the arithmetic of
+    /// [`FeatureMap::feature`], lane by lane, in loops over lanes that vectorise. Written into
+    /// `phi` and returned, or, where φ(θ) = θ, `theta` itself. For the lane kernel of
+    /// [`crate::escape::lanes`], which must round exactly as the scalar methods do.
+    fn features_by_lane<'a, const R: usize>(&self, theta: &'a [f64], phi: &'a mut [f64]) -> &'a [f64];
+
+    /// `out[i * R + l] += ∂φ_a/∂θ_i · scale[l]` at θ of lane l (same layout): the arithmetic of
+    /// [`FeatureMap::add_feature_gradient`] with scale `scale[l]`, lane by lane.
+    fn add_feature_gradient_by_lane<const R: usize>(&self, theta: &[f64], a: usize, scale: &[f64; R], out: &mut [f64]);
 }
 
 /// `v = 0` by a plain loop: for the few parameters of these models a call to `memset` costs

@@ -31,4 +31,14 @@ impl FeatureMap for LinearMap {
     }
     #[inline]
     fn add_feature_hessian_vector(&self, _theta: &[f64], _a: usize, _scale: f64, _v: &[f64], _out: &mut [f64]) {}
+    #[inline(always)]
+    fn features_by_lane<'a, const R: usize>(&self, theta: &'a [f64], _phi: &'a mut [f64]) -> &'a [f64] {
+        theta
+    }
+    #[inline(always)]
+    fn add_feature_gradient_by_lane<const R: usize>(&self, _theta: &[f64], a: usize, scale: &[f64; R], out: &mut [f64]) {
+        for (o, s) in out[a * R..(a + 1) * R].iter_mut().zip(scale) {
+            *o += s;
+        }
+    }
 }

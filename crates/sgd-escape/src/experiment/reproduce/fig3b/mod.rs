@@ -22,7 +22,7 @@ mod splitting;
 
 use super::{ReproduceOptions, ReproduceReport, cached_point};
 use crate::error::Result;
-use crate::escape::lanes::run_linear_regression_sgd;
+use crate::escape::lanes::run_feature_model_sgd;
 use crate::escape::{EnsembleSpec, Exit};
 use crate::landscape::curvature::Hessian;
 use crate::landscape::minimize;
@@ -183,7 +183,7 @@ fn quadratures(l: &Landscape, c: f64) -> (f64, f64) {
 fn measure(p: &Problem, c: f64, replicas: usize, seed: u64, max_steps: u64) -> Result<(Option<(f64, f64)>, usize)> {
     let exit = Exit::LossAbove { threshold: c * p.landscape.loss_minimum };
     let spec = EnsembleSpec { seed, replicas, max_steps };
-    let outcomes = run_linear_regression_sgd(&p.model, LR, BATCH_SIZE, &exit, &p.theta_star, spec, Vec::new(), &|_| {})?;
+    let outcomes = run_feature_model_sgd(&p.model, LR, BATCH_SIZE, &exit, &p.theta_star, spec, Vec::new(), &|_| {})?;
     let stats = EscapeStatistics::from_outcomes(&outcomes);
     Ok((Some((stats.mean_time, stats.mean_time_stderr)), stats.censored + stats.diverged))
 }
