@@ -166,10 +166,21 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
         [] => "; check the [model] parameters".to_string(),
         files => format!("; check the [model] parameters and the values in {}", files.join(", ")),
     };
+    // A network without weight decay may have no finite minimum to converge to.
+    let decay_hint = match &model {
+        BuiltModel::Mlp(net) if net.weight_decay() == 0.0 => {
+            "; a network's loss can keep decreasing as weights grow without bound, and `model.weight_decay` > 0 makes its minima finite"
+        }
+        _ => "",
+    };
     let theta = if minimized {
         minimize_at(m, &start_point, &hessian_config)
             .map_err(|e| {
-                Error::invalid("start.point", linalg::brief(&start_point), format!("minimisation from there failed: {e}{overflow_hint}"))
+                Error::invalid(
+                    "start.point",
+                    linalg::brief(&start_point),
+                    format!("minimisation from there failed: {e}{overflow_hint}{decay_hint}"),
+                )
             })?
             .theta
     } else {
@@ -422,7 +433,7 @@ fn build_model(config: &mut Config, base_dir: &Path) -> Result<(BuiltModel, Opti
             })?;
             let LoadedData { data, standardization } = section.load(base_dir, "data", None)?;
             let report = DataReport::new(section.source(), &data, standardization);
-            let model = Mlp::new(&mlp.widths(), mlp.activation, data)?;
+            let model = Mlp::new(&mlp.widths(), mlp.activation, data)?.with_weight_decay(mlp.weight_decay.get())?;
             mlp.require_memory(crate::model::Model::dim(&model))?;
             Ok((BuiltModel::Mlp(model), Some(report)))
         }

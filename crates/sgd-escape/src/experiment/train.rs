@@ -119,7 +119,7 @@ pub fn resolve(config: &TrainConfig, base_dir: &Path) -> Result<TrainSpec> {
         return Err(Error::invalid("train.batch_size", batch_size, format!("must be between 1 and the number of samples N = {n}")));
     }
     let (lr, sampling, epochs, seed, log_every) = (t.lr.get(), t.sampling, t.epochs, t.seed, t.log_every.get());
-    let model = Mlp::new(&mlp.widths(), mlp.activation, data)?;
+    let model = Mlp::new(&mlp.widths(), mlp.activation, data)?.with_weight_decay(mlp.weight_decay.get())?;
     mlp.require_memory(model.dim())?;
     let inputs = hash_inputs(&config.input_files(base_dir))?;
     Ok(TrainSpec { config, model, mlp, standardization, test, lr, batch_size, sampling, epochs, seed, log_every, inputs })

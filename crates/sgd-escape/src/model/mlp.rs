@@ -80,6 +80,8 @@ pub struct Mlp {
     /// Offset of W_i in θ, per layer (b_i follows W_i).
     offsets: Vec<usize>,
     p: usize,
+    /// λ ≥ 0 of the penalty (λ/2)|θ|² in the loss.
+    weight_decay: f64,
 }
 
 /// Pre-activations and activations of a block of n samples.
@@ -131,7 +133,49 @@ impl Mlp {
                 .ok_or_else(|| Error::invalid("model.hidden", format!("{hidden:?}"), "the number of parameters overflows"))?;
         }
         let p = p;
-        Ok(Mlp { sizes, activation, data, offsets, p })
+        Ok(Mlp { sizes, activation, data, offsets, p, weight_decay: 0.0 })
+    }
+
+    /// The same network with weight decay λ ≥ 0 (finite): the loss becomes
+    /// `L(θ) = (1/2N) Σ_μ |r_μ|² + (λ/2)|θ|²` over every parameter, weights and biases (the
+    /// convention of PyTorch's `weight_decay`: the gradient gains λθ). Each sample's loss carries
+    /// the penalty, `ℓ_μ = ½|r_μ|² + (λ/2)|θ|²`, so that L is still their mean, a minibatch
+    /// gradient gains λθ, and the per-sample gradient covariance C(θ) does not change with λ:
+    /// the penalty is deterministic and adds no noise. Residuals, output Jacobians and the
+    /// Gauss–Newton products stay those of the data.
+    pub fn with_weight_decay(self, weight_decay: f64) -> Result<Self> {
+        if !(weight_decay.is_finite() && weight_decay >= 0.0) {
+            return Err(Error::invalid("model.weight_decay", weight_decay, "must be a finite number ≥ 0"));
+        }
+        Ok(Mlp { weight_decay, ..self })
+    }
+
+    /// λ of the penalty (λ/2)|θ|².
+    pub fn weight_decay(&self) -> f64 {
+        self.weight_decay
+    }
+
+    /// (λ/2)|θ|².
+    fn penalty(&self, theta: &[f64]) -> f64 {
+        if self.weight_decay == 0.0 { 0.0 } else { 0.5 * self.weight_decay * crate::linalg::dot(theta, theta) }
+    }
+
+    /// `grad += λθ` (nothing when λ = 0, so that results without weight decay are unchanged to
+    /// the bit).
+    fn add_decay(&self, theta: &[f64], grad: &mut [f64]) {
+        if self.weight_decay != 0.0 {
+            crate::linalg::axpy(self.weight_decay, theta, grad);
+        }
+    }
+
+    /// The data term of the loss, `(1/2N) Σ_μ |r_μ|²` (L without the weight-decay penalty).
+    pub fn data_loss(&self, theta: &[f64]) -> f64 {
+        let last = self.layers() - 1;
+        let total = self.sum_over_data(1, &|x, y, rows, _, acc| {
+            let f = self.forward(theta, x, rows);
+            acc[0] += f.z[last].iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum::<f64>();
+        });
+        0.5 * total[0] / self.data.len() as f64
     }
 
     /// Layer sizes `[m, h₁, …, K]`.
@@ -400,8 +444,8 @@ impl Mlp {
         correct as f64 / self.data.len() as f64
     }
 
-    /// Per-sample losses ℓ_μ and squared gradient norms |∇ℓ_μ|², without forming the
-    /// gradients: for layer i, |∇_{W_i} ℓ_μ|² + |∇_{b_i} ℓ_μ|² = |δ_iμ|² (|a_iμ|² + 1), with δ the
+    /// Per-sample losses ½|r_μ|² and squared gradient norms |∇½|r_μ|²|² of the data term
+    /// (without the weight-decay penalty), without forming the gradients: for layer i, |∇_{W_i} ℓ_μ|² + |∇_{b_i} ℓ_μ|² = |δ_iμ|² (|a_iμ|² + 1), with δ the
     /// backpropagated residual of sample μ alone. Computed for K = 1 and K > 1 alike.
     pub fn per_sample_losses_and_gradient_norms(&self, theta: &[f64]) -> (Vec<f64>, Vec<f64>) {
         let n = self.data.len();
@@ -430,14 +474,27 @@ impl Mlp {
         (losses.to_vec(), norms.to_vec())
     }
 
-    /// L, |∇L|², (1/N)Σ|∇ℓ_μ|² and 𝒩 at θ (paper Fig. 2).
+    /// L, |∇L|², (1/N)Σ|∇ℓ_μ|² and 𝒩 at θ (paper Fig. 2). With weight decay, 𝒩 is computed
+    /// from the data term, `(1/N)Σ|g_μ|² − |ḡ|²` with g_μ = ∇½|r_μ|² and ḡ = ∇L − λθ (the common
+    /// shift λθ cancels), and (1/N)Σ|∇ℓ_μ|² as 𝒩 + |∇L|².
     pub fn noise_strength(&self, theta: &[f64]) -> NoiseStrength {
         let mut grad = vec![0.0; self.p];
         let loss = self.loss_and_gradient(theta, &mut grad);
         let (_, norms) = self.per_sample_losses_and_gradient_norms(theta);
         let gradient_norm_sq = crate::linalg::dot(&grad, &grad);
-        let mean_sample_gradient_norm_sq = norms.iter().sum::<f64>() / norms.len() as f64;
-        NoiseStrength { loss, gradient_norm_sq, mean_sample_gradient_norm_sq, noise: mean_sample_gradient_norm_sq - gradient_norm_sq }
+        let mean_data_norm_sq = norms.iter().sum::<f64>() / norms.len() as f64;
+        if self.weight_decay == 0.0 {
+            return NoiseStrength {
+                loss,
+                gradient_norm_sq,
+                mean_sample_gradient_norm_sq: mean_data_norm_sq,
+                noise: mean_data_norm_sq - gradient_norm_sq,
+            };
+        }
+        let mut data_grad = grad;
+        crate::linalg::axpy(-self.weight_decay, theta, &mut data_grad);
+        let noise = mean_data_norm_sq - crate::linalg::dot(&data_grad, &data_grad);
+        NoiseStrength { loss, gradient_norm_sq, mean_sample_gradient_norm_sq: noise + gradient_norm_sq, noise }
     }
 }
 
@@ -447,12 +504,7 @@ impl Model for Mlp {
     }
 
     fn loss(&self, theta: &[f64]) -> f64 {
-        let last = self.layers() - 1;
-        let total = self.sum_over_data(1, &|x, y, rows, _, acc| {
-            let f = self.forward(theta, x, rows);
-            acc[0] += f.z[last].iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum::<f64>();
-        });
-        0.5 * total[0] / self.data.len() as f64
+        self.data_loss(theta) + self.penalty(theta)
     }
 
     fn loss_and_gradient(&self, theta: &[f64], grad: &mut [f64]) -> f64 {
@@ -466,7 +518,8 @@ impl Model for Mlp {
             self.backward(theta, x, rows, &f, delta, &mut acc[..p]);
         });
         grad.copy_from_slice(&total[..p]);
-        0.5 * total[p] / n
+        self.add_decay(theta, grad);
+        0.5 * total[p] / n + self.penalty(theta)
     }
 }
 
@@ -475,6 +528,7 @@ impl HessianProduct for Mlp {
         let scale = 1.0 / self.data.len() as f64;
         let total = self.sum_over_data(self.p, &|x, y, rows, _, acc| self.hvp_block(theta, v, x, y, rows, scale, acc));
         out.copy_from_slice(&total);
+        self.add_decay(v, out);
     }
 }
 
@@ -511,11 +565,17 @@ impl DataModel for Mlp {
         let loss = 0.5 * delta.iter().map(|d| d * d).sum::<f64>();
         grad.fill(0.0);
         self.backward(theta, x, 1, &f, delta, grad);
-        loss
+        self.add_decay(theta, grad);
+        loss + self.penalty(theta)
     }
 
     fn sample_losses(&self, theta: &[f64]) -> Vec<f64> {
-        self.per_sample_losses_and_gradient_norms(theta).0
+        let penalty = self.penalty(theta);
+        let mut losses = self.per_sample_losses_and_gradient_norms(theta).0;
+        if penalty != 0.0 {
+            losses.iter_mut().for_each(|l| *l += penalty);
+        }
+        losses
     }
 }
 
@@ -572,6 +632,7 @@ impl MinibatchGradient for Mlp {
                 std::mem::swap(&mut delta, &mut below);
             }
         }
+        self.add_decay(theta, grad);
     }
 }
 

@@ -116,6 +116,13 @@ pub struct MlpConfig {
     /// Seed of the Glorot initialisation (the default start point).
     #[serde(default)]
     pub init_seed: u64,
+    /// λ of the weight-decay penalty (λ/2)|θ|² in the loss ([`crate::model::Mlp::with_weight_decay`]).
+    #[serde(default = "no_weight_decay")]
+    pub weight_decay: NonNegative,
+}
+
+fn no_weight_decay() -> NonNegative {
+    NonNegative::new(0.0).expect("in range")
 }
 
 impl MlpConfig {
