@@ -284,9 +284,9 @@ fn weight_decay_adds_a_deterministic_penalty() {
         let mut mean_grad = vec![0.0; p];
         let losses = model.sample_losses(&theta);
         let mut mean_loss = 0.0;
-        for mu in 0..n {
+        for (mu, loss_mu) in losses.iter().enumerate() {
             let l = model.sample_loss_gradient(&theta, mu, &mut g);
-            assert!((l - losses[mu]).abs() < 1e-14);
+            assert!((l - loss_mu).abs() < 1e-14);
             mean_loss += l / n as f64;
             g.iter().zip(mean_grad.iter_mut()).for_each(|(gi, m)| *m += gi / n as f64);
         }
