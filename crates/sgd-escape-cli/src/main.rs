@@ -273,11 +273,11 @@ fn run(
     // the replicas run, and not repeated at the end.
     let shown = std::cell::Cell::new(0);
     let on_prepared = |p: &Prepared| {
-        if config.ams().is_none() {
-            bar.suspend(|| eprintln!("replicas: {}", sgd_escape::experiment::simulate::EnsembleLoop::of(p).describe()));
-        }
         for w in &p.warnings {
             bar.suspend(|| eprintln!("warning: {w}"));
+        }
+        if config.ams().is_none() {
+            bar.suspend(|| eprintln!("replicas run on the {}", sgd_escape::experiment::simulate::EnsembleLoop::of(p).describe()));
         }
         shown.set(p.warnings.len());
     };

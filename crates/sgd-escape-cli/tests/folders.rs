@@ -159,7 +159,8 @@ fn divergence_is_never_escape_and_an_unstable_step_is_warned_about_first() {
     let (code, err) = sgd_escape(&["run", &cfg, "--out", out.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let warning = err.find("beyond linear stability").expect("warned");
-    assert!(warning < err.find("replicas:").unwrap(), "the warning precedes the results: {err}");
+    assert!(warning < err.find("replicas run on the lane kernel").unwrap(), "the warning precedes the run: {err}");
+    assert!(warning < err.find("200 replicas: 200 escaped").unwrap(), "the warning precedes the results: {err}");
     assert!(json(out.join("summary.json"))["warnings"].to_string().contains("beyond linear stability"));
     // The default (adaptive) solver keeps its steps stable at the same dt: no warning.
     let cfg = write(d, "adaptive.toml", &base.replace("DT", "1.5").replace("kind = \"euler-maruyama\"", "kind = \"adaptive\""));

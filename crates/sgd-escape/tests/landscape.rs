@@ -93,3 +93,45 @@ fn curve_model_critical_points_match_closed_forms() {
         assert!((saddle.hessian_eigenvalues[1] - 2.25).abs() < 0.05);
     }
 }
+
+/// L = 1.1 − cos θ₁ + θ₂²/2: minima at θ₁ = 2πk, saddles at θ₁ = π(2k + 1).
+struct Washboard;
+
+impl sgd_escape::model::Model for Washboard {
+    fn dim(&self) -> usize {
+        2
+    }
+    fn loss(&self, t: &[f64]) -> f64 {
+        1.1 - t[0].cos() + 0.5 * t[1] * t[1]
+    }
+    fn loss_and_gradient(&self, t: &[f64], g: &mut [f64]) -> f64 {
+        g[0] = t[0].sin();
+        g[1] = t[1];
+        self.loss(t)
+    }
+}
+
+impl HessianProduct for Washboard {
+    fn hvp(&self, t: &[f64], v: &[f64], out: &mut [f64]) {
+        out[0] = t[0].cos() * v[0];
+        out[1] = v[1];
+    }
+}
+
+/// A band between two minima with a third between them relaxes over two barriers; the NEB
+/// refuses to report either as *the* saddle and names the image where the band dips. Between
+/// neighbouring minima it finds θˢ = (π, 0). A band stopped before convergence reports its
+/// loss profile.
+#[test]
+fn a_band_over_an_intermediate_minimum_is_refused_naming_it() {
+    use std::f64::consts::PI;
+    let options = SaddleOptions { images: 21, ..SaddleOptions::default() };
+    let near = nudged_elastic_band(&Washboard, &[0.0, 0.0], &[2.0 * PI, 0.0], options).unwrap();
+    assert!((near.theta[0] - PI).abs() < 1e-8 && near.theta[1].abs() < 1e-8 && near.index == 1);
+    let e = nudged_elastic_band(&Washboard, &[0.0, 0.0], &[4.0 * PI, 0.0], options).unwrap_err().to_string();
+    assert!(e.contains("the band dips at image 10 (L = 1.000000e-1)") && e.contains("intermediate minimum"), "{e}");
+    let e = nudged_elastic_band(&Washboard, &[0.0, 0.0], &[2.0 * PI, 0.0], SaddleOptions { max_iterations: 3, ..options })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no convergence in 3 iterations; the band's losses, image 0 to 20: [1.000000e-1, ") && !e.contains("dips"), "{e}");
+}

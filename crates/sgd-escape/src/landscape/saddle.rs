@@ -361,6 +361,11 @@ pub fn nudged_elastic_band<M: HessianProduct + ?Sized>(model: &M, a: &[f64], b: 
             max_force = max_force.max(linalg::norm(f));
         }
         if iteration >= 50 && max_force <= options.force_tol {
+            // A relaxed band that dips between its ends runs over two barriers; the climbing
+            // image sits on the higher one, which need not be the one next to either end.
+            if !band_dips(&losses).is_empty() {
+                return Err(Error::Numerical(format!("neb: the band converged in {iteration} iterations{}", band_diagnosis(&losses))));
+            }
             let refined = if options.matrix_free {
                 newton_krylov_refine(model, &images[climber], options.gradient_tol)?
             } else {
@@ -399,5 +404,32 @@ pub fn nudged_elastic_band<M: HessianProduct + ?Sized>(model: &M, a: &[f64], b: 
             return Err(Error::Numerical(format!("neb: the band diverged after {iteration} iterations")));
         }
     }
-    Err(Error::Numerical(format!("neb: no convergence in {} iterations", options.max_iterations)))
+    for i in 0..m {
+        losses[i] = model.loss(&images[i]);
+    }
+    Err(Error::Numerical(format!("neb: no convergence in {} iterations{}", options.max_iterations, band_diagnosis(&losses))))
+}
+
+/// What the loss profile of an unconverged band says: the losses of its images and, where an
+/// interior image is lower than both neighbours, that the path between the two ends crosses an
+/// intermediate minimum, so that no single saddle joins them.
+fn band_diagnosis(losses: &[f64]) -> String {
+    let profile: Vec<String> = losses.iter().map(|l| format!("{l:.6e}")).collect();
+    let dips: Vec<String> = band_dips(losses).into_iter().map(|i| format!("image {i} (L = {:.6e})", losses[i])).collect();
+    let mut text = format!("; the band's losses, image 0 to {}: [{}]", losses.len() - 1, profile.join(", "));
+    if !dips.is_empty() {
+        text += &format!(
+            "; the band dips at {}: the path crosses an intermediate minimum there, so no single saddle joins the two ends. Minimise from that image and run the NEB to it",
+            dips.join(" and ")
+        );
+    }
+    text
+}
+
+/// The interior images lower than both neighbours by more than 10⁻⁶ of the band's range of
+/// losses (rounding on a flat stretch is not a dip).
+fn band_dips(losses: &[f64]) -> Vec<usize> {
+    let (lo, hi) = losses.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), l| (lo.min(*l), hi.max(*l)));
+    let depth = 1e-6 * (hi - lo);
+    (1..losses.len().saturating_sub(1)).filter(|&i| losses[i] + depth < losses[i - 1].min(losses[i + 1])).collect()
 }
