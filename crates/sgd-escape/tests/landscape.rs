@@ -135,3 +135,55 @@ fn a_band_over_an_intermediate_minimum_is_refused_naming_it() {
         .to_string();
     assert!(e.contains("no convergence in 3 iterations; the band's losses, image 0 to 20: [1.000000e-1, ") && !e.contains("dips"), "{e}");
 }
+
+/// L = 1.1 − cos x + ½K(x)(y − h sin(x/2))², K(x) = 1 + k sin²(x/2): minima at (0, 0) and
+/// (2π, 0) with curvatures near 1, a valley whose floor bulges to y = h half-way, where it is
+/// k + 1 stiff across, and the saddle (π, h) with L = 2.1.
+struct StiffValley {
+    h: f64,
+    k: f64,
+}
+
+impl sgd_escape::model::Model for StiffValley {
+    fn dim(&self) -> usize {
+        2
+    }
+    fn loss(&self, t: &[f64]) -> f64 {
+        let u = t[1] - self.h * (0.5 * t[0]).sin();
+        1.1 - t[0].cos() + 0.5 * (1.0 + self.k * (0.5 * t[0]).sin().powi(2)) * u * u
+    }
+    fn loss_and_gradient(&self, t: &[f64], g: &mut [f64]) -> f64 {
+        let (x, u) = (t[0], t[1] - self.h * (0.5 * t[0]).sin());
+        let stiffness = 1.0 + self.k * (0.5 * x).sin().powi(2);
+        g[0] = x.sin() + 0.25 * self.k * x.sin() * u * u - stiffness * u * 0.5 * self.h * (0.5 * x).cos();
+        g[1] = stiffness * u;
+        self.loss(t)
+    }
+}
+
+impl HessianProduct for StiffValley {
+    fn hvp(&self, t: &[f64], v: &[f64], out: &mut [f64]) {
+        let (x, u) = (t[0], t[1] - self.h * (0.5 * t[0]).sin());
+        let stiffness = 1.0 + self.k * (0.5 * x).sin().powi(2);
+        let (ds, dds) = (0.5 * self.k * x.sin(), 0.5 * self.k * x.cos());
+        let (ux, uxx) = (-0.5 * self.h * (0.5 * x).cos(), 0.25 * self.h * (0.5 * x).sin());
+        let lxx = x.cos() + 0.5 * dds * u * u + 2.0 * ds * u * ux + stiffness * ux * ux + stiffness * u * uxx;
+        let lxy = ds * u + stiffness * ux;
+        out[0] = lxx * v[0] + lxy * v[1];
+        out[1] = lxy * v[0] + stiffness * v[1];
+    }
+}
+
+/// In the stiff valley with k = 5·10⁴ the straight band's middle is 5·10⁴ times stiffer across
+/// than its ends, and with FIRE's first largest step the band runs away (an image reached
+/// L = 4.8·10⁴ with the restarts switched off); restarted with smaller steps it finds the
+/// saddle (π, h).
+#[test]
+fn a_band_that_runs_away_is_restarted_with_smaller_steps() {
+    use std::f64::consts::PI;
+    let model = StiffValley { h: 0.1, k: 5e4 };
+    let neb = nudged_elastic_band(&model, &[0.0, 0.0], &[2.0 * PI, 0.0], SaddleOptions::default()).unwrap();
+    assert_eq!(neb.index, 1);
+    assert!((neb.theta[0] - PI).abs() < 1e-8 && (neb.theta[1] - 0.1).abs() < 1e-8, "θˢ = {:?}", neb.theta);
+    assert!((neb.loss - 2.1).abs() < 1e-12);
+}

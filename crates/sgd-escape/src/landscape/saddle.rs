@@ -185,6 +185,9 @@ fn lowest_by_lanczos<M: HessianProduct + ?Sized>(model: &M, theta: &[f64], metho
     Ok((low.values, low.vectors.swap_remove(0)))
 }
 
+/// How many times a nudged elastic band that runs away is restarted with half the step.
+pub const NEB_RESTARTS: usize = 8;
+
 /// Options of the saddle searches.
 #[derive(Clone, Copy, Debug)]
 pub struct SaddleOptions {
@@ -299,31 +302,59 @@ pub fn eigenvector_following<M: HessianProduct + ?Sized>(
 /// energy-weighted rule of Henkelman and Jónsson; springs act along the tangent only; after
 /// 50 iterations the highest image climbs (force `−∇L + 2(∇L·τ)τ`, no spring). Converged when
 /// the largest image force is at most `force_tol`; the climbing image is then Newton-refined.
+///
+/// FIRE's largest time step is set from the curvature at `a` and the springs. Where the band
+/// meets much stiffer regions that step is unstable and the images run away; a band whose
+/// highest loss climbs 100 times the initial band's rise above its ends (or 100 times the ends'
+/// loss, if larger) is restarted from the
+/// straight line with half the largest step, up to [`NEB_RESTARTS`] times, within the same
+/// `max_iterations`. A band that never runs away relaxes exactly as without this guard.
 pub fn nudged_elastic_band<M: HessianProduct + ?Sized>(model: &M, a: &[f64], b: &[f64], options: SaddleOptions) -> Result<Saddle> {
     let p = model.dim();
     let m = options.images.max(3);
-    let mut images: Vec<Vec<f64>> = (0..m)
+    let straight: Vec<Vec<f64>> = (0..m)
         .map(|i| {
             let t = i as f64 / (m - 1) as f64;
             a.iter().zip(b).map(|(x, y)| (1.0 - t) * x + t * y).collect()
         })
         .collect();
-    let mut velocity = vec![vec![0.0; p]; m];
     let curvature_at_a = if options.matrix_free {
         lanczos_extreme(&Hessian { model, theta: a }, 1, true, LanczosOptions { tolerance: 1e-6, max_steps: 300, seed: 1 }).values[0].abs()
     } else {
         eigen_at(model, a).0.iter().fold(0.0_f64, |s, l| s.max(l.abs()))
     };
     let stiffest = curvature_at_a.max(4.0 * options.spring * (m as f64).powi(2) / 100.0);
-    let dt_max = 0.5 / stiffest.sqrt();
+    let initial: Vec<f64> = straight.iter().map(|x| model.loss(x)).collect();
+    let ends = initial[0].max(initial[m - 1]);
+    let rise = initial.iter().fold(f64::NEG_INFINITY, |h, l| h.max(*l)) - ends;
+    // A straight line with no rise (the ends' loss) still gets room to climb to a barrier.
+    let runaway = ends + 100.0 * rise.max(ends.abs()).max(f64::MIN_POSITIVE);
+    let mut dt_max = 0.5 / stiffest.sqrt();
+    let mut images = straight.clone();
+    let mut velocity = vec![vec![0.0; p]; m];
     let mut dt = 0.2 * dt_max;
     let mut alpha = 0.1;
     let mut since_negative = 0;
+    let mut restarts = 0;
     let mut grads = vec![vec![0.0; p]; m];
     let mut losses = vec![0.0; m];
     for iteration in 0..options.max_iterations {
         for i in 0..m {
             losses[i] = model.loss_and_gradient(&images[i], &mut grads[i]);
+        }
+        if let Some(k) = (1..m - 1).find(|&i| losses[i].is_nan() || losses[i] > runaway) {
+            if restarts == NEB_RESTARTS {
+                return Err(Error::Numerical(format!(
+                    "neb: the band ran away (image {k} reached L = {:.6e}, above {runaway:.6e}) after {restarts} restarts with the largest FIRE step halved each time, now {dt_max:.3e}; the loss along the band is far stiffer than at its ends",
+                    losses[k]
+                )));
+            }
+            restarts += 1;
+            dt_max *= 0.5;
+            images.clone_from(&straight);
+            velocity.iter_mut().for_each(|v| v.fill(0.0));
+            (dt, alpha, since_negative) = (0.2 * dt_max, 0.1, 0);
+            continue;
         }
         let climber = (1..m - 1).max_by(|&i, &j| losses[i].total_cmp(&losses[j])).expect("three or more images");
         let mut forces = vec![vec![0.0; p]; m];
@@ -364,7 +395,10 @@ pub fn nudged_elastic_band<M: HessianProduct + ?Sized>(model: &M, a: &[f64], b: 
             // A relaxed band that dips between its ends runs over two barriers; the climbing
             // image sits on the higher one, which need not be the one next to either end.
             if !band_dips(&losses).is_empty() {
-                return Err(Error::Numerical(format!("neb: the band converged in {iteration} iterations{}", band_diagnosis(&losses))));
+                return Err(Error::Numerical(format!(
+                    "neb: the band converged in {iteration} iterations{}",
+                    band_diagnosis(&losses, true)
+                )));
             }
             let refined = if options.matrix_free {
                 newton_krylov_refine(model, &images[climber], options.gradient_tol)?
@@ -407,19 +441,24 @@ pub fn nudged_elastic_band<M: HessianProduct + ?Sized>(model: &M, a: &[f64], b: 
     for i in 0..m {
         losses[i] = model.loss(&images[i]);
     }
-    Err(Error::Numerical(format!("neb: no convergence in {} iterations{}", options.max_iterations, band_diagnosis(&losses))))
+    Err(Error::Numerical(format!("neb: no convergence in {} iterations{}", options.max_iterations, band_diagnosis(&losses, false))))
 }
 
-/// What the loss profile of an unconverged band says: the losses of its images and, where an
-/// interior image is lower than both neighbours, that the path between the two ends crosses an
-/// intermediate minimum, so that no single saddle joins them.
-fn band_diagnosis(losses: &[f64]) -> String {
+/// What the loss profile of a band says: the losses of its images and the interior images lower
+/// than both neighbours. On a relaxed band (`relaxed`) such a dip is an intermediate minimum, so
+/// that no single saddle joins the two ends; on an unrelaxed one it may be only a kink.
+fn band_diagnosis(losses: &[f64], relaxed: bool) -> String {
     let profile: Vec<String> = losses.iter().map(|l| format!("{l:.6e}")).collect();
     let dips: Vec<String> = band_dips(losses).into_iter().map(|i| format!("image {i} (L = {:.6e})", losses[i])).collect();
     let mut text = format!("; the band's losses, image 0 to {}: [{}]", losses.len() - 1, profile.join(", "));
-    if !dips.is_empty() {
+    if !dips.is_empty() && relaxed {
         text += &format!(
             "; the band dips at {}: the path crosses an intermediate minimum there, so no single saddle joins the two ends. Minimise from that image and run the NEB to it",
+            dips.join(" and ")
+        );
+    } else if !dips.is_empty() {
+        text += &format!(
+            "; the unrelaxed band dips at {}, which may be kinks or intermediate minima (minimising from such an image tells which)",
             dips.join(" and ")
         );
     }
