@@ -105,8 +105,10 @@ mod runs {
         run_in_dir(&config, Path::new("."), dir, &RunOptions::default(), &|_| {}).unwrap()
     }
 
-    /// The splitting estimate of the mean time lies within 4 of its standard errors of `exact`.
+    /// The splitting estimate of the mean time lies within 4 of its standard errors of `exact`
+    /// (and the summary names the splitting estimator as the loop that ran).
     fn assert_within_4_se(s: &Summary, exact: f64) {
+        assert!(s.ensemble_loop.starts_with("adaptive multilevel splitting"), "{}", s.ensemble_loop);
         let e = &s.escape;
         assert!((e.mean_time - exact).abs() < 4.0 * e.mean_time_stderr, "{} ± {} against {exact:e}", e.mean_time, e.mean_time_stderr);
     }
