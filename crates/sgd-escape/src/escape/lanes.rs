@@ -68,31 +68,33 @@ fn index_from(u: u64, n: u64) -> usize {
     ((hi + lo) >> 32) as usize
 }
 
-/// Advances every lane by SGD steps until at least one lane hits an event (exit, divergence or
-/// `max_steps`), or after one step when `single_step`; returns the lanes with an event as a bit
-/// mask. `p` parameters, `m` features.
-#[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-#[allow(clippy::too_many_arguments)]
-fn step_lanes<F: FeatureMap>(
-    lanes: &mut Lanes,
-    map: &F,
-    x: &[f64],
-    y: &[f64],
+/// What a lane step needs besides the lanes: the feature map, the data (`x` row-major N × m,
+/// `y`), `p` parameters, `m` features, the batch size, η, the exit and `max_steps`.
+struct StepInputs<'a, F> {
+    map: &'a F,
+    x: &'a [f64],
+    y: &'a [f64],
     p: usize,
     m: usize,
     batch: usize,
     lr: f64,
-    exit: &LaneExit,
+    exit: &'a LaneExit<'a>,
     max_steps: u64,
-    single_step: bool,
-) -> u32 {
+}
+
+/// Advances every lane by SGD steps until at least one lane hits an event (exit, divergence or
+/// `max_steps`), or after one step when `single_step`; returns the lanes with an event as a bit
+/// mask.
+#[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn step_lanes<F: FeatureMap>(lanes: &mut Lanes, inputs: &StepInputs<F>, single_step: bool) -> u32 {
+    // Constant sizes let the inlined step specialise for linear regression in one dimension
+    // with B = 1 (W1). A second specialisation, (1, 2, 1) for the 1-D curve model, made this
+    // one 17% slower and is left out.
+    let w1 = StepInputs { p: 1, m: 1, batch: 1, ..*inputs };
     loop {
-        // Constant arguments let the inlined step specialise for linear regression in one
-        // dimension with B = 1 (W1). A second specialisation, (1, 2, 1) for the 1-D curve model,
-        // made this one 17% slower and is left out.
-        let mask = match (p, m, batch) {
-            (1, 1, 1) => step_lanes_once(lanes, map, x, y, 1, 1, 1, lr, exit, max_steps),
-            _ => step_lanes_once(lanes, map, x, y, p, m, batch, lr, exit, max_steps),
+        let mask = match (inputs.p, inputs.m, inputs.batch) {
+            (1, 1, 1) => step_lanes_once(lanes, &w1),
+            _ => step_lanes_once(lanes, inputs),
         };
         if mask != 0 || single_step {
             return mask;
@@ -104,19 +106,8 @@ fn step_lanes<F: FeatureMap>(
 /// [`FeatureModel::minibatch_gradient`] lane by lane: r = −y + Σ_a x_a φ_a(θ), then
 /// ∇L_B += φ_a'(θ) · (r/B) x_a feature by feature.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn step_lanes_once<F: FeatureMap>(
-    lanes: &mut Lanes,
-    map: &F,
-    x: &[f64],
-    y: &[f64],
-    p: usize,
-    m: usize,
-    batch: usize,
-    lr: f64,
-    exit: &LaneExit,
-    max_steps: u64,
-) -> u32 {
+fn step_lanes_once<F: FeatureMap>(lanes: &mut Lanes, inputs: &StepInputs<F>) -> u32 {
+    let StepInputs { map, x, y, p, m, batch, lr, exit, max_steps } = *inputs;
     let n = y.len() as u64;
     let inv_b = 1.0 / batch as f64;
     let Lanes { theta, grad, phi, s, steps, .. } = lanes;
@@ -268,10 +259,21 @@ fn run_task<F: FeatureMap>(
     }
     let mut outcomes = Vec::with_capacity(queue.len());
     let mut theta_l = vec![0.0; d];
+    let inputs = StepInputs {
+        map: model.map(),
+        x: &data.x,
+        y: &data.y,
+        p: d,
+        m,
+        batch: batch_size,
+        lr,
+        exit: &lane_exit,
+        max_steps: spec.max_steps,
+    };
     while lanes.active.iter().any(|&a| a) {
         // Exits checked outside the kernel need control back after every step.
         let single_step = matches!(lane_exit, LaneExit::Other);
-        let mut mask = step_lanes(&mut lanes, model.map(), &data.x, &data.y, d, m, batch_size, lr, &lane_exit, spec.max_steps, single_step);
+        let mut mask = step_lanes(&mut lanes, &inputs, single_step);
         if matches!(lane_exit, LaneExit::Other) {
             for l in 0..LANES {
                 for a in 0..d {
