@@ -281,3 +281,47 @@ fn class_labels_must_be_moderate_integers() {
         }
     }
 }
+
+/// `standardize_target`: a regression target scaled to mean 0, variance 1 over the rows used,
+/// the scaling recorded (alone, or beside the features'); a `[test]` set follows its training
+/// set's statistics, features and target; a classification target is refused naming the key.
+#[test]
+fn regression_targets_can_be_standardised() {
+    use sgd_escape::data::build_with;
+    use sgd_escape::experiment::config::TrainConfig;
+    use sgd_escape::experiment::train::resolve;
+    let t = load_vendored("diabetes").unwrap();
+    let spec = DataSpec { first: Some(400), scale_target: Scale::Standardize, ..Default::default() };
+    let (d, s) = build_with(&t, &spec, None).unwrap();
+    let s = s.unwrap();
+    assert!(!s.scales_features() && s.inv_std.is_empty());
+    let target = s.target.unwrap();
+    let raw: Vec<f64> = (0..400).map(|r| t.get(r, 10)).collect();
+    let mean = raw.iter().sum::<f64>() / 400.0;
+    let sd = (raw.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 400.0).sqrt();
+    assert!((target.mean - mean).abs() < 1e-12 && (target.inv_std * sd - 1.0).abs() < 1e-12);
+    let y_mean = d.y.iter().sum::<f64>() / 400.0;
+    let y_var = d.y.iter().map(|v| (v - y_mean).powi(2)).sum::<f64>() / 400.0;
+    assert!(y_mean.abs() < 1e-12 && (y_var - 1.0).abs() < 1e-12, "{y_mean} {y_var}");
+    assert_eq!(d.row(0)[0], t.get(0, 0), "the features as read");
+    // A held-out set scaled with the training statistics, features and target.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("train.toml");
+    std::fs::write(
+        &file,
+        "[model]\nkind = \"mlp\"\nhidden = [2]\nactivation = \"tanh\"\n[data]\nsource = \"diabetes\"\nsamples = 400\nstandardize = true\nstandardize_target = true\n[test]\nsource = \"diabetes\"\nskip = 400\n[train]\nlr = 0.01\n",
+    )
+    .unwrap();
+    let trained = resolve(&TrainConfig::load(&file).unwrap(), dir.path()).unwrap();
+    let scaling = trained.standardization.as_ref().unwrap();
+    let target = scaling.target.unwrap();
+    assert!(scaling.scales_features() && (target.mean - mean).abs() < 1e-12);
+    let test = trained.test.as_ref().unwrap();
+    assert_eq!(test.len(), 42);
+    assert!((test.y[0] - (t.get(400, 10) - mean) * target.inv_std).abs() < 1e-12);
+    assert!((test.row(0)[0] - (t.get(400, 0) - scaling.mean[0]) * scaling.inv_std[0]).abs() < 1e-12);
+    // Only regression targets.
+    std::fs::write(&file, "[model]\nkind = \"mlp\"\n[data]\nsource = \"wine\"\nstandardize_target = true\n[train]\nlr = 0.01\n").unwrap();
+    let e = resolve(&TrainConfig::load(&file).unwrap(), dir.path()).map(|_| ()).unwrap_err().to_string();
+    assert!(e.contains("data.standardize_target"), "{e}");
+}

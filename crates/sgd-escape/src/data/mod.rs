@@ -53,20 +53,42 @@ pub struct DataSpec {
     pub labels: LabelMap,
     /// Feature scaling.
     pub scale: Scale,
+    /// Target scaling (regression targets only).
+    pub scale_target: Scale,
     /// Skip this many leading rows (e.g. to hold them out as a test set).
     pub skip: usize,
     /// Then keep only the first N rows.
     pub first: Option<usize>,
 }
 
-/// Per-feature standardisation `x ↦ (x − mean)·inv_std`, recorded in every output that
-/// depends on it.
+/// Per-feature standardisation `x ↦ (x − mean)·inv_std`, and that of a regression target,
+/// recorded in every output that depends on them. Without feature scaling `mean` and `inv_std`
+/// are empty.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Standardization {
     /// Column means.
     pub mean: Vec<f64>,
     /// 1/standard deviation (1 for constant columns).
     pub inv_std: Vec<f64>,
+    /// The target's `y ↦ (y − mean)·inv_std`, when it was standardised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetStandardization>,
+}
+
+/// A regression target's standardisation `y ↦ (y − mean)·inv_std`.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TargetStandardization {
+    /// The target's mean.
+    pub mean: f64,
+    /// 1/standard deviation (1 for a constant target).
+    pub inv_std: f64,
+}
+
+impl Standardization {
+    /// Whether the features were scaled.
+    pub fn scales_features(&self) -> bool {
+        !self.mean.is_empty()
+    }
 }
 
 /// The largest class label accepted (|label| ≤ 2³¹).
@@ -146,14 +168,14 @@ pub fn build_with(table: &Table, spec: &DataSpec, given: Option<&Standardization
             (k, y)
         }
     };
-    let mut used = None;
+    let mut used: Option<Standardization> = None;
     if spec.scale == Scale::Standardize {
         let stats = match given {
             Some(g) => {
                 if g.mean.len() != m {
                     return Err(err(format!("{m} features, but the given standardisation has {}", g.mean.len())));
                 }
-                g.clone()
+                Standardization { target: None, ..g.clone() }
             }
             None => {
                 let mut mean = vec![0.0; m];
@@ -165,7 +187,7 @@ pub fn build_with(table: &Table, spec: &DataSpec, given: Option<&Standardization
                         inv_std[j] = 1.0 / var.sqrt();
                     }
                 }
-                Standardization { mean, inv_std }
+                Standardization { mean, inv_std, target: None }
             }
         };
         for r in 0..rows {
@@ -174,6 +196,24 @@ pub fn build_with(table: &Table, spec: &DataSpec, given: Option<&Standardization
             }
         }
         used = Some(stats);
+    }
+    if spec.scale_target == Scale::Standardize {
+        if !matches!(spec.labels, LabelMap::Regression) {
+            return Err(err("only a regression target can be standardised".into()));
+        }
+        let stats = match given.and_then(|g| g.target) {
+            Some(t) => t,
+            None => {
+                let mean = y.iter().sum::<f64>() / rows as f64;
+                let var = y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / rows as f64;
+                TargetStandardization { mean, inv_std: if var > 0.0 { 1.0 / var.sqrt() } else { 1.0 } }
+            }
+        };
+        let mut y = y;
+        y.iter_mut().for_each(|v| *v = (*v - stats.mean) * stats.inv_std);
+        let record = used.get_or_insert_with(|| Standardization { mean: Vec::new(), inv_std: Vec::new(), target: None });
+        record.target = Some(stats);
+        return Ok((Dataset { features: m, outputs, x, y }, used));
     }
     Ok((Dataset { features: m, outputs, x, y }, used))
 }

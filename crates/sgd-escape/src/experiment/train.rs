@@ -99,7 +99,8 @@ pub fn resolve(config: &TrainConfig, base_dir: &Path) -> Result<TrainSpec> {
     let test = match &mut config.test {
         Some(section) => {
             // The test set is scaled like the training set, with the training set's statistics.
-            section.set_standardize(standardization.is_some());
+            let scaled = standardization.as_ref();
+            section.set_standardize(scaled.is_some_and(|s| s.scales_features()), scaled.is_some_and(|s| s.target.is_some()));
             let test = section.load(base_dir, "test", standardization.as_ref())?.data;
             if (test.features, test.outputs) != (data.features, data.outputs) {
                 return Err(Error::invalid(

@@ -91,6 +91,9 @@ macro_rules! data_source {
             /// as given).
             #[serde(default)]
             pub standardize: bool,
+            /// Scale a regression target to mean 0, variance 1 over the rows used.
+            #[serde(default)]
+            pub standardize_target: bool,
             /// Leading rows skipped.
             #[serde(default)]
             pub skip: usize,
@@ -106,6 +109,7 @@ macro_rules! data_source {
                     target: &self.target,
                     labels: &mut self.labels,
                     standardize: self.standardize,
+                    standardize_target: self.standardize_target,
                     skip: self.skip,
                     samples: self.samples,
                 }
@@ -168,6 +172,7 @@ struct Selection<'a> {
     target: &'a Option<Column>,
     labels: &'a mut Option<Labels>,
     standardize: bool,
+    standardize_target: bool,
     skip: usize,
     samples: Option<Count>,
 }
@@ -177,7 +182,7 @@ struct Selection<'a> {
 pub struct LoadedData {
     /// The data set.
     pub data: Dataset,
-    /// The standardisation applied to the features, if any.
+    /// The standardisation applied to the features and the target, if any.
     pub standardization: Option<Standardization>,
 }
 
@@ -191,6 +196,7 @@ impl DataConfig {
             target: None,
             labels: None,
             standardize: false,
+            standardize_target: false,
             skip: 0,
             samples: None,
         })
@@ -209,15 +215,15 @@ impl DataConfig {
         }
     }
 
-    /// Sets `standardize` (a test set follows its training set).
-    pub fn set_standardize(&mut self, standardize: bool) {
+    /// Sets `standardize` and `standardize_target` (a test set follows its training set).
+    pub fn set_standardize(&mut self, standardize: bool, standardize_target: bool) {
         match self {
             DataConfig::Diabetes(d) | DataConfig::Wine(d) | DataConfig::BreastCancer(d) | DataConfig::Digits(d) => {
-                d.standardize = standardize
+                (d.standardize, d.standardize_target) = (standardize, standardize_target)
             }
-            DataConfig::FashionMnist(d) => d.standardize = standardize,
-            DataConfig::Csv(d) => d.standardize = standardize,
-            DataConfig::Npy(d) => d.standardize = standardize,
+            DataConfig::FashionMnist(d) => (d.standardize, d.standardize_target) = (standardize, standardize_target),
+            DataConfig::Csv(d) => (d.standardize, d.standardize_target) = (standardize, standardize_target),
+            DataConfig::Npy(d) => (d.standardize, d.standardize_target) = (standardize, standardize_target),
         }
     }
 
@@ -296,6 +302,14 @@ impl DataConfig {
             .get_or_insert_with(|| if classification { Labels::OneHot(NoKeys {}) } else { Labels::Regression(NoKeys {}) })
             .clone();
         let standardize = selection.standardize;
+        if selection.standardize_target && !matches!(labels, Labels::Regression(_)) {
+            return Err(Error::invalid(
+                format!("{key}.standardize_target"),
+                true,
+                "only a regression target (`labels = \"regression\"`) can be standardised",
+            ));
+        }
+        let scale_target = if selection.standardize_target { Scale::Standardize } else { Scale::None };
         let spec = DataSpec {
             features,
             target,
@@ -305,6 +319,7 @@ impl DataConfig {
                 Labels::Binary(b) => LabelMap::Binary { positive: b.positive },
             },
             scale: if standardize { Scale::Standardize } else { Scale::None },
+            scale_target,
             skip: selection.skip,
             first: selection.samples.map(Count::get),
         };
