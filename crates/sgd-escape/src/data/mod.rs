@@ -145,7 +145,7 @@ pub fn build_with(table: &Table, spec: &DataSpec, given: Option<&Standardization
         Ok(v as i64)
     };
     let class = |r: usize| class_at(row0 + r);
-    let (outputs, y) = match &spec.labels {
+    let (outputs, mut y) = match &spec.labels {
         LabelMap::Regression => (1, (0..rows).map(|r| table.get(row0 + r, target)).collect()),
         LabelMap::Binary { positive } => {
             let mut y = Vec::with_capacity(rows);
@@ -209,11 +209,8 @@ pub fn build_with(table: &Table, spec: &DataSpec, given: Option<&Standardization
                 TargetStandardization { mean, inv_std: if var > 0.0 { 1.0 / var.sqrt() } else { 1.0 } }
             }
         };
-        let mut y = y;
         y.iter_mut().for_each(|v| *v = (*v - stats.mean) * stats.inv_std);
-        let record = used.get_or_insert_with(|| Standardization { mean: Vec::new(), inv_std: Vec::new(), target: None });
-        record.target = Some(stats);
-        return Ok((Dataset { features: m, outputs, x, y }, used));
+        used.get_or_insert_with(|| Standardization { mean: Vec::new(), inv_std: Vec::new(), target: None }).target = Some(stats);
     }
     Ok((Dataset { features: m, outputs, x, y }, used))
 }

@@ -306,9 +306,10 @@ pub fn eigenvector_following<M: HessianProduct + ?Sized>(
 /// FIRE's largest time step is set from the curvature at `a` and the springs. Where the band
 /// meets much stiffer regions that step is unstable and the images run away; a band whose
 /// highest loss climbs 100 times the initial band's rise above its ends (or 100 times the ends'
-/// loss, if larger) is restarted from the
-/// straight line with half the largest step, up to [`NEB_RESTARTS`] times, within the same
-/// `max_iterations`. A band that never runs away relaxes exactly as without this guard.
+/// loss, if larger) is restarted from the straight line with half the largest step, up to
+/// [`NEB_RESTARTS`] times, within the same `max_iterations`. A band that never runs away
+/// relaxes exactly as without this guard. A relaxed band that dips between its ends is refused
+/// (it crosses an intermediate minimum), and an unconverged one reports its loss profile.
 pub fn nudged_elastic_band<M: HessianProduct + ?Sized>(model: &M, a: &[f64], b: &[f64], options: SaddleOptions) -> Result<Saddle> {
     let p = model.dim();
     let m = options.images.max(3);

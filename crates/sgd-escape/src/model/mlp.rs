@@ -572,9 +572,7 @@ impl DataModel for Mlp {
     fn sample_losses(&self, theta: &[f64]) -> Vec<f64> {
         let penalty = self.penalty(theta);
         let mut losses = self.per_sample_losses_and_gradient_norms(theta).0;
-        if penalty != 0.0 {
-            losses.iter_mut().for_each(|l| *l += penalty);
-        }
+        losses.iter_mut().for_each(|l| *l += penalty);
         losses
     }
 }
