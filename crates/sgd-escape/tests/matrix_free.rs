@@ -324,3 +324,19 @@ fn neb_targets_of_networks_are_parameter_files() {
         assert!(e.to_string().contains(&format!("`{key}`")), "expected {key}: {e}");
     }
 }
+
+/// A network's given saddle is a parameter file (or a point of P entries): a missing key, a
+/// misshapen point or a missing file is named. The mlp-barrier reproduction (tests/reproduce.rs)
+/// uses a file written from a NEB's saddle.
+#[test]
+fn given_saddles_of_networks_are_parameter_files() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, key) in [
+        (mlp_config(&[2], "saddle = { kind = \"given\" }", ""), "landscape.saddle.parameters"),
+        (mlp_config(&[2], "saddle = { kind = \"given\", point = [1.0] }", ""), "landscape.saddle.point"),
+        (mlp_config(&[2], "saddle = { kind = \"given\", parameters = \"missing.json\" }", ""), "landscape.saddle.parameters"),
+    ] {
+        let e = Config::from_toml(&text, Path::new("t.toml")).and_then(|c| prepare(&c, dir.path()).map(|_| ())).unwrap_err();
+        assert!(e.to_string().contains(&format!("`{key}`")), "expected {key}: {e}");
+    }
+}

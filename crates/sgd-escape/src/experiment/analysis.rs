@@ -10,7 +10,7 @@ use super::spectrum::{SpectrumReport, minimize_at};
 use crate::escape::Exit;
 use crate::landscape::curvature::Hessian;
 use crate::landscape::outliers::{OutlierRule, Outliers, detect_outliers, restricted_determinant};
-use crate::landscape::saddle::{Saddle, SaddleOptions, eigenvector_following, nudged_elastic_band};
+use crate::landscape::saddle::{Saddle, SaddleOptions, eigenvector_following, given_saddle, nudged_elastic_band};
 use crate::linalg;
 use crate::theory::rates::{self, BarrierGeometry};
 use serde::Serialize;
@@ -49,9 +49,9 @@ pub struct AnalysisInput<'a> {
     pub dynamics: &'a DynamicsConfig,
     /// `[landscape]`, with the saddle search resolved.
     pub landscape: &'a LandscapeConfig,
-    /// The NEB's second end as given (`target`, or read from `target_parameters`); `None` for
-    /// the double wells' default.
-    pub neb_target: Option<&'a [f64]>,
+    /// The point `[landscape.saddle]` names: the NEB's second end (`target`, or read from
+    /// `target_parameters`; `None` for the double wells' default) or the given saddle.
+    pub given_point: Option<&'a [f64]>,
     /// Whether the NEB's second end is minimised first (as θ* was).
     pub minimize_target: bool,
     /// A saddle already found (for the saddle-plane exit, which needs it before the analysis).
@@ -220,7 +220,7 @@ pub(super) fn find_saddle(input: &AnalysisInput<'_>) -> crate::Result<Option<Sad
             eigenvector_following(model, theta_star, Some(&direction), SaddleOptions::default()).map(Some)
         }
         SaddleConfig::Neb(neb) => {
-            let target = match (input.neb_target, input.model_config) {
+            let target = match (input.given_point, input.model_config) {
                 (Some(t), _) => t.to_vec(),
                 // The double wells' second minimum: the mirror image of θ* in θ₁.
                 (None, ModelConfig::DoubleWell(_) | ModelConfig::Curve(_)) => {
@@ -241,6 +241,11 @@ pub(super) fn find_saddle(input: &AnalysisInput<'_>) -> crate::Result<Option<Sad
             let matrix_free = matches!(hessian, HessianConfig::Lanczos(_));
             let options = SaddleOptions { images: neb.images.get(), spring: neb.spring.get(), matrix_free, ..Default::default() };
             nudged_elastic_band(model, theta_star, &other, options).map(Some)
+        }
+        SaddleConfig::Given(_) => {
+            let point = input.given_point.expect("the given saddle is read when the run is prepared");
+            let matrix_free = matches!(input.landscape.hessian, Some(HessianConfig::Lanczos(_)));
+            given_saddle(model, point, SaddleOptions { matrix_free, ..Default::default() }).map(Some)
         }
     }
 }

@@ -12,7 +12,7 @@ use super::config::{
 };
 use super::exit::{check_exit_schedule, distance_to_exit, exit_at_start, resolve_exit, saddle_plane};
 use super::spectrum::{MAX_DENSE_PARAMETERS, SpectrumReport, hessian_spectrum, minimize_at, resolve_hessian};
-use super::start::{check_vector, resolve_neb_target, resolve_start};
+use super::start::{check_vector, resolve_saddle_point, resolve_start};
 use crate::data::Standardization;
 use crate::dynamics::{Noise, Sampling, Sde, Solver};
 use crate::error::{Error, Result};
@@ -153,7 +153,7 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
     let exit = resolve_exit(&config.exit, p)?;
     resolve_hessian(&mut config, p)?;
     resolve_landscape(&mut config, p)?;
-    let neb_target = resolve_neb_target(&config, p, base_dir)?;
+    let given_point = resolve_saddle_point(&config, p, base_dir)?;
     let hessian_config = config.landscape.hessian.clone().expect("resolved");
 
     let m = model.as_model();
@@ -239,7 +239,7 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
         exit_config: &config.exit,
         dynamics: &config.dynamics,
         landscape: &config.landscape,
-        neb_target: neb_target.as_deref(),
+        given_point: given_point.as_deref(),
         minimize_target: minimized,
         known_saddle,
     };
@@ -530,6 +530,32 @@ fn resolve_landscape(config: &mut Config, p: usize) -> Result<()> {
                     ));
                 }
                 _ => {}
+            }
+        }
+        SaddleConfig::Given(given) => {
+            let network = matches!(config.model, ModelConfig::Mlp(_));
+            match (&given.point, &given.parameters) {
+                (Some(_), Some(_)) => {
+                    return Err(Error::invalid("landscape.saddle.parameters", "(present)", "give point or parameters, not both"));
+                }
+                (Some(t), None) => {
+                    check_vector("landscape.saddle.point", t, p, false)?;
+                }
+                (None, Some(_)) if !network => {
+                    return Err(Error::invalid(
+                        "landscape.saddle.parameters",
+                        "(present)",
+                        "only for model.kind = \"mlp\" (use landscape.saddle.point)",
+                    ));
+                }
+                (None, Some(_)) => {}
+                (None, None) => {
+                    return Err(Error::invalid(
+                        if network { "landscape.saddle.parameters" } else { "landscape.saddle.point" },
+                        "(missing)",
+                        "required for kind = \"given\": the saddle's parameters",
+                    ));
+                }
             }
         }
         SaddleConfig::None(_) => {}

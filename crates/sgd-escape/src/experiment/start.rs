@@ -90,16 +90,19 @@ pub(super) fn check_vector(key: &str, v: &[values::Finite], p: usize, nonzero: b
     Ok(numbers)
 }
 
-/// The NEB's second end as given, read from `landscape.saddle.target_parameters` for networks.
-pub(super) fn resolve_neb_target(config: &Config, p: usize, base_dir: &Path) -> Result<Option<Vec<f64>>> {
-    let Some(SaddleConfig::Neb(neb)) = &config.landscape.saddle else { return Ok(None) };
-    match (&neb.target, &neb.target_parameters) {
+/// The point `[landscape.saddle]` names: the NEB's second end, or the given saddle, read from
+/// `target_parameters` / `parameters` for networks.
+pub(super) fn resolve_saddle_point(config: &Config, p: usize, base_dir: &Path) -> Result<Option<Vec<f64>>> {
+    let (point, file, key) = match &config.landscape.saddle {
+        Some(SaddleConfig::Neb(neb)) => (&neb.target, &neb.target_parameters, "landscape.saddle.target_parameters"),
+        Some(SaddleConfig::Given(given)) => (&given.point, &given.parameters, "landscape.saddle.parameters"),
+        _ => return Ok(None),
+    };
+    match (point, file) {
         (Some(t), _) => Ok(Some(values::numbers(t))),
         (None, Some(path)) => {
             let resolved = if path.is_absolute() { path.clone() } else { base_dir.join(path) };
-            read_parameters(&resolved, p)
-                .map(Some)
-                .map_err(|message| Error::invalid("landscape.saddle.target_parameters", path.display(), message))
+            read_parameters(&resolved, p).map(Some).map_err(|message| Error::invalid(key, path.display(), message))
         }
         (None, None) => Ok(None),
     }

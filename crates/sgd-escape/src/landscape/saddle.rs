@@ -297,6 +297,19 @@ pub fn eigenvector_following<M: HessianProduct + ?Sized>(
     Err(Error::Numerical(format!("eigenvector following: no convergence in {} iterations; last point θ = {x:?}", options.max_iterations)))
 }
 
+/// A saddle found before (by an earlier search, or by hand): Newton-refined to |∇L| ≤
+/// `options.gradient_tol` (Newton–Krylov when `options.matrix_free`) and classified like a
+/// searched saddle (index, escape eigenpair). A point that refines to a minimum or a saddle of
+/// index above one is refused as any search's result is.
+pub fn given_saddle<M: HessianProduct + ?Sized>(model: &M, theta: &[f64], options: SaddleOptions) -> Result<Saddle> {
+    let refined = if options.matrix_free {
+        newton_krylov_refine(model, theta, options.gradient_tol)?
+    } else {
+        newton_refine(model, theta, options.gradient_tol)?
+    };
+    classify(model, refined, "given", 0, options.matrix_free)
+}
+
 /// Climbing-image nudged elastic band between minima `a` and `b` (Henkelman, Uberuaga and
 /// Jónsson 2000), relaxed by FIRE. Images are interpolated linearly; tangents use the
 /// energy-weighted rule of Henkelman and Jónsson; springs act along the tangent only; after

@@ -67,6 +67,8 @@ pub enum SaddleConfig {
     EigenvectorFollowing(EigenvectorFollowingConfig),
     /// Climbing-image nudged elastic band from θ* to a second minimum.
     Neb(NebConfig),
+    /// A saddle found before (e.g. by an earlier NEB): Newton-refined and classified, no search.
+    Given(GivenSaddleConfig),
     /// No saddle search.
     None(NoSaddleKeys),
 }
@@ -74,6 +76,7 @@ pub enum SaddleConfig {
 tagged_enum!(SaddleConfig, "kind", {
     "eigenvector-following" => EigenvectorFollowing(EigenvectorFollowingConfig),
     "neb" => Neb(NebConfig),
+    "given" => Given(GivenSaddleConfig),
     "none" => None(NoSaddleKeys),
 });
 
@@ -111,6 +114,19 @@ fn default_images() -> AtLeast<3> {
 }
 fn default_spring() -> Positive {
     Positive::new(1.0).expect("in range")
+}
+
+/// `kind = "given"`: the saddle's parameters, as a point or (networks) a JSON file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GivenSaddleConfig {
+    /// The saddle (P entries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point: Option<Vector>,
+    /// Networks: a JSON file of the saddle's parameters (a bare array, or a params.json),
+    /// relative to the configuration file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<std::path::PathBuf>,
 }
 
 /// `kind = "none"` has no keys.
