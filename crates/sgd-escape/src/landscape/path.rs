@@ -3,6 +3,8 @@
 //! direction, with steps of fixed arc length. Any saddle search (eigenvector following or NEB)
 //! gives it; the splitting estimator's `path` coordinate measures arc length along it.
 
+use super::lbfgs::minimize_lbfgs;
+use super::minimize::{MinimizeOptions, Minimum};
 use super::saddle::Saddle;
 use crate::linalg;
 use crate::model::Model;
@@ -57,6 +59,26 @@ pub fn minimum_energy_path<M: Model + ?Sized>(model: &M, minimum: &[f64], saddle
     back.push(s.clone());
     back.extend(descend(model, off(-1.0), h, None));
     resample(&back, VERTICES)
+}
+
+/// The two minima a saddle joins: steepest descent from θˢ ± h·e (both ways along its escape
+/// direction e, with the MEP's steps, h = `scale` / [`STEPS_PER_DISTANCE`]), each end then
+/// polished by L-BFGS to |∇L| ≤ 10⁻¹⁰. The first is on the side of `toward`. The MEP of
+/// [`minimum_energy_path`] ends at its `minimum` only when that minimum is the first of these;
+/// when it is not, the saddle does not border that minimum's basin.
+pub fn adjacent_minima<M: Model + ?Sized>(model: &M, saddle: &Saddle, toward: &[f64], scale: f64) -> crate::Result<[Minimum; 2]> {
+    let s = &saddle.theta;
+    let h = scale.max(1e-12) / STEPS_PER_DISTANCE;
+    let u = &saddle.escape_direction;
+    let side: f64 = u.iter().zip(toward.iter().zip(s)).map(|(u, (m, s))| u * (m - s)).sum();
+    let sign = if side >= 0.0 { 1.0 } else { -1.0 };
+    let options = MinimizeOptions { gradient_tol: 1e-10, max_iterations: 100_000 };
+    let end = |k: f64| -> crate::Result<Minimum> {
+        let start: Vec<f64> = s.iter().zip(u).map(|(s, u)| s + k * sign * h * u).collect();
+        let descent = descend(model, start, h, None);
+        minimize_lbfgs(model, descent.last().expect("non-empty"), options)
+    };
+    Ok([end(1.0)?, end(-1.0)?])
 }
 
 /// `points` resampled at `count` equal arc-length positions (first and last kept).
