@@ -1,5 +1,7 @@
 //! Saddle search and outliers on landscapes with closed-form critical points.
 
+use sgd_escape::experiment::config::Config;
+use sgd_escape::experiment::prepare;
 use sgd_escape::landscape::curvature::Hessian;
 use sgd_escape::landscape::minimize;
 use sgd_escape::landscape::outliers::{OutlierRule, detect_outliers};
@@ -186,4 +188,62 @@ fn a_band_that_runs_away_is_restarted_with_smaller_steps() {
     assert_eq!(neb.index, 1);
     assert!((neb.theta[0] - PI).abs() < 1e-8 && (neb.theta[1] - 0.1).abs() < 1e-8, "θˢ = {:?}", neb.theta);
     assert!((neb.loss - 2.1).abs() < 1e-12);
+}
+
+/// `[landscape.saddle] kind = "given"`: a saddle found before is Newton-refined and classified,
+/// with no search. On the curve model a point 10⁻³ off the NEB's saddle gives that saddle to
+/// 1e-8 and the same barrier and log-barrier rate; a point at the minimum is refused (index 0);
+/// missing, misshapen or misplaced keys are refused naming them (tests/matrix_free.rs has the
+/// network's parameter file).
+#[test]
+fn a_given_saddle_is_refined_and_classified() {
+    let text = |saddle: &str| {
+        format!(
+            "[model]\nkind = \"curve\"\ndim = 2\nsamples = 500\n[dynamics]\nkind = \"sgd\"\nlr = 0.2\nbatch_size = 1\n[exit]\nkind = \"saddle-plane\"\n[landscape]\nsaddle = {saddle}\n"
+        )
+    };
+    let analysis = |saddle: &str| {
+        Config::from_toml(&text(saddle), std::path::Path::new("t.toml"))
+            .and_then(|c| prepare(&c, std::path::Path::new(".")))
+            .map(|p| p.landscape)
+    };
+    let searched = analysis("\"neb\"").unwrap();
+    let s = searched.saddle.as_ref().unwrap();
+    let near: Vec<f64> = s.theta.iter().map(|t| t + 1e-3).collect();
+    let given = analysis(&format!("{{ kind = \"given\", point = {near:?} }}")).unwrap();
+    let g = given.saddle.as_ref().unwrap();
+    assert_eq!((g.method.as_str(), g.index), ("given", 1));
+    assert!(g.theta.iter().zip(&s.theta).all(|(a, b)| (a - b).abs() < 1e-8), "{:?} vs {:?}", g.theta, s.theta);
+    assert!((given.barrier.unwrap().log - searched.barrier.unwrap().log).abs() < 1e-10);
+    let (rg, rs) = (given.predictions.log_barrier.rate_per_time.unwrap(), searched.predictions.log_barrier.rate_per_time.unwrap());
+    assert!((rg - rs).abs() < 1e-8 * rs, "{rg} vs {rs}");
+
+    let at_minimum = format!("{{ kind = \"given\", point = {:?} }}", searched.minimum.theta);
+    let e = analysis(&at_minimum).unwrap_err().to_string();
+    assert!(e.contains("not a saddle of index one"), "{e}");
+    for (saddle, key) in [
+        ("{ kind = \"given\" }", "landscape.saddle.point"),
+        ("{ kind = \"given\", point = [0.0] }", "landscape.saddle.point"),
+        ("{ kind = \"given\", parameters = \"s.json\" }", "landscape.saddle.parameters"),
+        ("{ kind = \"given\", point = [0.0, 0.0], parameters = \"s.json\" }", "landscape.saddle.parameters"),
+    ] {
+        let e = analysis(saddle).unwrap_err().to_string();
+        assert!(e.contains(&format!("`{key}`")), "{saddle}: expected {key}: {e}");
+    }
+}
+
+/// The two minima a saddle joins, by descent from it both ways: on the washboard the saddle
+/// (π, 0) joins 0 and 2π, the first on the side of `toward`, and a point beyond the second
+/// minimum (4π) is on that side but is not what the saddle joins.
+#[test]
+fn a_saddle_joins_the_two_minima_its_descents_reach() {
+    use sgd_escape::landscape::path::adjacent_minima;
+    use std::f64::consts::PI;
+    let saddle = nudged_elastic_band(&Washboard, &[0.0, 0.0], &[2.0 * PI, 0.0], SaddleOptions::default()).unwrap();
+    let close = |a: &[f64], b: [f64; 2]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-9);
+    let [first, second] = adjacent_minima(&Washboard, &saddle, &[0.0, 0.0], PI).unwrap();
+    assert!(close(&first.theta, [0.0, 0.0]) && close(&second.theta, [2.0 * PI, 0.0]), "{:?} {:?}", first.theta, second.theta);
+    assert!((first.loss - 0.1).abs() < 1e-12 && (second.loss - 0.1).abs() < 1e-12);
+    let [first, second] = adjacent_minima(&Washboard, &saddle, &[4.0 * PI, 0.0], PI).unwrap();
+    assert!(close(&first.theta, [2.0 * PI, 0.0]) && close(&second.theta, [0.0, 0.0]), "{:?} {:?}", first.theta, second.theta);
 }

@@ -278,3 +278,45 @@ fn fig1_quick() {
     // Training lowers the loss between the snapshots.
     assert!(snapshots[2]["loss"].as_f64().unwrap() < 0.5 * snapshots[0]["loss"].as_f64().unwrap());
 }
+
+/// mlp-barrier quick mode: two trained wine networks, the NEB's saddle between their minima,
+/// the two minima that saddle joins, SGD from each at four learning rates (200 replicas each).
+#[test]
+fn mlp_barrier_quick() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = ReproduceOptions { quick: true, out: dir.path().to_path_buf(), seed: 1, command: "test".into() };
+    let report = reproduce("mlp-barrier", &options, &|_| {}).unwrap();
+    // The saddle has index 1 with |∇L| ≤ 1e-8, both ends are distinct strict minima, and every
+    // point's rate rests on ≥ 90% escapes.
+    assert_verifications_hold(&report);
+    for file in ["mlp-barrier.json", "mlp-barrier.csv", "mlp-barrier.md", "mlp-barrier-beta.png", "mlp-barrier-path.svg"] {
+        assert!(dir.path().join(file).exists(), "{file} missing");
+    }
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("mlp-barrier.json")).unwrap()).unwrap();
+    let land = &json["landscape"];
+    let (saddle, minimum) = (land["saddle_loss"].as_f64().unwrap(), land["losses"][0].as_f64().unwrap());
+    assert!(saddle > 2.0 * minimum, "a real barrier: L(θˢ) = {saddle}, L* = {minimum}");
+    let points = json["points"].as_array().unwrap();
+    assert_eq!(points.len(), 8);
+    // The saddle's descent ends are minima of the same network: one of them is a trained one.
+    assert!(land["distances"].as_array().unwrap().iter().flat_map(|d| d.as_array().unwrap()).any(|d| d.as_f64().unwrap() < 1e-6));
+    // Larger steps (smaller β) escape sooner: from each minimum the times decrease along the
+    // sweep in η beyond their 95% intervals.
+    for minimum in 0..2 {
+        let times: Vec<(f64, f64, f64)> = points
+            .iter()
+            .filter(|p| p["minimum"] == minimum)
+            .map(|p| {
+                let r = &p["sgd"]["rate"];
+                (1.0 / r[0].as_f64().unwrap(), 1.0 / r[2].as_f64().unwrap(), 1.0 / r[1].as_f64().unwrap())
+            })
+            .collect();
+        assert_eq!(times.len(), 4);
+        for w in times.windows(2) {
+            assert!(w[0].1 > w[1].2, "{times:?}");
+        }
+    }
+    // A second run reuses every cached point and writes the same numbers.
+    let again = reproduce("mlp-barrier", &options, &|_| {}).unwrap();
+    assert_eq!(again.summary, report.summary);
+}

@@ -12,17 +12,20 @@ mod fig1;
 mod fig2;
 mod fig3a;
 mod fig3b;
+mod mlp_barrier;
 mod sde_convergence;
 mod sgd_barrier;
 mod splitting;
 
 use crate::error::{Error, Result};
-use serde::Serialize;
+use crate::stats::EscapeStatistics;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The experiments, by name.
-pub const EXPERIMENTS: &[&str] = &["fig1", "fig2", "fig3a", "fig3b", "barrier-1d", "effective-dimension", "sgd-barrier", "sde-convergence"];
+pub const EXPERIMENTS: &[&str] =
+    &["fig1", "fig2", "fig3a", "fig3b", "barrier-1d", "effective-dimension", "sgd-barrier", "sde-convergence", "mlp-barrier"];
 
 /// Whether an experiment reads Fashion-MNIST (Debian's `dataset-fashion-mnist`).
 pub fn needs_fashion_mnist(name: &str) -> bool {
@@ -133,7 +136,33 @@ pub fn reproduce(name: &str, options: &ReproduceOptions, progress: &(dyn Fn(&str
         "effective-dimension" => effective_dimension::run(options, progress),
         "sgd-barrier" => sgd_barrier::run(options, progress),
         "sde-convergence" => sde_convergence::run(options, progress),
+        "mlp-barrier" => mlp_barrier::run(options, progress),
         other => Err(Error::invalid("NAME", other, format!("must be one of {} or \"all\"", EXPERIMENTS.join(", ")))),
+    }
+}
+
+/// A simulated ensemble: censored exponential rate per t with its 95% interval, the mean time
+/// ± SE over escaped replicas, and counts.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Measured {
+    pub rate: (f64, f64, f64),
+    pub mean_time: (f64, f64),
+    pub escaped: usize,
+    pub censored: usize,
+}
+
+impl Measured {
+    pub(crate) fn from_stats(s: &EscapeStatistics) -> Self {
+        Measured {
+            rate: (s.rate_per_time.estimate, s.rate_per_time.ci_low, s.rate_per_time.ci_high),
+            mean_time: (s.mean_time, s.mean_time_stderr),
+            escaped: s.escaped,
+            censored: s.censored + s.diverged,
+        }
+    }
+    /// 1/κ̂ with its interval (t units).
+    pub(crate) fn time(&self) -> (f64, f64, f64) {
+        (1.0 / self.rate.0, 1.0 / self.rate.2, 1.0 / self.rate.1)
     }
 }
 

@@ -22,7 +22,7 @@
 
 mod beyond;
 
-use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, save_figure, write_text};
+use super::{Check, Measured, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, save_figure, write_text};
 use crate::cells;
 use crate::error::Result;
 use crate::experiment::config::Config;
@@ -41,31 +41,6 @@ const SAMPLES: usize = 100_000;
 const BATCH_LR: [(usize, f64); 6] = [(1, 0.2), (1, 0.1), (2, 0.2), (1, 0.05), (2, 0.1), (4, 0.2)];
 /// Label noise of the σ sweep at (B, η) = (1, 0.1).
 const SIGMAS: [f64; 7] = [0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0];
-
-/// A simulated ensemble: censored exponential rate per t with its 95% interval, the mean time
-/// ± SE over escaped replicas, and counts.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct Measured {
-    rate: (f64, f64, f64),
-    mean_time: (f64, f64),
-    escaped: usize,
-    censored: usize,
-}
-
-impl Measured {
-    fn from_stats(s: &EscapeStatistics) -> Self {
-        Measured {
-            rate: (s.rate_per_time.estimate, s.rate_per_time.ci_low, s.rate_per_time.ci_high),
-            mean_time: (s.mean_time, s.mean_time_stderr),
-            escaped: s.escaped,
-            censored: s.censored + s.diverged,
-        }
-    }
-    /// 1/κ̂ with its interval (t units).
-    fn time(&self) -> (f64, f64, f64) {
-        (1.0 / self.rate.0, 1.0 / self.rate.2, 1.0 / self.rate.1)
-    }
-}
 
 /// One configuration.
 #[derive(Clone, Debug, Serialize, Deserialize)]
