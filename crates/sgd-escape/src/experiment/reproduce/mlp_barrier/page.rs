@@ -40,15 +40,18 @@ fn measured(p: &Point) -> String {
     format!("{t:.4e} ({lo:.3e} – {hi:.3e}){censored}")
 }
 
-/// The adjacent minima's names: the trained minimum it is (A, B); a copy of the other adjacent
-/// minimum, that one's name primed; else M₁, M₂.
+/// The trained minima's names (not A and B: B is the batch size).
+const TRAINED: [&str; 2] = ["M₁", "M₂"];
+
+/// The adjacent minima's names: the trained minimum it is; a copy of the other adjacent
+/// minimum, that one's name primed; else M₃, M₄.
 fn names(land: &Landscape, copies: bool) -> Vec<String> {
-    let trained = |j: usize| (0..land.trained.len()).find(|&i| land.distances[i][j] < 1e-6).map(|i| ["A", "B"][i].to_string());
+    let trained = |j: usize| (0..land.trained.len()).find(|&i| land.distances[i][j] < 1e-6).map(|i| TRAINED[i].to_string());
     (0..land.minima.len())
         .map(|j| match (trained(j), trained(1 - j)) {
             (Some(name), _) => name,
             (None, Some(other)) if copies => format!("{other}′"),
-            _ => ["M₁", "M₂"][j].to_string(),
+            _ => ["M₃", "M₄"][j].to_string(),
         })
         .collect()
 }
@@ -246,11 +249,12 @@ pub(super) fn write(options: &ReproduceOptions, land: &Landscape, points: &[Poin
             .collect();
         if let Some((worst, a, b)) = deviations.iter().max_by(|x, y| x.0.abs().total_cmp(&y.0.abs())) {
             copies_finding = Some(format!(
-                "{} and {} are copies (equal L, λmax and h* to 10⁻⁹). SGD leaves them at rates within 4 SE of each other (SE of ln κ̂ = 1/√escapes) at {} of {} (B, η); the largest difference is {worst:.1} SE, at B = {}, η = {} (mean times {} and {}). Their exit plane is the same hyperplane, which the symmetry maps to itself only if it maps the saddle to itself, so equal rates are not guaranteed.",
+                "{} and {} are copies (equal L, λmax and h* to 10⁻⁹). SGD leaves them at rates within 4 SE of each other (SE of ln κ̂ = 1/√escapes) at {} of {} (B, η); the largest difference is {:.1} SE, at B = {}, η = {} (mean times {} and {}). Their exit plane is the same hyperplane, which the symmetry maps to itself only if it maps the saddle to itself, so equal rates are not guaranteed.",
                 names[0],
                 names[1],
                 deviations.iter().filter(|d| d.0.abs() <= 4.0).count(),
                 deviations.len(),
+                worst.abs(),
                 a.batch_size,
                 a.lr,
                 plus_minus(a.sgd.mean_time.0, a.sgd.mean_time.1),
@@ -280,10 +284,10 @@ pub(super) fn write(options: &ReproduceOptions, land: &Landscape, points: &[Poin
     // Findings: which trained minima the saddle borders, then the slope d ln t / dβ.
     let mut findings = Vec::new();
     let bordering: Vec<&str> =
-        (0..land.trained.len()).filter(|&i| land.distances[i].iter().any(|d| *d < 1e-6)).map(|i| ["A", "B"][i]).collect();
+        (0..land.trained.len()).filter(|&i| land.distances[i].iter().any(|d| *d < 1e-6)).map(|i| TRAINED[i]).collect();
     let nearest = |i: usize| land.distances[i].iter().copied().fold(f64::INFINITY, f64::min);
     findings.push(format!(
-        "The NEB between the trained minima A and B converged on a saddle of index 1, but steepest descent from that saddle ends in {} and {}{}: {}. A band of 17 images resolves the highest barrier between its ends, not every basin it crosses, so the escape runs start at the minima the saddle actually joins.",
+        "The NEB between the trained minima M₁ and M₂ converged on a saddle of index 1, but steepest descent from that saddle ends in {} and {}{}: {}. A band of 17 images resolves the highest barrier between its ends, not every basin it crosses, so the escape runs start at the minima the saddle actually joins.",
         names[0],
         names[1],
         if copies { ", two copies of one minimum (equal loss and spectrum)" } else { "" },
@@ -291,8 +295,8 @@ pub(super) fn write(options: &ReproduceOptions, land: &Landscape, points: &[Poin
             "both trained minima border it".to_string()
         } else {
             let others: Vec<String> = (0..land.trained.len())
-                .filter(|i| !bordering.contains(&["A", "B"][*i]))
-                .map(|i| format!("{} (L = {:.7}) does not, its nearest adjacent minimum being {:.3} away", ["A", "B"][i], land.trained_losses[i], nearest(i)))
+                .filter(|i| !bordering.contains(&TRAINED[*i]))
+                .map(|i| format!("{} (L = {:.7}) does not, its nearest adjacent minimum being {:.3} away", TRAINED[i], land.trained_losses[i], nearest(i)))
                 .collect();
             format!("{}{}", if bordering.is_empty() { String::new() } else { format!("{} borders it, ", bordering.join(" and ")) }, others.join("; "))
         }
@@ -342,7 +346,7 @@ pub(super) fn write(options: &ReproduceOptions, land: &Landscape, points: &[Poin
          Command: `{}`{}\n\n\
          A 13-2-3 tanh network on the built-in wine data (178 samples, features standardised, one-hot targets), mean-square loss \
          with weight decay λ = 0.01, P = {dimension} parameters. Two SGD training runs (200 epochs, η = 0.05, B = 10) from the \
-         initialisations with seeds {:?} end in two different minima, A (L = {:.7}) and B (L = {:.7}); the tool minimises both \
+         initialisations with seeds {:?} end in two different minima, M₁ (L = {:.7}) and M₂ (L = {:.7}); the tool minimises both \
          (Newton), finds the saddle between them by a climbing-image NEB ({} iterations), checks its index on the dense Hessian, \
          and descends from the saddle both ways (steepest descent, then L-BFGS) to the two minima it joins, {} and {}. SGD \
          (batches with replacement) then starts at each of those, {replicas} replicas per point, and escapes when it crosses the hyperplane through \
