@@ -107,29 +107,27 @@ fn parameter_file(path: &Path, values: &[f64]) -> Result<PathBuf> {
     Ok(path.to_path_buf())
 }
 
-/// The configuration of SGD at (B, η) from the parameters in `start` with the saddle in `saddle`.
-fn run_config(start: &Path, saddle: &Path, head: &str, lr: f64, batch_size: usize) -> Result<Config> {
+/// SGD at (B, η) from the parameters in `start` (minimised), with `[landscape.saddle]` `saddle`
+/// and the saddle-plane exit, after `head` (seed and ensemble keys, or nothing for an analysis
+/// alone).
+fn run_config(start: &Path, saddle: &str, head: &str, lr: f64, batch_size: usize) -> Result<Config> {
     let text = format!(
         "{head}{}[dynamics]\nkind = \"sgd\"\nlr = {lr}\nbatch_size = {batch_size}\nsampling = \"with-replacement\"\n\
-         [start]\nparameters = {:?}\nminimize = true\n[landscape.saddle]\nkind = \"given\"\nparameters = {:?}\n\
-         [exit]\nkind = \"saddle-plane\"\n",
-        network(TRAIN_SEEDS[0]),
-        start.display().to_string(),
-        saddle.display().to_string()
-    );
-    Config::from_toml(&text, Path::new("mlp-barrier.toml"))
-}
-
-/// The landscape analysis from the parameters in `start` (minimised) with `[landscape.saddle]`
-/// `saddle` and the saddle-plane exit (its dynamics only sets β in the printed predictions).
-fn analysis_config(start: &Path, saddle: &str) -> Result<Config> {
-    let text = format!(
-        "{}[dynamics]\nkind = \"sgd\"\nlr = 0.5\nbatch_size = 1\n[start]\nparameters = {:?}\nminimize = true\n\
-         [landscape.saddle]\n{saddle}\n[exit]\nkind = \"saddle-plane\"\n",
+         [start]\nparameters = {:?}\nminimize = true\n[landscape.saddle]\n{saddle}\n[exit]\nkind = \"saddle-plane\"\n",
         network(TRAIN_SEEDS[0]),
         start.display().to_string()
     );
     Config::from_toml(&text, Path::new("mlp-barrier.toml"))
+}
+
+/// The landscape analysis alone (its dynamics only sets β in the predictions, unused here).
+fn analysis_config(start: &Path, saddle: &str) -> Result<Config> {
+    run_config(start, saddle, "", 0.5, 1)
+}
+
+/// `[landscape.saddle]` for the saddle stored in `file`.
+fn given_saddle(file: &Path) -> String {
+    format!("kind = \"given\"\nparameters = {:?}", file.display().to_string())
 }
 
 /// Trains both networks, minimises them and finds the saddle between them.
@@ -149,7 +147,7 @@ fn landscape(dir: &Path, progress: &(dyn Fn(&str) + Sync)) -> Result<Landscape> 
     let saddle = first.landscape.saddle.clone().expect("a saddle-plane exit needs its saddle");
     progress(&format!("{NAME}: saddle at L = {:.6e} after {} NEB iterations", saddle.loss, saddle.iterations));
     let saddle_file = parameter_file(&dir.join("saddle.json"), &saddle.theta)?;
-    let given = format!("kind = \"given\"\nparameters = {:?}", saddle_file.display().to_string());
+    let given = given_saddle(&saddle_file);
     let second = prepare(&analysis_config(&trained[1], &given)?, Path::new("."))?;
     let trained_minima = [&first.landscape.minimum, &second.landscape.minimum];
     // The minima the saddle joins, which need not be the trained ones.
@@ -206,7 +204,7 @@ fn noise_along_path(prepared: &Prepared, saddle: &crate::landscape::saddle::Sadd
 
 fn compute_point(files: &[PathBuf; 3], minimum: usize, batch_size: usize, lr: f64, replicas: usize, seed: u64) -> Result<Point> {
     let head = format!("seed = {seed}\nreplicas = {replicas}\nmax_steps = {MAX_STEPS}\n");
-    let prepared = prepare(&run_config(&files[minimum], &files[2], &head, lr, batch_size)?, Path::new("."))?;
+    let prepared = prepare(&run_config(&files[minimum], &given_saddle(&files[2]), &head, lr, batch_size)?, Path::new("."))?;
     let report = &prepared.landscape;
     let sgd = Measured::from_stats(&EscapeStatistics::from_outcomes(&simulate(&prepared, Vec::new(), &|_| {})?));
     let geometry = report.geometry.expect("the saddle is given");
