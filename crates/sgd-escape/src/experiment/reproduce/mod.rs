@@ -166,6 +166,11 @@ impl Measured {
     }
 }
 
+/// A prediction's mean time (t units), NaN when it has none.
+pub(crate) fn prediction_time(p: &crate::experiment::predictions::Prediction) -> f64 {
+    p.mean_time.unwrap_or(f64::NAN)
+}
+
 /// A cached grid point as stored: the point with what it was computed by and from.
 #[derive(Serialize, serde::Deserialize)]
 struct CachedPoint<T> {

@@ -13,10 +13,9 @@
 
 mod page;
 
-use super::{Measured, ReproduceOptions, ReproduceReport, cached_point};
+use super::{Measured, ReproduceOptions, ReproduceReport, cached_point, prediction_time as time};
 use crate::error::Result;
 use crate::experiment::config::{Config, TrainConfig};
-use crate::experiment::predictions::Prediction;
 use crate::experiment::prepare::{Prepared, prepare};
 use crate::experiment::simulate::simulate;
 use crate::experiment::train::{resolve, train_in_dir};
@@ -95,10 +94,6 @@ struct Point {
     linear_barrier: f64,
     xie: (f64, f64),
     kramers: f64,
-}
-
-fn time(p: &Prediction) -> f64 {
-    p.mean_time.unwrap_or(f64::NAN)
 }
 
 /// Writes `values` as a bare JSON array (a parameter file the configurations name).

@@ -22,7 +22,10 @@
 
 mod beyond;
 
-use super::{Check, Measured, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, save_figure, write_text};
+use super::{
+    Check, Measured, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, prediction_time as time, save_figure,
+    write_text,
+};
 use crate::cells;
 use crate::error::Result;
 use crate::experiment::config::Config;
@@ -103,11 +106,6 @@ fn paper_dynamics(lr: f64, batch_size: usize) -> String {
     format!(
         "kind = \"sde\"\ndt = {lr}\n[dynamics.noise]\nkind = \"paper\"\nlr = {lr}\nbatch_size = {batch_size}\n[landscape]\nexact_chains = false"
     )
-}
-
-/// A prediction's mean time (t units), NaN when it has none.
-fn time(p: &Prediction) -> f64 {
-    p.mean_time.unwrap_or(f64::NAN)
 }
 
 /// A chain prediction's last relative change under grid refinement (its one assumption's value).
