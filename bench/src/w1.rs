@@ -10,7 +10,7 @@
 //! second. Each replica stops at its own exit, so gross and useful throughput coincide.
 //!
 //! Usage: `cargo run --release -p sgd-escape-bench --bin w1 -- [--ratio 1.5] [--replicas 10000]
-//!        [--samples 10000] [--lr 0.1] [--repeats 5] [--threads N] [--curve]`
+//!        [--samples 10000] [--lr 0.1] [--repeats 5] [--threads N] [--curve] [--kernels generic,lanes]`
 //!
 //! `--curve` runs the same workload on the one-parameter curve model (φ(θ) = (sθ, κ(θ² − 1)),
 //! s = 0.5, κ = 1, labels σξ with σ = 0.5, from its left minimum): the lane kernel on a nonlinear
@@ -34,20 +34,32 @@ fn main() {
     let lr: f64 = arg(&args, "--lr", 0.1);
     let repeats: usize = arg(&args, "--repeats", 5);
     let threads: usize = arg(&args, "--threads", 0);
+    let kernels: String = arg(&args, "--kernels", "generic,lanes".to_string());
     if threads > 0 {
         rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().expect("thread pool");
     }
     if args.iter().any(|a| a == "--curve") {
         let map = CurveMap { dim: 1, s: 0.5, kappa: 1.0, stiffness: 1.0 };
         let model = FeatureModel::new(map, Dataset::gaussian(samples, 2, 0, |_, xi| 0.5 * xi)).unwrap();
-        return workload("curve", &model, -1.0, ratio, replicas, lr, repeats);
+        return workload("curve", &model, -1.0, ratio, replicas, lr, repeats, &kernels);
     }
     let model = FeatureModel::new(LinearMap { dim: 1 }, Dataset::gaussian(samples, 1, 0, |_, xi| xi)).unwrap();
-    workload("linear regression", &model, 0.0, ratio, replicas, lr, repeats);
+    workload("linear regression", &model, 0.0, ratio, replicas, lr, repeats, &kernels);
 }
 
-/// Times both kernels on `model` from the minimum found from `from`.
-fn workload<F: FeatureMap>(name: &str, model: &FeatureModel<F>, from: f64, ratio: f64, replicas: usize, lr: f64, repeats: usize) {
+/// Times the kernels named in `selected` (`generic`, `lanes`) on `model` from the minimum found
+/// from `from`.
+#[allow(clippy::too_many_arguments)]
+fn workload<F: FeatureMap>(
+    name: &str,
+    model: &FeatureModel<F>,
+    from: f64,
+    ratio: f64,
+    replicas: usize,
+    lr: f64,
+    repeats: usize,
+    selected: &str,
+) {
     let samples = model.samples();
     let minimum = minimize(model, &[from], MinimizeOptions::default()).expect("the model has a minimum");
     let exit = Exit::LossAbove { threshold: ratio * model.loss(&minimum.theta) };
@@ -64,7 +76,7 @@ fn workload<F: FeatureMap>(name: &str, model: &FeatureModel<F>, from: f64, ratio
             Box::new(|spec| run_feature_model_sgd(model, lr, 1, &exit, &minimum.theta, spec, Vec::new(), &|_| {}).expect("valid settings")),
         ),
     ];
-    for (name, kernel) in &kernels {
+    for (name, kernel) in kernels.iter().filter(|(n, _)| selected.split(',').any(|k| k == *n)) {
         time_kernel(name, replicas, repeats, 10_000_000, kernel);
     }
 }

@@ -1,6 +1,7 @@
 //! The struct-of-arrays kernel for SGD on feature models (linear regression, the curve model)
 //! gives outcomes bit-identical to the generic replica loop, for every exit kind, several
-//! dimensions and batch sizes, with censoring and divergence.
+//! dimensions and batch sizes, with censoring and divergence; so does the SDE kernel on the
+//! double well. Both give the same outcomes for any number of threads.
 
 use sgd_escape::dynamics::{Sampling, Sgd};
 use sgd_escape::escape::lanes::run_feature_model_sgd;
@@ -97,7 +98,8 @@ fn lanes_report_divergence_and_resume() {
 
 /// The SDE lane kernel on the double well gives outcomes bit-identical to the generic loop, for
 /// the paper's, the frozen and the isotropic noise, Euler–Maruyama and adaptive steps, with and
-/// without the bridge, every exit kind, several dimensions, censoring and divergence.
+/// without the bridge, every exit kind, several dimensions, batch sizes that are and are not
+/// powers of two, censoring and divergence.
 #[test]
 fn sde_lanes_are_bit_identical_to_the_generic_loop() {
     use sgd_escape::dynamics::{Noise, Sde, Solver};
@@ -122,6 +124,8 @@ fn sde_lanes_are_bit_identical_to_the_generic_loop() {
         let noises = [
             Noise::Paper { lr: 0.25, batch_size: 1, sqrt_hessian: sqrt_hessian.clone() },
             Noise::Frozen { lr: 0.5, batch_size: 2, sqrt_hessian: sqrt_hessian.clone(), loss_at_minimum: 0.2 },
+            // B = 3 is not a power of two: the kernel divides by B instead of multiplying by 1/B.
+            Noise::Paper { lr: 0.25, batch_size: 3, sqrt_hessian: sqrt_hessian.clone() },
             Noise::Isotropic { temperature: 0.15 },
         ];
         let exits = [
@@ -216,4 +220,37 @@ fn every_run_names_its_replica_loop() {
         assert_eq!(summary.ensemble_loop, expected.describe());
     }
     assert!(EnsembleLoop::PerReplica { check_every: 10 }.describe().contains("every 10 steps"));
+}
+
+/// The lane kernels hand replicas to the lanes of every worker from one queue, so which lane
+/// and thread runs a replica depends on timing; the outcomes must not. 1, 2, 3 and 8 threads, and
+/// fewer replicas than one group of lanes.
+#[test]
+fn lane_kernels_give_the_same_outcomes_for_any_thread_count() {
+    use sgd_escape::dynamics::{Noise, Solver};
+    use sgd_escape::escape::sde_lanes::{DoubleWellSde, run_double_well_sde};
+    use sgd_escape::model::DoubleWell;
+    let model = FeatureModel::new(LinearMap { dim: 1 }, Dataset::gaussian(300, 1, 4, |_, xi| xi)).unwrap();
+    let star = minimize(&model, &[0.0], Default::default()).unwrap().theta;
+    let exit = Exit::LossAbove { threshold: 1.5 * model.loss(&star) };
+    let well = DoubleWell { epsilon: 0.25, dim: 1, stiffness: 1.0 };
+    let noise = Noise::Paper { lr: 0.1, batch_size: 1, sqrt_hessian: vec![2f64.sqrt()] };
+    let well_exit = Exit::Coordinate { axis: 0, threshold: 0.0 };
+    let kernel = DoubleWellSde::new(&well, 0.05, &noise, &Solver::EulerMaruyama, false, &well_exit).unwrap();
+    for replicas in [37, 1000] {
+        let spec = EnsembleSpec { seed: 13, replicas, max_steps: 100_000 };
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
+                let sgd = run_feature_model_sgd(&model, 0.1, 1, &exit, &star, spec, Vec::new(), &|_| {}).unwrap();
+                let sde = run_double_well_sde(&kernel, &well_exit, &[-1.0], spec, Vec::new(), &|_| {});
+                (sgd, bits(&sde))
+            })
+        };
+        let one = run(1);
+        assert_eq!(one.0.len(), replicas);
+        assert!(one.0.iter().all(|o| o.status == Status::Escaped), "every SGD replica escapes");
+        for threads in [2, 3, 8] {
+            assert_eq!(run(threads), one, "{threads} threads, {replicas} replicas");
+        }
+    }
 }

@@ -7,6 +7,7 @@ use crate::linalg::all_finite;
 use crate::model::Model;
 use rand::Rng;
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// What to run: replicas `0..replicas`, each for at most `max_steps` steps.
 #[derive(Clone, Copy, Debug)]
@@ -263,6 +264,35 @@ pub(crate) fn pending_replicas(spec: EnsembleSpec, completed: &[ReplicaOutcome])
         }
     }
     (0..spec.replicas).filter(|&i| !done[i]).collect()
+}
+
+/// Pending replicas handed out one at a time to the lane groups of every worker of a lane
+/// kernel: a lane whose replica exits takes the next pending replica, so lanes idle only once
+/// the queue is empty. Which lane or worker runs a replica does not change its outcome (each
+/// replica draws from its own stream).
+pub(crate) struct ReplicaQueue<'a> {
+    pending: &'a [usize],
+    next: AtomicUsize,
+}
+
+impl ReplicaQueue<'_> {
+    /// The next pending replica, or `None` when none is left or cancellation was requested.
+    pub(crate) fn pop(&self) -> Option<usize> {
+        if crate::cancel::requested() {
+            return None;
+        }
+        self.pending.get(self.next.fetch_add(1, Ordering::Relaxed)).copied()
+    }
+}
+
+/// Runs `worker` once per thread (fewer when `pending` fills fewer groups of `lanes`), every
+/// worker drawing replicas from one [`ReplicaQueue`] over `pending`, and collects their outcomes.
+/// Compared with fixed chunks of replicas per task, the lanes of a group idle only at the very
+/// end of the run, not at the end of every chunk.
+pub(crate) fn run_lane_workers<T: Send>(pending: &[usize], lanes: usize, worker: impl Fn(&ReplicaQueue) -> Vec<T> + Sync) -> Vec<T> {
+    let queue = ReplicaQueue { pending, next: AtomicUsize::new(0) };
+    let workers = rayon::current_num_threads().min(pending.len().div_ceil(lanes.max(1)));
+    (0..workers).into_par_iter().with_max_len(1).flat_map_iter(|_| worker(&queue)).collect()
 }
 
 /// Completed and fresh outcomes of the replicas of `spec`, sorted by replica index.

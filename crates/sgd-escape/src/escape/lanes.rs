@@ -13,19 +13,16 @@
 // Loops over lanes index several arrays by lane on purpose: that is the form that vectorises.
 #![allow(clippy::needless_range_loop)]
 
-use super::ensemble::{final_status, merge_outcomes, pending_replicas};
+use super::ensemble::{ReplicaQueue, final_status, merge_outcomes, pending_replicas, run_lane_workers};
 use super::{EnsembleSpec, Exit, ReplicaOutcome};
 use crate::dynamics::rng::{next_lane_u64 as next_u64, replica_rng};
 use crate::error::{Error, Result};
 use crate::model::{DataModel, FeatureMap, FeatureModel, Model, quadratic_loss};
 use multiversion::multiversion;
-use rayon::prelude::*;
 
-/// Replicas stepped together.
-pub const LANES: usize = 16;
-
-/// Replicas handed to one task (refilling its lanes as replicas exit).
-const REPLICAS_PER_TASK: usize = 1024;
+/// Replicas stepped together: enough that the loops over lanes stay loops and vectorise
+/// (with gathers for the minibatch's data) instead of being unrolled into scalar code.
+pub const LANES: usize = 64;
 
 /// Lane states of one task.
 struct Lanes {
@@ -59,10 +56,12 @@ enum LaneExit<'a> {
     Other,
 }
 
-/// `⌊u · n / 2⁶⁴⌋` from 32-bit halves (exact for n < 2³²): the same index as
-/// [`crate::dynamics::rng::uniform_index`], in a form that vectorises.
+/// `⌊u · n / 2⁶⁴⌋` from 32-bit halves (exact, as n < 2³²): the same index as
+/// [`crate::dynamics::rng::uniform_index`], in a form that vectorises (n as 32 bits lets the
+/// products be 32 × 32 → 64-bit multiplies).
 #[inline(always)]
-fn index_from(u: u64, n: u64) -> usize {
+fn index_from(u: u64, n: u32) -> usize {
+    let n = u64::from(n);
     let hi = (u >> 32) * n;
     let lo = ((u & 0xFFFF_FFFF) * n) >> 32;
     ((hi + lo) >> 32) as usize
@@ -86,7 +85,7 @@ struct StepInputs<'a, F> {
 /// `max_steps`), or after one step when `single_step`; returns the lanes with an event as a bit
 /// mask.
 #[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn step_lanes<F: FeatureMap>(lanes: &mut Lanes, inputs: &StepInputs<F>, single_step: bool) -> u32 {
+fn step_lanes<F: FeatureMap>(lanes: &mut Lanes, inputs: &StepInputs<F>, single_step: bool) -> u64 {
     // Constant sizes let the inlined step specialise for linear regression in one dimension
     // with B = 1 (W1). A second specialisation, (1, 2, 1) for the 1-D curve model, made this
     // one 17% slower and is left out.
@@ -106,15 +105,19 @@ fn step_lanes<F: FeatureMap>(lanes: &mut Lanes, inputs: &StepInputs<F>, single_s
 /// [`FeatureModel::minibatch_gradient`] lane by lane: r = −y + Σ_a x_a φ_a(θ), then
 /// ∇L_B += φ_a'(θ) · (r/B) x_a feature by feature.
 #[inline(always)]
-fn step_lanes_once<F: FeatureMap>(lanes: &mut Lanes, inputs: &StepInputs<F>) -> u32 {
+fn step_lanes_once<F: FeatureMap>(lanes: &mut Lanes, inputs: &StepInputs<F>) -> u64 {
     let StepInputs { map, x, y, p, m, batch, lr, exit, max_steps } = *inputs;
-    let n = y.len() as u64;
+    // run_feature_model_sgd refuses data sets of 2³² samples or more.
+    let n = u32::try_from(y.len()).unwrap_or(u32::MAX);
     let inv_b = 1.0 / batch as f64;
     let Lanes { theta, grad, phi, s, steps, .. } = lanes;
     for g in grad.iter_mut() {
         *g = 0.0;
     }
-    let features = map.features_by_lane::<LANES>(theta, phi);
+    let (features, _) = map.features_by_lane::<LANES>(theta, phi).as_chunks::<LANES>();
+    // Indices are below N by construction: `get` instead of indexing keeps the data loads free
+    // of a panic branch, so that they vectorise as gathers (the fallback is never taken).
+    let load = |data: &[f64], k: usize| data.get(k).copied().unwrap_or(0.0);
     let mut idx = [0usize; LANES];
     for _ in 0..batch {
         for (l, i) in idx.iter_mut().enumerate() {
@@ -122,17 +125,18 @@ fn step_lanes_once<F: FeatureMap>(lanes: &mut Lanes, inputs: &StepInputs<F>) -> 
         }
         let mut r = [0.0; LANES];
         for l in 0..LANES {
-            r[l] = -y[idx[l]];
+            r[l] = -load(y, idx[l]);
         }
         for a in 0..m {
+            let fa = &features[a];
             for l in 0..LANES {
-                r[l] += x[idx[l] * m + a] * features[a * LANES + l];
+                r[l] += load(x, idx[l] * m + a) * fa[l];
             }
         }
         for a in 0..m {
             let mut scale = [0.0; LANES];
             for l in 0..LANES {
-                scale[l] = r[l] * inv_b * x[idx[l] * m + a];
+                scale[l] = r[l] * inv_b * load(x, idx[l] * m + a);
             }
             map.add_feature_gradient_by_lane::<LANES>(theta, a, &scale, grad);
         }
@@ -145,30 +149,32 @@ fn step_lanes_once<F: FeatureMap>(lanes: &mut Lanes, inputs: &StepInputs<F>) -> 
         steps[l] += 1;
         hit[l] = steps[l] >= max_steps;
     }
-    for a in 0..p {
+    let (rows, _) = theta.as_chunks::<LANES>();
+    for t in &rows[..p] {
         for l in 0..LANES {
-            hit[l] |= !theta[a * LANES + l].is_finite();
+            hit[l] |= !t[l].is_finite();
         }
     }
     match exit {
         LaneExit::Never | LaneExit::Other => {}
         LaneExit::Coordinate { axis, threshold } => {
+            let t = &rows[*axis];
             for l in 0..LANES {
-                hit[l] |= theta[axis * LANES + l] >= *threshold;
+                hit[l] |= t[l] >= *threshold;
             }
         }
         LaneExit::LossAbove { threshold, sxx, sxy, syy } => {
             // The model's own loss formula, for every lane at once, at the features of the new θ.
-            let features = map.features_by_lane::<LANES>(theta, phi);
-            let loss = quadratic_loss::<LANES>(sxx, sxy, *syy, m, |a, l| features[a * LANES + l]);
+            let (features, _) = map.features_by_lane::<LANES>(theta, phi).as_chunks::<LANES>();
+            let loss = quadratic_loss::<LANES>(sxx, sxy, *syy, m, |a, l| features[a][l]);
             for l in 0..LANES {
                 hit[l] |= loss[l] > *threshold;
             }
         }
     }
-    let mut mask = 0u32;
+    let mut mask = 0u64;
     for (l, h) in hit.iter().enumerate() {
-        mask |= (*h as u32) << l;
+        mask |= (*h as u64) << l;
     }
     mask
 }
@@ -201,11 +207,7 @@ pub fn run_feature_model_sgd<F: FeatureMap>(
         return Err(Error::invalid("start", format!("{} entries", start.len()), format!("must have P = {} entries", model.dim())));
     }
     let pending = pending_replicas(spec, &completed);
-    let fresh: Vec<ReplicaOutcome> = pending
-        .par_chunks(REPLICAS_PER_TASK)
-        .with_max_len(1)
-        .flat_map_iter(|chunk| run_task(model, lr, batch_size, exit, start, spec, chunk, on_done))
-        .collect();
+    let fresh = run_lane_workers(&pending, LANES, |queue| run_task(model, lr, batch_size, exit, start, spec, queue, on_done));
     Ok(merge_outcomes(spec, completed, fresh))
 }
 
@@ -217,7 +219,7 @@ fn run_task<F: FeatureMap>(
     exit: &Exit,
     start: &[f64],
     spec: EnsembleSpec,
-    queue: &[usize],
+    queue: &ReplicaQueue,
     on_done: &(dyn Fn(&ReplicaOutcome) + Sync),
 ) -> Vec<ReplicaOutcome> {
     let (d, m) = (model.dim(), model.map().feature_dim());
@@ -238,7 +240,6 @@ fn run_task<F: FeatureMap>(
         replica: [0; LANES],
         active: [false; LANES],
     };
-    let mut next = 0;
     let load = |lanes: &mut Lanes, l: usize, replica: usize| {
         let state = replica_rng(spec.seed, replica as u64).state();
         for k in 0..4 {
@@ -252,12 +253,11 @@ fn run_task<F: FeatureMap>(
         lanes.active[l] = true;
     };
     for l in 0..LANES {
-        if next < queue.len() && !crate::cancel::requested() {
-            load(&mut lanes, l, queue[next]);
-            next += 1;
+        if let Some(replica) = queue.pop() {
+            load(&mut lanes, l, replica);
         }
     }
-    let mut outcomes = Vec::with_capacity(queue.len());
+    let mut outcomes = Vec::new();
     let mut theta_l = vec![0.0; d];
     let inputs = StepInputs {
         map: model.map(),
@@ -301,9 +301,8 @@ fn run_task<F: FeatureMap>(
             on_done(&outcome);
             outcomes.push(outcome);
             lanes.active[l] = false;
-            if next < queue.len() && !crate::cancel::requested() {
-                load(&mut lanes, l, queue[next]);
-                next += 1;
+            if let Some(replica) = queue.pop() {
+                load(&mut lanes, l, replica);
             }
         }
     }

@@ -62,14 +62,18 @@ impl FeatureMap for CurveMap {
     #[inline(always)]
     #[allow(clippy::needless_range_loop)]
     fn features_by_lane<'a, const R: usize>(&self, theta: &'a [f64], phi: &'a mut [f64]) -> &'a [f64] {
-        let t0 = &theta[..R];
+        // Rows of known length R: the loops over lanes carry no bounds checks and vectorise.
+        let (t, _) = theta.as_chunks::<R>();
+        let (rows, _) = phi.as_chunks_mut::<R>();
+        let [p0, p1, rest @ ..] = rows else { panic!("the curve model has at least two features") };
+        let t0 = &t[0];
         for l in 0..R {
-            phi[l] = self.s * t0[l];
-            phi[R + l] = self.kappa * (t0[l] * t0[l] - 1.0);
+            p0[l] = self.s * t0[l];
+            p1[l] = self.kappa * (t0[l] * t0[l] - 1.0);
         }
-        for a in 2..=self.dim {
+        for (pa, ta) in rest.iter_mut().zip(&t[1..]).take(self.dim - 1) {
             for l in 0..R {
-                phi[a * R + l] = self.stiffness * theta[(a - 1) * R + l];
+                pa[l] = self.stiffness * ta[l];
             }
         }
         phi
@@ -77,20 +81,23 @@ impl FeatureMap for CurveMap {
     #[inline(always)]
     #[allow(clippy::needless_range_loop)]
     fn add_feature_gradient_by_lane<const R: usize>(&self, theta: &[f64], a: usize, scale: &[f64; R], out: &mut [f64]) {
+        let row = a.max(1) - 1;
+        let o = &mut out[row * R..(row + 1) * R];
         match a {
             0 => {
                 for l in 0..R {
-                    out[l] += scale[l] * self.s;
+                    o[l] += scale[l] * self.s;
                 }
             }
             1 => {
+                let t0 = &theta[..R];
                 for l in 0..R {
-                    out[l] += scale[l] * 2.0 * self.kappa * theta[l];
+                    o[l] += scale[l] * 2.0 * self.kappa * t0[l];
                 }
             }
             _ => {
                 for l in 0..R {
-                    out[(a - 1) * R + l] += scale[l] * self.stiffness;
+                    o[l] += scale[l] * self.stiffness;
                 }
             }
         }
