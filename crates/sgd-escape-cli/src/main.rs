@@ -204,6 +204,19 @@ fn landscape(config_path: &Path, out: &Path, force: bool) -> Result<bool, sgd_es
         (None, Some(e)) => println!("saddle    search failed: {e}"),
         (None, None) => println!("saddle    not searched"),
     }
+    if let Some(n) = &report.saddle_neighbours {
+        println!(
+            "joins     minima at distances {:.4e} and {:.4e} from θ* (L = {:.6e}, {:.6e}): borders θ*'s basin: {}",
+            n.distances[0],
+            n.distances[1],
+            n.losses[0],
+            n.losses[1],
+            if n.borders_minimum { "yes" } else { "no" }
+        );
+    }
+    if let Some(w) = report.saddle_neighbours_warning() {
+        eprintln!("warning: {w}");
+    }
     if let Some(b) = &report.barrier {
         println!("barrier   c = {:.6}   log c = {:.6}   ΔL = {:.6e}   (from the {})", b.ratio, b.log, b.linear, b.from);
     }

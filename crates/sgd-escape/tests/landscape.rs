@@ -192,7 +192,8 @@ fn a_band_that_runs_away_is_restarted_with_smaller_steps() {
 
 /// `[landscape.saddle] kind = "given"`: a saddle found before is Newton-refined and classified,
 /// with no search. On the curve model a point 10⁻³ off the NEB's saddle gives that saddle to
-/// 1e-8 and the same barrier and log-barrier rate; a point at the minimum is refused (index 0);
+/// 1e-8 and the same barrier and log-barrier rate (and the NEB's saddle is found to border θ*'s
+/// basin); a point at the minimum is refused (index 0);
 /// missing, misshapen or misplaced keys are refused naming them (tests/matrix_free.rs has the
 /// network's parameter file).
 #[test]
@@ -214,6 +215,11 @@ fn a_given_saddle_is_refined_and_classified() {
     let g = given.saddle.as_ref().unwrap();
     assert_eq!((g.method.as_str(), g.index), ("given", 1));
     assert!(g.theta.iter().zip(&s.theta).all(|(a, b)| (a - b).abs() < 1e-8), "{:?} vs {:?}", g.theta, s.theta);
+    // The NEB's saddle is checked to border θ*'s basin (the given one is not checked).
+    let neighbours = searched.saddle_neighbours.as_ref().expect("checked for a NEB saddle");
+    assert!(neighbours.borders_minimum && neighbours.distances[0] < 1e-6, "{neighbours:?}");
+    assert_eq!(searched.saddle_neighbours_warning(), None);
+    assert_eq!(given.saddle_neighbours, None);
     assert!((given.barrier.unwrap().log - searched.barrier.unwrap().log).abs() < 1e-10);
     let (rg, rs) = (given.predictions.log_barrier.rate_per_time.unwrap(), searched.predictions.log_barrier.rate_per_time.unwrap());
     assert!((rg - rs).abs() < 1e-8 * rs, "{rg} vs {rs}");
@@ -246,4 +252,20 @@ fn a_saddle_joins_the_two_minima_its_descents_reach() {
     assert!((first.loss - 0.1).abs() < 1e-12 && (second.loss - 0.1).abs() < 1e-12);
     let [first, second] = adjacent_minima(&Washboard, &saddle, &[4.0 * PI, 0.0], PI).unwrap();
     assert!(close(&first.theta, [2.0 * PI, 0.0]) && close(&second.theta, [0.0, 0.0]), "{:?} {:?}", first.theta, second.theta);
+}
+
+/// Whether a saddle borders θ*'s basin: on the washboard the saddle (π, 0) borders 0, while
+/// from θ* = 4π it is two basins away: its neighbours are 2π and 4π from θ*.
+#[test]
+fn a_saddle_two_basins_away_does_not_border_the_minimum() {
+    use sgd_escape::landscape::path::saddle_neighbours;
+    use std::f64::consts::PI;
+    let saddle = nudged_elastic_band(&Washboard, &[0.0, 0.0], &[2.0 * PI, 0.0], SaddleOptions::default()).unwrap();
+    let near = saddle_neighbours(&Washboard, &saddle, &[0.0, 0.0]).unwrap();
+    assert!(near.borders_minimum, "{near:?}");
+    assert!(near.distances[0] < 1e-9 && (near.distances[1] - 2.0 * PI).abs() < 1e-9, "{near:?}");
+    let far = saddle_neighbours(&Washboard, &saddle, &[4.0 * PI, 0.0]).unwrap();
+    assert!(!far.borders_minimum, "{far:?}");
+    assert!((far.distances[0] - 2.0 * PI).abs() < 1e-9 && (far.distances[1] - 4.0 * PI).abs() < 1e-9, "{far:?}");
+    assert!(far.losses.iter().all(|l| (l - 0.1).abs() < 1e-12));
 }

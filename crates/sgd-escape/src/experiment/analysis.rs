@@ -10,6 +10,7 @@ use super::spectrum::{SpectrumReport, minimize_at};
 use crate::escape::Exit;
 use crate::landscape::curvature::Hessian;
 use crate::landscape::outliers::{OutlierRule, Outliers, detect_outliers, restricted_determinant};
+use crate::landscape::path::{SaddleNeighbours, saddle_neighbours};
 use crate::landscape::saddle::{Saddle, SaddleOptions, eigenvector_following, given_saddle, nudged_elastic_band};
 use crate::linalg;
 use crate::theory::rates::{self, BarrierGeometry};
@@ -98,6 +99,10 @@ pub struct LandscapeAnalysis {
     /// Why the saddle search failed, when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub saddle_error: Option<String>,
+    /// The two minima a NEB's saddle joins and whether θ* is one of them (dense analyses
+    /// only: the check costs up to 80 000 gradients).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saddle_neighbours: Option<SaddleNeighbours>,
     /// The barrier, when a saddle or a loss threshold defines one.
     pub barrier: Option<Barrier>,
     /// β = B/(η h*), when the dynamics has η and B.
@@ -111,6 +116,20 @@ pub struct LandscapeAnalysis {
     pub critical_dimension: Option<f64>,
     /// φ = 1 + β of P ∝ L^(−φ).
     pub stationary_exponent: Option<f64>,
+}
+
+impl LandscapeAnalysis {
+    /// A warning when the saddle does not border θ*'s basin (its barrier is then not one θ*
+    /// escapes over).
+    pub fn saddle_neighbours_warning(&self) -> Option<String> {
+        let n = self.saddle_neighbours.as_ref().filter(|n| !n.borders_minimum)?;
+        Some(format!(
+            "the saddle does not border θ*'s basin: steepest descent from it reaches minima at distances {:.4e} and {:.4e} from θ* \
+             (L = {:.6e} and {:.6e}; L* = {:.6e}), so the barrier and the predictions from it are not those of an escape from θ*; \
+             run the NEB to a minimum next to θ*, or give the saddle (landscape.saddle kind = \"given\")",
+            n.distances[0], n.distances[1], n.losses[0], n.losses[1], self.minimum.loss
+        ))
+    }
 }
 
 /// The time per step in units of t (η for SGD, dt for an SDE), and the SGD (η, B) the
@@ -140,6 +159,12 @@ pub fn analyze(input: AnalysisInput<'_>) -> LandscapeAnalysis {
     let (saddle, saddle_error) = match find_saddle(&input) {
         Ok(s) => (s, None),
         Err(e) => (None, Some(e.to_string())),
+    };
+    // A NEB's saddle need not border θ*'s basin: check by descending from it both ways.
+    let dense = !matches!(landscape.hessian, Some(HessianConfig::Lanczos(_)));
+    let saddle_neighbours = match (&saddle, &landscape.saddle) {
+        (Some(s), Some(SaddleConfig::Neb(_))) if dense => saddle_neighbours(model, s, theta_star).ok(),
+        _ => None,
     };
     let barrier = match (&saddle, input.exit_config) {
         (Some(s), _) => Some((s.loss, "saddle")),
@@ -183,6 +208,7 @@ pub fn analyze(input: AnalysisInput<'_>) -> LandscapeAnalysis {
         },
         saddle,
         saddle_error,
+        saddle_neighbours,
         barrier,
         beta,
         geometry,

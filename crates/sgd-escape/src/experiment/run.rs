@@ -103,6 +103,7 @@ fn summarize_statistics(
     if let Some(e) = &landscape.saddle_error {
         warnings.push(format!("saddle search failed, so the saddle-based predictions are missing: {e}"));
     }
+    warnings.extend(landscape.saddle_neighbours_warning());
     let comparison = compare(&escape, &landscape.predictions);
     if escape.diverged > 0 {
         warnings.push(format!(

@@ -8,6 +8,7 @@ use super::minimize::{MinimizeOptions, Minimum};
 use super::saddle::Saddle;
 use crate::linalg;
 use crate::model::Model;
+use serde::Serialize;
 
 /// Vertices of the returned path (it is resampled to equal arc length).
 const VERTICES: usize = 256;
@@ -79,6 +80,33 @@ pub fn adjacent_minima<M: Model + ?Sized>(model: &M, saddle: &Saddle, toward: &[
         minimize_lbfgs(model, descent.last().expect("non-empty"), options)
     };
     Ok([end(1.0)?, end(-1.0)?])
+}
+
+/// The two minima a saddle joins, seen from θ*: whether the saddle borders θ*'s basin at all.
+/// A NEB between θ* and another minimum can relax onto a saddle between two other basins (the
+/// band slides over a small barrier without a visible bump); its barrier is then not one θ*
+/// escapes over.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SaddleNeighbours {
+    /// L at the two minima the saddle joins ([`adjacent_minima`], the first on θ*'s side).
+    pub losses: [f64; 2],
+    /// Their distances from θ*.
+    pub distances: [f64; 2],
+    /// Whether one of them is θ*: closer to it than 10⁻³ |θˢ − θ*|.
+    pub borders_minimum: bool,
+}
+
+/// The minima `saddle` joins ([`adjacent_minima`]) and whether one of them is `theta_star`.
+/// Costs two steepest descents of up to 40 000 gradient steps and two L-BFGS polishes.
+pub fn saddle_neighbours<M: Model + ?Sized>(model: &M, saddle: &Saddle, theta_star: &[f64]) -> crate::Result<SaddleNeighbours> {
+    let scale = linalg::distance(&saddle.theta, theta_star);
+    let ends = adjacent_minima(model, saddle, theta_star, scale)?;
+    let distances = ends.each_ref().map(|m| linalg::distance(&m.theta, theta_star));
+    Ok(SaddleNeighbours {
+        losses: ends.each_ref().map(|m| m.loss),
+        distances,
+        borders_minimum: distances.iter().any(|&d| d <= 1e-3 * scale),
+    })
 }
 
 /// `points` resampled at `count` equal arc-length positions (first and last kept).
