@@ -209,8 +209,8 @@ fn landscape(config_path: &Path, out: &Path, force: bool) -> Result<bool, sgd_es
             "joins     minima at distances {:.4e} and {:.4e} from θ* (L = {:.6e}, {:.6e}): borders θ*'s basin: {}",
             n.distances[0],
             n.distances[1],
-            n.losses[0],
-            n.losses[1],
+            n.minima[0].loss,
+            n.minima[1].loss,
             if n.borders_minimum { "yes" } else { "no" }
         );
     }

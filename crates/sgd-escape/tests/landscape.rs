@@ -267,5 +267,5 @@ fn a_saddle_two_basins_away_does_not_border_the_minimum() {
     let far = saddle_neighbours(&Washboard, &saddle, &[4.0 * PI, 0.0]).unwrap();
     assert!(!far.borders_minimum, "{far:?}");
     assert!((far.distances[0] - 2.0 * PI).abs() < 1e-9 && (far.distances[1] - 4.0 * PI).abs() < 1e-9, "{far:?}");
-    assert!(far.losses.iter().all(|l| (l - 0.1).abs() < 1e-12));
+    assert!(far.minima.iter().all(|m| (m.loss - 0.1).abs() < 1e-12));
 }

@@ -127,7 +127,7 @@ impl LandscapeAnalysis {
             "the saddle does not border θ*'s basin: steepest descent from it reaches minima at distances {:.4e} and {:.4e} from θ* \
              (L = {:.6e} and {:.6e}; L* = {:.6e}), so the barrier and the predictions from it are not those of an escape from θ*; \
              run the NEB to a minimum next to θ*, or give the saddle (landscape.saddle kind = \"given\")",
-            n.distances[0], n.distances[1], n.losses[0], n.losses[1], self.minimum.loss
+            n.distances[0], n.distances[1], n.minima[0].loss, n.minima[1].loss, self.minimum.loss
         ))
     }
 }

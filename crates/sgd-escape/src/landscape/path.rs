@@ -88,8 +88,8 @@ pub fn adjacent_minima<M: Model + ?Sized>(model: &M, saddle: &Saddle, toward: &[
 /// escapes over.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct SaddleNeighbours {
-    /// L at the two minima the saddle joins ([`adjacent_minima`], the first on θ*'s side).
-    pub losses: [f64; 2],
+    /// The two minima the saddle joins ([`adjacent_minima`], the first on θ*'s side).
+    pub minima: [Minimum; 2],
     /// Their distances from θ*.
     pub distances: [f64; 2],
     /// Whether one of them is θ*: closer to it than 10⁻³ |θˢ − θ*|.
@@ -100,13 +100,9 @@ pub struct SaddleNeighbours {
 /// Costs two steepest descents of up to 40 000 gradient steps and two L-BFGS polishes.
 pub fn saddle_neighbours<M: Model + ?Sized>(model: &M, saddle: &Saddle, theta_star: &[f64]) -> crate::Result<SaddleNeighbours> {
     let scale = linalg::distance(&saddle.theta, theta_star);
-    let ends = adjacent_minima(model, saddle, theta_star, scale)?;
-    let distances = ends.each_ref().map(|m| linalg::distance(&m.theta, theta_star));
-    Ok(SaddleNeighbours {
-        losses: ends.each_ref().map(|m| m.loss),
-        distances,
-        borders_minimum: distances.iter().any(|&d| d <= 1e-3 * scale),
-    })
+    let minima = adjacent_minima(model, saddle, theta_star, scale)?;
+    let distances = minima.each_ref().map(|m| linalg::distance(&m.theta, theta_star));
+    Ok(SaddleNeighbours { minima, distances, borders_minimum: distances.iter().any(|&d| d <= 1e-3 * scale) })
 }
 
 /// `points` resampled at `count` equal arc-length positions (first and last kept).

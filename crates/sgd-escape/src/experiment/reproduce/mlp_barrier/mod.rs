@@ -145,10 +145,17 @@ fn landscape(dir: &Path, progress: &(dyn Fn(&str) + Sync)) -> Result<Landscape> 
     let given = given_saddle(&saddle_file);
     let second = prepare(&analysis_config(&trained[1], &given)?, Path::new("."))?;
     let trained_minima = [&first.landscape.minimum, &second.landscape.minimum];
-    // The minima the saddle joins, which need not be the trained ones.
-    let theta_a = &trained_minima[0].theta;
-    let scale = crate::linalg::distance(&saddle.theta, theta_a);
-    let adjacent = crate::landscape::path::adjacent_minima(first.model.as_model(), &saddle, theta_a, scale)?;
+    // The minima the saddle joins, which need not be the trained ones: the first analysis
+    // found them when it checked whether its NEB saddle borders θ*'s basin (recomputed here
+    // only if that check failed, to report why).
+    let adjacent = match &first.landscape.saddle_neighbours {
+        Some(n) => n.minima.clone(),
+        None => {
+            let theta_a = &trained_minima[0].theta;
+            let scale = crate::linalg::distance(&saddle.theta, theta_a);
+            crate::landscape::path::adjacent_minima(first.model.as_model(), &saddle, theta_a, scale)?
+        }
+    };
     let mut studied = Vec::new();
     for (j, m) in adjacent.iter().enumerate() {
         let file = parameter_file(&dir.join(format!("minimum-{j}.json")), &m.theta)?;
