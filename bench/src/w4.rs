@@ -39,7 +39,7 @@ fn main() {
     let json: serde_json::Value = serde_json::from_str(&text).expect("JSON");
     let theta: Vec<f64> = json["theta"].as_array().expect("theta").iter().map(|v| v.as_f64().expect("number")).collect();
     assert_eq!(theta.len(), model.dim(), "params.json does not match the network");
-    let hessian = Hessian { model, theta: &theta };
+    let hessian = Hessian::new(model, &theta);
     let mut walls = Vec::new();
     for rep in 0..repeats {
         let t0 = Instant::now();

@@ -5,7 +5,7 @@ use sgd_escape::experiment::prepare;
 use sgd_escape::landscape::curvature::Hessian;
 use sgd_escape::landscape::minimize;
 use sgd_escape::landscape::outliers::{OutlierRule, detect_outliers};
-use sgd_escape::landscape::saddle::{SaddleOptions, eigenvector_following, nudged_elastic_band};
+use sgd_escape::landscape::saddle::{SaddleOptions, eigenvector_following, given_saddle, nudged_elastic_band};
 use sgd_escape::landscape::spectrum::dense_eigen;
 use sgd_escape::model::{CurveMap, Dataset, DoubleWell, FeatureModel, HessianProduct};
 
@@ -35,7 +35,7 @@ fn double_well_saddles_and_outliers() {
             assert!((s.loss - 0.35).abs() < 1e-14);
             assert!(s.escape_direction[0].abs() > 1.0 - 1e-12);
         }
-        let (values, vectors) = dense_eigen(&Hessian { model: &model, theta: &a });
+        let (values, vectors) = dense_eigen(&Hessian::new(&model, &a));
         let outliers = detect_outliers(&values, &vectors, OutlierRule::default());
         assert_eq!(outliers.n, dim);
         assert!((outliers.h_star - 2.0).abs() < 1e-12);
@@ -49,7 +49,7 @@ fn double_well_saddles_and_outliers() {
 fn soft_bulk_is_not_an_outlier() {
     let model = DoubleWell { epsilon: 0.1, dim: 3, stiffness: 0.01 };
     let a = [-1.0, 0.0, 0.0];
-    let (values, vectors) = dense_eigen(&Hessian { model: &model, theta: &a });
+    let (values, vectors) = dense_eigen(&Hessian::new(&model, &a));
     let outliers = detect_outliers(&values, &vectors, OutlierRule::default());
     assert_eq!(outliers.n, 1);
     assert!((outliers.h_star - 2.0).abs() < 1e-12);
@@ -256,6 +256,42 @@ fn a_saddle_joins_the_two_minima_its_descents_reach() {
 
 /// Whether a saddle borders θ*'s basin: on the washboard the saddle (π, 0) borders 0, while
 /// from θ* = 4π it is two basins away: its neighbours are 2π and 4π from θ*.
+/// L = θ₁³ − 3θ₁ + θ₂²/2: a minimum at (1, 0), an index-1 saddle at (−1, 0), and no minimum
+/// beyond it (L → −∞ as θ₁ → −∞).
+struct Cubic;
+
+impl sgd_escape::model::Model for Cubic {
+    fn dim(&self) -> usize {
+        2
+    }
+    fn loss(&self, t: &[f64]) -> f64 {
+        t[0].powi(3) - 3.0 * t[0] + 0.5 * t[1] * t[1]
+    }
+    fn loss_and_gradient(&self, t: &[f64], g: &mut [f64]) -> f64 {
+        g[0] = 3.0 * t[0] * t[0] - 3.0;
+        g[1] = t[1];
+        self.loss(t)
+    }
+}
+
+impl HessianProduct for Cubic {
+    fn hvp(&self, t: &[f64], v: &[f64], out: &mut [f64]) {
+        out[0] = 6.0 * t[0] * v[0];
+        out[1] = v[1];
+    }
+}
+
+/// Where one side of a saddle has no minimum, the check that it borders θ*'s basin fails with
+/// an error (which the analysis reports and warns about) instead of a made-up minimum.
+#[test]
+fn a_saddle_with_no_minimum_beyond_it_fails_the_neighbour_check() {
+    use sgd_escape::landscape::path::saddle_neighbours;
+    let saddle = given_saddle(&Cubic, &[-1.0, 0.0], SaddleOptions::default()).unwrap();
+    assert_eq!(saddle.index, 1);
+    let checked = saddle_neighbours(&Cubic, &saddle, &[1.0, 0.0]);
+    assert!(checked.is_err(), "{checked:?}");
+}
+
 #[test]
 fn a_saddle_two_basins_away_does_not_border_the_minimum() {
     use sgd_escape::landscape::path::saddle_neighbours;

@@ -51,7 +51,7 @@ fn lbfgs_finds_the_minimum_dense_newton_certifies() {
     // |∇L|/λ to first order (this network also has flat directions, along which minima are not
     // isolated).
     let p = mlp.dim();
-    let (values, vectors) = dense_eigen(&Hessian { model: &mlp, theta: &newton.theta });
+    let (values, vectors) = dense_eigen(&Hessian::new(&mlp, &newton.theta));
     assert!(values[0] > -1e-12 * values[p - 1], "Newton's answer is a minimum: {:?}", &values[..3]);
     let cut = 1e-3 * values[p - 1];
     let delta: Vec<f64> = newton.theta.iter().zip(&lbfgs.theta).map(|(a, b)| a - b).collect();
@@ -161,7 +161,7 @@ fn large_networks_default_to_lanczos_with_verified_residuals() {
     for (j, lambda) in values.iter().enumerate() {
         let v: Vec<f64> = (0..p).map(|i| prepared.start.hessian_eigenvectors[i * computed + j]).collect();
         assert!((linalg::norm(&v) - 1.0).abs() < 1e-10);
-        Hessian { model, theta: &prepared.start.theta }.apply(&v, &mut hv);
+        Hessian::new(model, &prepared.start.theta).apply(&v, &mut hv);
         let residual = hv.iter().zip(&v).map(|(a, b)| (a - lambda * b).powi(2)).sum::<f64>().sqrt();
         assert!(residual <= 1e-6 * lambda_max * 1.01, "pair {j}: λ = {lambda}, residual {residual}");
     }

@@ -216,6 +216,47 @@ fn results_do_not_depend_on_the_thread_count() {
     assert_eq!(run(1), run(2));
 }
 
+/// Products at one θ through [`HessianProduct::hessian_at`] (the forward and backward passes
+/// kept) equal single products to the bit, for both activations, with weight decay, over several
+/// sample groups and for any thread count; a linearisation above the memory limit is refused.
+#[test]
+fn products_at_one_point_equal_single_products() {
+    let data = build(&load_vendored("digits").unwrap(), &DataSpec { labels: LabelMap::OneHot, ..Default::default() }).unwrap();
+    for act in [Activation::Tanh, Activation::Relu] {
+        let model = Mlp::new(&[24, 12], act, data.clone()).unwrap().with_weight_decay(1e-3).unwrap();
+        let p = model.dim();
+        let theta = model.glorot(2);
+        let directions: Vec<Vec<f64>> =
+            (0..3).map(|k| (0..p).map(|i| ((i * 7919 + k * 104_729) % 1000) as f64 / 500.0 - 1.0).collect()).collect();
+        let single: Vec<Vec<f64>> = directions
+            .iter()
+            .map(|v| {
+                let mut hv = vec![0.0; p];
+                model.hvp(&theta, v, &mut hv);
+                hv
+            })
+            .collect();
+        for threads in [1, 2, 3] {
+            let shared = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
+                let at = model.hessian_at(&theta).expect("a digits network's linearisation fits in memory");
+                directions
+                    .iter()
+                    .map(|v| {
+                        let mut hv = vec![0.0; p];
+                        at.hvp(v, &mut hv);
+                        hv
+                    })
+                    .collect::<Vec<_>>()
+            });
+            assert!(shared == single, "{act:?}, {threads} threads: products at one point differ from single products");
+        }
+    }
+    // 50 000 samples × (4 × 700 + 1) stored numbers × 8 bytes > 1 GiB.
+    let wide = Dataset { features: 1, outputs: 1, x: vec![0.5; 50_000], y: vec![1.0; 50_000] };
+    let model = Mlp::new(&[700, 700], Activation::Tanh, wide).unwrap();
+    assert!(model.hessian_at(&vec![0.0; model.dim()]).is_none(), "a linearisation above HESSIAN_CACHE_BYTES must be refused");
+}
+
 #[test]
 fn glorot_initialisation() {
     let data = Dataset { features: 200, outputs: 100, x: vec![0.0; 200], y: vec![0.0; 100] };

@@ -132,7 +132,7 @@ fn gauss_newton_operator_matches_per_sample_sum() {
     for (a, b) in fast.iter().zip(&reference) {
         assert!((a - b).abs() < 1e-12, "{a} vs {b}");
     }
-    let h = to_dense(&Hessian { model: &model, theta: &theta });
+    let h = to_dense(&Hessian::new(&model, &theta));
     // Only θ₁ has curvature in φ (the κ(θ₁² − 1) feature): H − G is zero off (0, 0).
     for k in 1..9 {
         assert!((h[k] - fast[k]).abs() < 1e-12);

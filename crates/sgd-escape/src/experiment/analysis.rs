@@ -103,6 +103,9 @@ pub struct LandscapeAnalysis {
     /// only: the check costs up to 80 000 gradients).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub saddle_neighbours: Option<SaddleNeighbours>,
+    /// Why that check failed, when it did (a descent or its L-BFGS polish did not converge).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saddle_neighbours_error: Option<String>,
     /// The barrier, when a saddle or a loss threshold defines one.
     pub barrier: Option<Barrier>,
     /// β = B/(η h*), when the dynamics has η and B.
@@ -120,8 +123,14 @@ pub struct LandscapeAnalysis {
 
 impl LandscapeAnalysis {
     /// A warning when the saddle does not border θ*'s basin (its barrier is then not one θ*
-    /// escapes over).
+    /// escapes over), or when the check could not be made.
     pub fn saddle_neighbours_warning(&self) -> Option<String> {
+        if let Some(e) = &self.saddle_neighbours_error {
+            return Some(format!(
+                "could not check that the saddle borders θ*'s basin ({e}), so the barrier and the predictions from it may not be \
+                 those of an escape from θ*"
+            ));
+        }
         let n = self.saddle_neighbours.as_ref().filter(|n| !n.borders_minimum)?;
         Some(format!(
             "the saddle does not border θ*'s basin: steepest descent from it reaches minima at distances {:.4e} and {:.4e} from θ* \
@@ -162,9 +171,12 @@ pub fn analyze(input: AnalysisInput<'_>) -> LandscapeAnalysis {
     };
     // A NEB's saddle need not border θ*'s basin: check by descending from it both ways.
     let dense = !matches!(landscape.hessian, Some(HessianConfig::Lanczos(_)));
-    let saddle_neighbours = match (&saddle, &landscape.saddle) {
-        (Some(s), Some(SaddleConfig::Neb(_))) if dense => saddle_neighbours(model, s, theta_star).ok(),
-        _ => None,
+    let (saddle_neighbours, saddle_neighbours_error) = match (&saddle, &landscape.saddle) {
+        (Some(s), Some(SaddleConfig::Neb(_))) if dense => match saddle_neighbours(model, s, theta_star) {
+            Ok(n) => (Some(n), None),
+            Err(e) => (None, Some(e.to_string())),
+        },
+        _ => (None, None),
     };
     let barrier = match (&saddle, input.exit_config) {
         (Some(s), _) => Some((s.loss, "saddle")),
@@ -187,7 +199,7 @@ pub fn analyze(input: AnalysisInput<'_>) -> LandscapeAnalysis {
         outliers: outliers.n,
         escape_eigenvalue: saddle.as_ref().map(|s| s.escape_eigenvalue),
         det_minimum_restricted: det_restricted,
-        det_saddle_restricted: saddle.as_ref().map(|s| restricted_determinant(&Hessian { model, theta: &s.theta }, &outliers.vectors)),
+        det_saddle_restricted: saddle.as_ref().map(|s| restricted_determinant(&Hessian::new(model, &s.theta), &outliers.vectors)),
         det_minimum: (!input.minimum.spectrum.is_partial()).then(|| values.iter().product()),
         det_saddle: saddle.as_ref().filter(|s| s.all_eigenvalues).map(|s| s.hessian_eigenvalues.iter().product()),
         escape_curvature_at_minimum: saddle.as_ref().map(|s| {
@@ -209,6 +221,7 @@ pub fn analyze(input: AnalysisInput<'_>) -> LandscapeAnalysis {
         saddle,
         saddle_error,
         saddle_neighbours,
+        saddle_neighbours_error,
         barrier,
         beta,
         geometry,

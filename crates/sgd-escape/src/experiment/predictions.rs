@@ -336,7 +336,7 @@ fn deflated_hessian_trace(input: &AnalysisInput<'_>) -> (f64, f64) {
     let model = input.model.as_model();
     let m = input.minimum.eigenvalues.len();
     let vectors: Vec<Vec<f64>> = (0..m).map(|j| crate::linalg::column(input.minimum.eigenvectors, m, j)).collect();
-    let hessian = Hessian { model, theta: input.minimum.theta };
+    let hessian = Hessian::new(model, input.minimum.theta);
     deflated_trace(&hessian, input.minimum.eigenvalues, &vectors, TRACE_PROBES, 0x7ace)
 }
 

@@ -164,7 +164,7 @@ pub(super) fn hessian_spectrum(
         HessianConfig::Lanczos(l) => l,
     };
     let options = LanczosOptions { tolerance: lanczos.tolerance.get(), max_steps: lanczos.max_steps.get(), seed: 0 };
-    let pairs = lanczos_extreme(&Hessian { model, theta }, lanczos.eigenvalues.get(), true, options);
+    let pairs = lanczos_extreme(&Hessian::new(model, theta), lanczos.eigenvalues.get(), true, options);
     let m = pairs.values.len();
     // Ascending, eigenvectors as columns.
     let values: Vec<f64> = pairs.values.iter().rev().copied().collect();

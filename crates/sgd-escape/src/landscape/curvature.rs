@@ -13,7 +13,8 @@
 //! - the loss-weighted matrix and its decoupled form, `A` and `L · G` (the decoupling check).
 
 use crate::dynamics::Sampling;
-use crate::model::{GaussNewtonProduct, GradientNoise, HessianProduct};
+use crate::model::{GaussNewtonProduct, GradientNoise, HessianAt, HessianProduct};
+use std::sync::OnceLock;
 
 /// A symmetric linear operator on R^P.
 pub trait Operator: Sync {
@@ -161,12 +162,25 @@ impl<A: Operator> Operator for Restricted<A> {
     }
 }
 
-/// The Hessian `H(θ)` through exact Hessian-vector products.
+/// The Hessian `H(θ)` through exact Hessian-vector products. The first product prepares the
+/// model's [`HessianProduct::hessian_at`] (for an MLP, its forward and backward passes at θ),
+/// which the following products share; the products are those of [`HessianProduct::hvp`].
 pub struct Hessian<'a, M: HessianProduct + ?Sized> {
-    /// The model.
-    pub model: &'a M,
+    model: &'a M,
+    theta: &'a [f64],
+    at: OnceLock<Option<Box<dyn HessianAt + 'a>>>,
+}
+
+impl<'a, M: HessianProduct + ?Sized> Hessian<'a, M> {
+    /// `H(θ)` of `model`.
+    pub fn new(model: &'a M, theta: &'a [f64]) -> Self {
+        Hessian { model, theta, at: OnceLock::new() }
+    }
+
     /// The point θ.
-    pub theta: &'a [f64],
+    pub fn theta(&self) -> &'a [f64] {
+        self.theta
+    }
 }
 
 impl<M: HessianProduct + ?Sized> Operator for Hessian<'_, M> {
@@ -174,7 +188,10 @@ impl<M: HessianProduct + ?Sized> Operator for Hessian<'_, M> {
         self.model.dim()
     }
     fn apply(&self, v: &[f64], out: &mut [f64]) {
-        self.model.hvp(self.theta, v, out)
+        match self.at.get_or_init(|| self.model.hessian_at(self.theta)) {
+            Some(at) => at.hvp(v, out),
+            None => self.model.hvp(self.theta, v, out),
+        }
     }
 }
 

@@ -41,7 +41,7 @@ pub struct Saddle {
 
 /// Hessian eigenpairs at θ: ascending values, eigenvectors as columns (row-major).
 fn eigen_at<M: HessianProduct + ?Sized>(model: &M, theta: &[f64]) -> (Vec<f64>, Vec<f64>) {
-    dense_eigen(&Hessian { model, theta })
+    dense_eigen(&Hessian::new(model, theta))
 }
 
 /// Newton's method on ∇L = 0 from `theta` (which must be close to the critical point): steps
@@ -69,7 +69,7 @@ pub fn newton_refine<M: HessianProduct + ?Sized>(model: &M, theta: &[f64], tol: 
 pub fn newton_krylov_refine<M: HessianProduct + ?Sized>(model: &M, theta: &[f64], tol: f64) -> Result<Vec<f64>> {
     newton_iterations(model, theta, tol, &|x, g| {
         let minus_g: Vec<f64> = g.iter().map(|v| -v).collect();
-        minres(&Hessian { model, theta: x }, &minus_g, 0.1_f64.min(linalg::norm(g).sqrt()), 500).x
+        minres(&Hessian::new(model, x), &minus_g, 0.1_f64.min(linalg::norm(g).sqrt()), 500).x
     })
 }
 
@@ -159,7 +159,7 @@ fn all_by_dense<M: HessianProduct + ?Sized>(model: &M, theta: &[f64], method: &s
 /// the Ritz values below −10⁻¹⁰ λmax; it is certain only when the lowest pair not counted is
 /// above that threshold by more than its residual, else the check is reported as inconclusive.
 fn lowest_by_lanczos<M: HessianProduct + ?Sized>(model: &M, theta: &[f64], method: &str) -> Result<(Vec<f64>, Vec<f64>)> {
-    let hessian = Hessian { model, theta };
+    let hessian = Hessian::new(model, theta);
     let top = lanczos_extreme(&hessian, 1, true, LanczosOptions { tolerance: 1e-8, max_steps: 300, seed: 1 });
     let scale = top.values[0].abs();
     let mut low = lanczos_extreme(&hessian, LOWEST_PAIRS, false, LanczosOptions { tolerance: 1e-8, max_steps: 1000, seed: 2 });
@@ -333,7 +333,7 @@ pub fn nudged_elastic_band<M: HessianProduct + ?Sized>(model: &M, a: &[f64], b: 
         })
         .collect();
     let curvature_at_a = if options.matrix_free {
-        lanczos_extreme(&Hessian { model, theta: a }, 1, true, LanczosOptions { tolerance: 1e-6, max_steps: 300, seed: 1 }).values[0].abs()
+        lanczos_extreme(&Hessian::new(model, a), 1, true, LanczosOptions { tolerance: 1e-6, max_steps: 300, seed: 1 }).values[0].abs()
     } else {
         eigen_at(model, a).0.iter().fold(0.0_f64, |s, l| s.max(l.abs()))
     };

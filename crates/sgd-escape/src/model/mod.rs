@@ -29,11 +29,11 @@ pub use curve::CurveMap;
 pub use double_well::DoubleWell;
 pub use feature::{FeatureMap, FeatureModel, quadratic_loss};
 pub use linear::LinearMap;
-pub use mlp::{Activation, Mlp, NoiseStrength};
+pub use mlp::{Activation, HESSIAN_CACHE_BYTES, Mlp, MlpHessianAt, NoiseStrength};
 
 /// Every capability trait, for `use sgd_escape::model::prelude::*`.
 pub mod prelude {
-    pub use super::{DataModel, GaussNewtonProduct, GradientNoise, HessianProduct, MinibatchGradient, Model};
+    pub use super::{DataModel, GaussNewtonProduct, GradientNoise, HessianAt, HessianProduct, MinibatchGradient, Model};
 }
 
 use crate::dynamics::rng::ReplicaRng;
@@ -56,11 +56,28 @@ pub trait HessianProduct: Model {
     /// `out = ∇²L(θ) v`.
     fn hvp(&self, theta: &[f64], v: &[f64], out: &mut [f64]);
 
+    /// The Hessian at one θ for many products (Lanczos, MINRES, a dense Hessian), when the model
+    /// can share work between them: an MLP keeps its forward and backward passes
+    /// ([`MlpHessianAt`]). `None` (the default) means every product is computed by
+    /// [`HessianProduct::hvp`] from scratch. The products are those of `hvp`, to the bit.
+    fn hessian_at<'a>(&'a self, _theta: &[f64]) -> Option<Box<dyn HessianAt + 'a>> {
+        None
+    }
+
     /// Dense Hessian, row-major `P × P`, assembled from P Hessian-vector products and
     /// symmetrised.
     fn hessian(&self, theta: &[f64]) -> Vec<f64> {
-        crate::linalg::materialize_symmetric(self.dim(), |v, out| self.hvp(theta, v, out))
+        match self.hessian_at(theta) {
+            Some(at) => crate::linalg::materialize_symmetric(self.dim(), |v, out| at.hvp(v, out)),
+            None => crate::linalg::materialize_symmetric(self.dim(), |v, out| self.hvp(theta, v, out)),
+        }
     }
+}
+
+/// Hessian-vector products `∇²L(θ) v` at a θ fixed in advance ([`HessianProduct::hessian_at`]).
+pub trait HessianAt: Send + Sync {
+    /// `out = ∇²L(θ) v`.
+    fn hvp(&self, v: &[f64], out: &mut [f64]);
 }
 
 /// A mean-square model built from a data set `{(x_μ, y_μ)}`, μ = 1..N:

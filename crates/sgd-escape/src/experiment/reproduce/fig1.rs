@@ -177,7 +177,7 @@ fn snapshot(model: &Mlp, theta: &[f64], epoch: usize, probes: usize, steps: usiz
     // Alignment: Tr Σ exactly, Tr H by Hutchinson with Rademacher probes.
     let noise = model.noise_strength(theta);
     let trace_sigma = noise.noise / BATCH_SIZE as f64;
-    let h = Hessian { model, theta };
+    let h = Hessian::new(model, theta);
     let mut rng = crate::dynamics::rng::replica_rng(seed, 0x7ace);
     let mut hv = vec![0.0; p];
     let samples: Vec<f64> = (0..2 * probes)

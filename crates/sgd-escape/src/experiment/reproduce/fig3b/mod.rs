@@ -130,7 +130,7 @@ struct Problem {
 fn problem(set: Set) -> Result<Problem> {
     let model = FeatureModel::new(LinearMap { dim: set.dim }, Dataset::gaussian(set.samples, set.dim, set.data_seed, |_, xi| xi))?;
     let theta_star = minimize(&model, &vec![0.0; set.dim], Default::default())?.theta;
-    let (values, vectors) = dense_eigen(&Hessian { model: &model, theta: &theta_star });
+    let (values, vectors) = dense_eigen(&Hessian::new(&model, &theta_star));
     let outliers = detect_outliers(&values, &vectors, OutlierRule::default());
     let b = beta(LR, BATCH_SIZE, outliers.h_star);
     let kesten_alpha =

@@ -3,16 +3,18 @@
 //!
 //! Layer i maps `a ↦ σ(W_i a + b_i)` (no σ on the last layer); θ holds, layer after layer, W_i
 //! (row-major, out × in) then b_i. Gradients are hand-written backpropagation, Hessian-vector
-//! products Pearlmutter's R-operator (forward R-pass, then backpropagation of the R-adjoints),
-//! and per-sample gradient norms use |∇_W ℓ_μ|² = |δ_μ|²|a_μ|² layer by layer, so no P × N
+//! products Pearlmutter's R-operator ([`hessian`]), and per-sample gradient norms use |∇_W ℓ_μ|² = |δ_μ|²|a_μ|² layer by layer, so no P × N
 //! matrix is ever formed. Sums over samples run over a fixed partition of the data into
 //! [`groups`] contiguous groups, reduced in order: results do not depend on the thread count.
 
-use super::{DataModel, Dataset, GaussNewtonProduct, GradientNoise, HessianProduct, MinibatchGradient, Model};
+use super::{DataModel, Dataset, GaussNewtonProduct, GradientNoise, MinibatchGradient, Model};
 use crate::error::{Error, Result};
 use crate::linalg::gemm;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
+
+mod hessian;
+pub use hessian::{HESSIAN_CACHE_BYTES, MlpHessianAt};
 
 /// Samples per matrix-product block.
 const CHUNK: usize = 256;
@@ -27,8 +29,22 @@ fn groups(samples: usize) -> usize {
     samples.div_ceil(GROUP_SAMPLES).clamp(1, MAX_GROUPS)
 }
 
-/// A per-block contribution to a sum over samples: `(x, y, rows, first sample, accumulator)`.
-type BlockSum<'a> = dyn Fn(&[f64], &[f64], usize, usize, &mut [f64]) + Sync + 'a;
+/// One block of consecutive samples in a sum over the data.
+struct Block<'d> {
+    /// Position of the block in [`Mlp::blocks`] (group after group).
+    index: usize,
+    /// Its first sample.
+    start: usize,
+    /// Its number of samples.
+    rows: usize,
+    /// Its inputs, row-major `rows × m`.
+    x: &'d [f64],
+    /// Its targets, row-major `rows × K`.
+    y: &'d [f64],
+}
+
+/// A per-block contribution to a sum over samples, added into the accumulator.
+type BlockSum<'a> = dyn Fn(&Block, &mut [f64]) + Sync + 'a;
 
 /// Hidden-layer nonlinearity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -48,10 +64,11 @@ impl Activation {
             Activation::Tanh => z.tanh(),
         }
     }
-    /// σ'(z), given z and a = σ(z).
-    fn derivative(self, z: f64, a: f64) -> f64 {
+    /// σ'(z), given a = σ(z) alone: 1 − a² for tanh, and for ReLU 1 where a > 0 (which holds
+    /// exactly where z > 0, NaN included, since `max` returns 0 for a NaN z).
+    fn slope(self, a: f64) -> f64 {
         match self {
-            Activation::Relu => (z > 0.0) as u8 as f64,
+            Activation::Relu => (a > 0.0) as u8 as f64,
             Activation::Tanh => 1.0 - a * a,
         }
     }
@@ -171,9 +188,9 @@ impl Mlp {
     /// The data term of the loss, `(1/2N) Σ_μ |r_μ|²` (L without the weight-decay penalty).
     pub fn data_loss(&self, theta: &[f64]) -> f64 {
         let last = self.layers() - 1;
-        let total = self.sum_over_data(1, &|x, y, rows, _, acc| {
-            let f = self.forward(theta, x, rows);
-            acc[0] += f.z[last].iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum::<f64>();
+        let total = self.sum_over_data(1, &|b, acc| {
+            let f = self.forward(theta, b.x, b.rows);
+            acc[0] += f.z[last].iter().zip(b.y).map(|(a, b)| (a - b) * (a - b)).sum::<f64>();
         });
         0.5 * total[0] / self.data.len() as f64
     }
@@ -277,27 +294,21 @@ impl Mlp {
     }
 
     /// The adjoint one layer down, `(δ_i W_i) ⊙ σ'(z_{i−1})` for n rows (i ≥ 1), written into
-    /// `below`, from layer i − 1's `z` and `a`.
-    #[allow(clippy::too_many_arguments)]
-    fn adjoint_below(&self, theta: &[f64], i: usize, delta: &[f64], n: usize, z: &[f64], a: &[f64], below: &mut [f64]) {
+    /// `below`, from layer i − 1's activations `a`.
+    fn adjoint_below(&self, theta: &[f64], i: usize, delta: &[f64], n: usize, a: &[f64], below: &mut [f64]) {
         let (inp, out) = (self.sizes[i], self.sizes[i + 1]);
         let (w, _) = self.weights(theta, i);
         gemm(below, delta, w, n, out, inp, false, false, false);
-        for ((p, z), a) in below.iter_mut().zip(z).zip(a) {
-            *p *= self.activation.derivative(*z, *a);
+        for (p, a) in below.iter_mut().zip(a) {
+            *p *= self.activation.slope(*a);
         }
     }
 
     /// The adjoint one layer down: `(δ_i W_i) ⊙ σ'(z_{i−1})` for a block of n rows (i ≥ 1).
     fn delta_below(&self, theta: &[f64], i: usize, delta: &[f64], n: usize, f: &Forward) -> Vec<f64> {
         let mut prev = vec![0.0; n * self.sizes[i]];
-        self.adjoint_below(theta, i, delta, n, &f.z[i - 1], &f.a[i - 1], &mut prev);
+        self.adjoint_below(theta, i, delta, n, &f.a[i - 1], &mut prev);
         prev
-    }
-
-    /// `R{a_i} = σ'(z_{i−1}) ⊙ R{z_{i−1}}`, the R-derivative of layer i's input (i ≥ 1).
-    fn r_activation(&self, f: &Forward, rz: &[Vec<f64>], i: usize) -> Vec<f64> {
-        rz[i - 1].iter().zip(&f.z[i - 1]).zip(&f.a[i - 1]).map(|((r, z), a)| r * self.activation.derivative(*z, *a)).collect()
     }
 
     /// Adds the column sums of `rows` (row-major, `width` columns) to `sums`.
@@ -321,85 +332,38 @@ impl Mlp {
         }
     }
 
-    /// Forward R-pass: R{z_i} for every layer, for the direction `v`.
-    fn r_forward(&self, theta: &[f64], v: &[f64], x: &[f64], n: usize, f: &Forward) -> Vec<Vec<f64>> {
-        let mut rz: Vec<Vec<f64>> = Vec::with_capacity(self.layers());
-        for i in 0..self.layers() {
-            let (inp, out) = (self.sizes[i], self.sizes[i + 1]);
-            let (w, _) = self.weights(theta, i);
-            let (vw, vb) = self.weights(v, i);
-            let input = if i == 0 { x } else { &f.a[i - 1] };
-            let mut r = vec![0.0; n * out];
-            for row in r.chunks_exact_mut(out) {
-                row.copy_from_slice(vb);
-            }
-            gemm(&mut r, input, vw, n, inp, out, false, true, true);
-            if i > 0 {
-                gemm(&mut r, &self.r_activation(f, &rz, i), w, n, inp, out, false, true, true);
-            }
-            rz.push(r);
-        }
-        rz
-    }
-
-    /// Hessian-vector product contribution of a block: the output adjoint is δ = (f − y)·scale
-    /// and R{δ} = R{f}·scale.
-    #[allow(clippy::too_many_arguments)]
-    fn hvp_block(&self, theta: &[f64], v: &[f64], x: &[f64], y: &[f64], n: usize, scale: f64, out: &mut [f64]) {
-        let f = self.forward(theta, x, n);
-        let rz = self.r_forward(theta, v, x, n, &f);
-        let last = self.layers() - 1;
-        let mut delta: Vec<f64> = f.z[last].iter().zip(y).map(|(fk, yk)| (fk - yk) * scale).collect();
-        let mut rdelta: Vec<f64> = rz[last].iter().map(|r| r * scale).collect();
-        for i in (0..self.layers()).rev() {
-            let (inp, outw) = (self.sizes[i], self.sizes[i + 1]);
-            let input = if i == 0 { x } else { &f.a[i - 1] };
-            let (gw, gb) = self.weights_mut(out, i);
-            gemm(gw, &rdelta, input, outw, n, inp, true, false, true);
-            if i > 0 {
-                gemm(gw, &delta, &self.r_activation(&f, &rz, i), outw, n, inp, true, false, true);
-            }
-            Self::add_column_sums(gb, &rdelta, outw);
-            if i > 0 {
-                let (w, _) = self.weights(theta, i);
-                let (vw, _) = self.weights(v, i);
-                let mut p = vec![0.0; n * inp];
-                gemm(&mut p, &delta, w, n, outw, inp, false, false, false);
-                let mut rp = vec![0.0; n * inp];
-                gemm(&mut rp, &rdelta, w, n, outw, inp, false, false, false);
-                gemm(&mut rp, &delta, vw, n, outw, inp, false, false, true);
-                let (z, a, rzp) = (&f.z[i - 1], &f.a[i - 1], &rz[i - 1]);
-                let mut next = vec![0.0; n * inp];
-                let mut rnext = vec![0.0; n * inp];
-                for j in 0..n * inp {
-                    let d1 = self.activation.derivative(z[j], a[j]);
-                    next[j] = p[j] * d1;
-                    rnext[j] = rp[j] * d1 + p[j] * self.activation.second_derivative(a[j]) * rzp[j];
-                }
-                delta = next;
-                rdelta = rnext;
-            }
-        }
-    }
-
-    /// Sums `block(x, y, n, acc)` over the data in [`groups`] contiguous groups of [`CHUNK`]-row
-    /// blocks, each group into its own accumulator of length `len`, then adds the groups in
-    /// order: deterministic for any thread count.
-    fn sum_over_data(&self, len: usize, block: &BlockSum) -> Vec<f64> {
+    /// The blocks of the sums over the data: [`groups`] contiguous groups, each cut into blocks
+    /// of [`CHUNK`] rows, as `(start, end)` sample ranges per group. They depend on N only.
+    fn blocks(&self) -> Vec<Vec<(usize, usize)>> {
         let n = self.data.len();
-        let (m, k) = (self.data.features, self.data.outputs);
         let g_count = groups(n);
         let per_group = n.div_ceil(g_count);
-        let parts: Vec<Vec<f64>> = (0..g_count)
-            .into_par_iter()
+        (0..g_count)
             .map(|g| {
-                let mut acc = vec![0.0; len];
                 let (start, end) = ((g * per_group).min(n), ((g + 1) * per_group).min(n));
-                let mut s = start;
-                while s < end {
-                    let e = (s + CHUNK).min(end);
-                    block(&self.data.x[s * m..e * m], &self.data.y[s * k..e * k], e - s, s, &mut acc);
-                    s = e;
+                (start..end).step_by(CHUNK).map(|s| (s, (s + CHUNK).min(end))).collect()
+            })
+            .collect()
+    }
+
+    /// The [`Block`] of samples `start..end` at position `index`.
+    fn block(&self, index: usize, (start, end): (usize, usize)) -> Block<'_> {
+        let (m, k) = (self.data.features, self.data.outputs);
+        Block { index, start, rows: end - start, x: &self.data.x[start * m..end * m], y: &self.data.y[start * k..end * k] }
+    }
+
+    /// Sums `block(b, acc)` over the [`Mlp::blocks`], each group into its own accumulator of
+    /// length `len`, then adds the groups in order: deterministic for any thread count.
+    fn sum_over_data(&self, len: usize, block: &BlockSum) -> Vec<f64> {
+        let groups = self.blocks();
+        let firsts: Vec<usize> = groups.iter().scan(0, |count, g| Some(std::mem::replace(count, *count + g.len()))).collect();
+        let parts: Vec<Vec<f64>> = groups
+            .par_iter()
+            .zip(firsts)
+            .map(|(ranges, first)| {
+                let mut acc = vec![0.0; len];
+                for (j, range) in ranges.iter().enumerate() {
+                    block(&self.block(first + j, *range), &mut acc);
                 }
                 acc
             })
@@ -449,7 +413,8 @@ impl Mlp {
     /// backpropagated residual of sample μ alone. Computed for K = 1 and K > 1 alike.
     pub fn per_sample_losses_and_gradient_norms(&self, theta: &[f64]) -> (Vec<f64>, Vec<f64>) {
         let n = self.data.len();
-        let both = self.sum_over_data(2 * n, &|x, y, rows, start, acc| {
+        let both = self.sum_over_data(2 * n, &|b, acc| {
+            let (x, y, rows, start) = (b.x, b.y, b.rows, b.start);
             let f = self.forward(theta, x, rows);
             let last = self.layers() - 1;
             let mut delta: Vec<f64> = f.z[last].iter().zip(y).map(|(a, b)| a - b).collect();
@@ -511,7 +476,8 @@ impl Model for Mlp {
         let n = self.data.len() as f64;
         let last = self.layers() - 1;
         let p = self.p;
-        let total = self.sum_over_data(p + 1, &|x, y, rows, _, acc| {
+        let total = self.sum_over_data(p + 1, &|b, acc| {
+            let (x, y, rows) = (b.x, b.y, b.rows);
             let f = self.forward(theta, x, rows);
             let delta: Vec<f64> = f.z[last].iter().zip(y).map(|(a, b)| (a - b) / n).collect();
             acc[p] += f.z[last].iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum::<f64>();
@@ -520,15 +486,6 @@ impl Model for Mlp {
         grad.copy_from_slice(&total[..p]);
         self.add_decay(theta, grad);
         0.5 * total[p] / n + self.penalty(theta)
-    }
-}
-
-impl HessianProduct for Mlp {
-    fn hvp(&self, theta: &[f64], v: &[f64], out: &mut [f64]) {
-        let scale = 1.0 / self.data.len() as f64;
-        let total = self.sum_over_data(self.p, &|x, y, rows, _, acc| self.hvp_block(theta, v, x, y, rows, scale, acc));
-        out.copy_from_slice(&total);
-        self.add_decay(v, out);
     }
 }
 
@@ -625,8 +582,8 @@ impl MinibatchGradient for Mlp {
             let input: &[f64] = if i == 0 { x } else { &acts[at(i - 1)..at(i - 1) + b * inp] };
             self.add_layer_gradient(i, &delta[..b * out], input, b, grad);
             if i > 0 {
-                let (z, a) = (&zs[at(i - 1)..at(i - 1) + b * inp], &acts[at(i - 1)..at(i - 1) + b * inp]);
-                self.adjoint_below(theta, i, &delta[..b * out], b, z, a, &mut below[..b * inp]);
+                let a = &acts[at(i - 1)..at(i - 1) + b * inp];
+                self.adjoint_below(theta, i, &delta[..b * out], b, a, &mut below[..b * inp]);
                 std::mem::swap(&mut delta, &mut below);
             }
         }
@@ -648,9 +605,10 @@ impl GaussNewtonProduct for Mlp {
     fn weighted_gauss_newton_vector_product(&self, theta: &[f64], weights: Option<&[f64]>, v: &[f64], out: &mut [f64]) {
         let n = self.data.len();
         let inv_n = 1.0 / n as f64;
-        let total = self.sum_over_data(self.p, &|x, _y, rows, start, acc| {
+        let total = self.sum_over_data(self.p, &|b, acc| {
+            let (x, rows, start) = (b.x, b.rows, b.start);
             let f = self.forward(theta, x, rows);
-            let rz = self.r_forward(theta, v, x, rows, &f);
+            let (rz, _) = self.r_forward(theta, v, x, rows, &f.a);
             let last = self.layers() - 1;
             let k = self.sizes[last + 1];
             let delta: Vec<f64> =
