@@ -9,6 +9,7 @@ use super::predictions::{Predictions, predict};
 use super::spectrum::{SpectrumReport, minimize_at};
 use crate::escape::Exit;
 use crate::landscape::curvature::Hessian;
+use crate::landscape::min_mode::min_mode_following;
 use crate::landscape::outliers::{OutlierRule, Outliers, detect_outliers, restricted_determinant};
 use crate::landscape::path::{SaddleNeighbours, saddle_neighbours};
 use crate::landscape::saddle::{Saddle, SaddleOptions, eigenvector_following, given_saddle, nudged_elastic_band};
@@ -169,10 +170,11 @@ pub fn analyze(input: AnalysisInput<'_>) -> LandscapeAnalysis {
         Ok(s) => (s, None),
         Err(e) => (None, Some(e.to_string())),
     };
-    // A NEB's saddle need not border θ*'s basin: check by descending from it both ways.
+    // A NEB's or min-mode search's saddle need not border θ*'s basin: check by descending from
+    // it both ways.
     let dense = !matches!(landscape.hessian, Some(HessianConfig::Lanczos(_)));
     let (saddle_neighbours, saddle_neighbours_error) = match (&saddle, &landscape.saddle) {
-        (Some(s), Some(SaddleConfig::Neb(_))) if dense => match saddle_neighbours(model, s, theta_star) {
+        (Some(s), Some(SaddleConfig::Neb(_) | SaddleConfig::MinMode(_))) if dense => match saddle_neighbours(model, s, theta_star) {
             Ok(n) => (Some(n), None),
             Err(e) => (None, Some(e.to_string())),
         },
@@ -232,31 +234,38 @@ pub fn analyze(input: AnalysisInput<'_>) -> LandscapeAnalysis {
 }
 
 /// The saddle search `[landscape.saddle]` asks for (or the saddle already found).
+/// The default direction of a single-ended search: toward a coordinate exit's threshold, along a
+/// hyperplane's normal, else along θ₁.
+fn toward_exit(input: &AnalysisInput<'_>) -> Vec<f64> {
+    let theta_star = input.minimum.theta;
+    let mut d = vec![0.0; theta_star.len()];
+    match input.exit {
+        Exit::Coordinate { axis, threshold } => d[*axis] = if *threshold >= theta_star[*axis] { 1.0 } else { -1.0 },
+        Exit::Hyperplane { normal, .. } => d.clone_from(normal),
+        _ => d[0] = 1.0,
+    }
+    d
+}
+
 pub(super) fn find_saddle(input: &AnalysisInput<'_>) -> crate::Result<Option<Saddle>> {
     if let Some(saddle) = input.known_saddle {
         return Ok(Some(saddle.clone()));
     }
     let model = input.model.as_model();
-    let p = model.dim();
     let theta_star = input.minimum.theta;
     match input.landscape.saddle.as_ref().expect("the saddle search is resolved when the run is prepared") {
         SaddleConfig::None(_) => Ok(None),
         SaddleConfig::EigenvectorFollowing(e) => {
-            // Default direction: toward the exit.
-            let direction = e.direction.as_deref().map(values::numbers).unwrap_or_else(|| match input.exit {
-                Exit::Coordinate { axis, threshold } => {
-                    let mut d = vec![0.0; p];
-                    d[*axis] = if *threshold >= theta_star[*axis] { 1.0 } else { -1.0 };
-                    d
-                }
-                Exit::Hyperplane { normal, .. } => normal.clone(),
-                _ => {
-                    let mut d = vec![0.0; p];
-                    d[0] = 1.0;
-                    d
-                }
-            });
+            let direction = e.direction.as_deref().map(values::numbers).unwrap_or_else(|| toward_exit(input));
             eigenvector_following(model, theta_star, Some(&direction), SaddleOptions::default()).map(Some)
+        }
+        SaddleConfig::MinMode(m) => {
+            let direction = match (input.given_point, &m.direction) {
+                (Some(target), _) => target.iter().zip(theta_star).map(|(t, s)| t - s).collect(),
+                (None, Some(d)) => values::numbers(d),
+                (None, None) => toward_exit(input),
+            };
+            min_mode_following(model, theta_star, &direction, m.krylov.get(), SaddleOptions::default()).map(Some)
         }
         SaddleConfig::Neb(neb) => {
             let target = match (input.given_point, input.model_config) {

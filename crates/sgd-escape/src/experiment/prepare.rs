@@ -496,6 +496,36 @@ fn resolve_landscape(config: &mut Config, p: usize) -> Result<()> {
                 check_vector("landscape.saddle.direction", d, p, true)?;
             }
         }
+        SaddleConfig::MinMode(m) => {
+            let network = matches!(config.model, ModelConfig::Mlp(_));
+            match (&m.direction, &m.target_parameters) {
+                (Some(_), Some(_)) => {
+                    return Err(Error::invalid(
+                        "landscape.saddle.target_parameters",
+                        "(present)",
+                        "give direction or target_parameters, not both",
+                    ));
+                }
+                (Some(d), None) => {
+                    check_vector("landscape.saddle.direction", d, p, true)?;
+                }
+                (None, Some(_)) if !network => {
+                    return Err(Error::invalid(
+                        "landscape.saddle.target_parameters",
+                        "(present)",
+                        "only for model.kind = \"mlp\" (use landscape.saddle.direction)",
+                    ));
+                }
+                (None, None) if network => {
+                    return Err(Error::invalid(
+                        "landscape.saddle.target_parameters",
+                        "(missing)",
+                        "required for a min-mode search on a network: parameters to leave θ* toward (or give direction)",
+                    ));
+                }
+                _ => {}
+            }
+        }
         SaddleConfig::Neb(neb) if neb.images.get() > MAX_NEB_IMAGES => {
             return Err(Error::invalid("landscape.saddle.images", neb.images, format!("must be between 3 and {MAX_NEB_IMAGES}")));
         }

@@ -124,7 +124,7 @@ pub(super) fn resolve_hessian(config: &mut Config, p: usize) -> Result<()> {
         Some(SaddleConfig::EigenvectorFollowing(_)) => Err(Error::invalid(
             "landscape.saddle.kind",
             "\"eigenvector-following\"",
-            "decomposes the dense Hessian at every step, which landscape.hessian = \"lanczos\" does not form; use kind = \"neb\" between two minima, or saddle = \"none\"",
+            "decomposes the dense Hessian at every step, which landscape.hessian = \"lanczos\" does not form; use kind = \"min-mode\" (the same walk, matrix-free), kind = \"neb\" between two minima, or saddle = \"none\"",
         )),
         Some(_) => Ok(()),
         None => {

@@ -96,6 +96,7 @@ pub(super) fn resolve_saddle_point(config: &Config, p: usize, base_dir: &Path) -
     let (point, file, key) = match &config.landscape.saddle {
         Some(SaddleConfig::Neb(neb)) => (&neb.target, &neb.target_parameters, "landscape.saddle.target_parameters"),
         Some(SaddleConfig::Given(given)) => (&given.point, &given.parameters, "landscape.saddle.parameters"),
+        Some(SaddleConfig::MinMode(m)) => (&None, &m.target_parameters, "landscape.saddle.target_parameters"),
         _ => return Ok(None),
     };
     match (point, file) {

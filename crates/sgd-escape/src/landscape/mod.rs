@@ -1,9 +1,11 @@
 //! Landscape analysis: minimisation ([`minimize`], dense; [`minimize_lbfgs`], matrix-free), curvature operators ([`curvature`]),
-//! spectra ([`spectrum`]), outlier eigenvalues ([`outliers`]), saddle search ([`saddle`]) and the
+//! spectra ([`spectrum`]), outlier eigenvalues ([`outliers`]), saddle search ([`saddle`], and matrix-free
+//! single-ended [`min_mode`]) and the
 //! minimum-energy path over the saddle ([`path`]).
 
 pub mod curvature;
 mod lbfgs;
+pub mod min_mode;
 mod minimize;
 pub mod minres;
 pub mod outliers;

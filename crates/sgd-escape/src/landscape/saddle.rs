@@ -33,7 +33,7 @@ pub struct Saddle {
     pub all_eigenvalues: bool,
     /// |∇L(θˢ)|₂.
     pub gradient_norm: f64,
-    /// `"eigenvector-following"` or `"neb"`.
+    /// `"eigenvector-following"`, `"min-mode"`, `"neb"` or `"given"`.
     pub method: String,
     /// Iterations of the search (before refinement).
     pub iterations: usize,
@@ -120,7 +120,13 @@ const LOWEST_PAIRS: usize = 4;
 /// Classifies a refined critical point; errors unless it has exactly one negative eigenvalue.
 /// The spectrum is dense, or without forming H the lowest pairs by Lanczos
 /// ([`lowest_by_lanczos`]).
-fn classify<M: HessianProduct + ?Sized>(model: &M, theta: Vec<f64>, method: &str, iterations: usize, matrix_free: bool) -> Result<Saddle> {
+pub(super) fn classify<M: HessianProduct + ?Sized>(
+    model: &M,
+    theta: Vec<f64>,
+    method: &str,
+    iterations: usize,
+    matrix_free: bool,
+) -> Result<Saddle> {
     let (hessian_eigenvalues, escape_direction) =
         if matrix_free { lowest_by_lanczos(model, &theta, method)? } else { all_by_dense(model, &theta, method)? };
     let mut g = vec![0.0; model.dim()];
@@ -167,7 +173,8 @@ fn lowest_by_lanczos<M: HessianProduct + ?Sized>(model: &M, theta: &[f64], metho
     let index = low.values.iter().filter(|&&l| l < threshold).count();
     let certain = match low.values.get(index) {
         Some(&next) => next - low.residuals[index] >= threshold,
-        None => false,
+        // Every eigenvalue is known when the Krylov space is the whole space (P ≤ LOWEST_PAIRS).
+        None => low.values.len() == model.dim() && low.converged,
     };
     if index != 1 || !certain {
         let what = if certain {
@@ -270,15 +277,7 @@ pub fn eigenvector_following<M: HessianProduct + ?Sized>(
         }
         v = mode;
         let lambda = values[k];
-        let gv = linalg::dot(&g, &v);
-        let force: Vec<f64> = if lambda > 0.0 {
-            // Convex region: climb along ±v, whichever is uphill (the parallel force inverted,
-            // F† = (∇L·v) v, floored so the walker leaves the minimum), no perpendicular part.
-            let uphill = if gv < 0.0 { -1.0 } else { 1.0 };
-            v.iter().map(|vi| uphill * gv.abs().max(1e-3 * scale * max_step) * vi).collect()
-        } else {
-            g.iter().zip(&v).map(|(gi, vi)| -gi + 2.0 * gv * vi).collect()
-        };
+        let force = following_force(lambda, &g, &v, 1e-3 * scale * max_step);
         let fnorm = linalg::norm(&force);
         if lambda < 0.0 && fnorm <= options.force_tol {
             let refined = newton_refine(model, &x, options.gradient_tol)?;
@@ -295,6 +294,20 @@ pub fn eigenvector_following<M: HessianProduct + ?Sized>(
         }
     }
     Err(Error::Numerical(format!("eigenvector following: no convergence in {} iterations; last point θ = {x:?}", options.max_iterations)))
+}
+
+/// The force of mode following along the unit vector `v` of curvature `lambda`: in the convex
+/// region (λ > 0) climb along ±v, whichever is uphill (the parallel force inverted,
+/// F† = (∇L·v) v, at least `floor` so that the walker leaves the minimum), no perpendicular part;
+/// where λ < 0 the modified force `F = −∇L + 2(∇L·v) v`, for which the saddle is a minimum.
+pub(super) fn following_force(lambda: f64, g: &[f64], v: &[f64], floor: f64) -> Vec<f64> {
+    let gv = linalg::dot(g, v);
+    if lambda > 0.0 {
+        let uphill = if gv < 0.0 { -1.0 } else { 1.0 };
+        v.iter().map(|vi| uphill * gv.abs().max(floor) * vi).collect()
+    } else {
+        g.iter().zip(v).map(|(gi, vi)| -gi + 2.0 * gv * vi).collect()
+    }
 }
 
 /// A saddle found before (by an earlier search, or by hand): Newton-refined to |∇L| ≤

@@ -75,6 +75,24 @@ pub fn lanczos(op: &dyn Operator, q0: &[f64], steps: usize) -> (Vec<Vec<f64>>, V
     (krylov.basis, krylov.alpha, krylov.beta)
 }
 
+/// Every Ritz pair of `steps` Lanczos steps from `q0` ([`lanczos`]): values ascending and unit
+/// vectors, one per value. Fewer pairs when the Krylov space is invariant sooner.
+pub fn ritz_pairs(op: &dyn Operator, q0: &[f64], steps: usize) -> (Vec<f64>, Vec<Vec<f64>>) {
+    let (basis, alpha, beta) = lanczos(op, q0, steps.max(1));
+    let m = alpha.len();
+    let (values, s) = tridiagonal_eigen(&alpha, &beta[..m - 1]);
+    let vectors = (0..m)
+        .map(|j| {
+            let mut v = vec![0.0; op.dim()];
+            for (i, b) in basis.iter().enumerate() {
+                linalg::axpy(s[i * m + j], b, &mut v);
+            }
+            v
+        })
+        .collect();
+    (values, vectors)
+}
+
 /// Eigen-decomposition of the symmetric tridiagonal (alpha, beta): Ritz values ascending and
 /// eigenvectors (columns) of T.
 fn tridiagonal_eigen(alpha: &[f64], beta: &[f64]) -> (Vec<f64>, Vec<f64>) {

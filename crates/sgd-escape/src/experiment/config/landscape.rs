@@ -65,6 +65,9 @@ pub enum SaddleConfig {
     /// Walk uphill from θ* along the Hessian eigenvector closest to a direction, then follow
     /// the lowest mode to an index-one saddle (dense Hessian every step).
     EigenvectorFollowing(EigenvectorFollowingConfig),
+    /// Walk uphill from θ* along a direction, following the lowest mode from a few Lanczos steps
+    /// on Hessian-vector products (matrix-free, any P).
+    MinMode(MinModeConfig),
     /// Climbing-image nudged elastic band from θ* to a second minimum.
     Neb(NebConfig),
     /// A saddle found before (e.g. by an earlier NEB): Newton-refined and classified, no search.
@@ -75,6 +78,7 @@ pub enum SaddleConfig {
 
 tagged_enum!(SaddleConfig, "kind", {
     "eigenvector-following" => EigenvectorFollowing(EigenvectorFollowingConfig),
+    "min-mode" => MinMode(MinModeConfig),
     "neb" => Neb(NebConfig),
     "given" => Given(GivenSaddleConfig),
     "none" => None(NoSaddleKeys),
@@ -87,6 +91,26 @@ pub struct EigenvectorFollowingConfig {
     /// The direction to leave θ* along (P entries, not all zero; default toward the exit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direction: Option<Vector>,
+}
+
+/// `kind = "min-mode"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinModeConfig {
+    /// The direction to leave θ* along (P entries, not all zero; default toward the exit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Vector>,
+    /// Networks: a JSON file of parameters to leave θ* toward (a bare array, or `train`'s
+    /// params.json), relative to the configuration file: the direction is their difference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_parameters: Option<std::path::PathBuf>,
+    /// Lanczos steps per iteration for the followed mode (≥ 2).
+    #[serde(default = "default_krylov")]
+    pub krylov: AtLeast<2>,
+}
+
+fn default_krylov() -> AtLeast<2> {
+    AtLeast::new(crate::landscape::min_mode::MIN_MODE_KRYLOV).expect("in range")
 }
 
 /// `kind = "neb"`.

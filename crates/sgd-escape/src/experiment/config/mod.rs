@@ -29,7 +29,8 @@ pub use exit::{
     BasinExit, CoordinateExit, DistanceExit, DistanceMetric, ExitConfig, HyperplaneExit, LossAboveExit, NoExitKeys, SaddlePlaneExit,
 };
 pub use landscape::{
-    DenseHessianKeys, EigenvectorFollowingConfig, HessianConfig, LanczosConfig, LandscapeConfig, NebConfig, NoSaddleKeys, SaddleConfig,
+    DenseHessianKeys, EigenvectorFollowingConfig, HessianConfig, LanczosConfig, LandscapeConfig, MinModeConfig, NebConfig, NoSaddleKeys,
+    SaddleConfig,
 };
 pub use model::{CurveConfig, DEFAULT_SAMPLES, DoubleWellConfig, LinearRegressionConfig, MlpConfig, ModelConfig};
 pub use noise::{IsotropicNoise, MinibatchScale, NoiseConfig};
