@@ -2,6 +2,8 @@
 //! from a few Lanczos steps on Hessian-vector products (the Lanczos variant of the dimer method;
 //! Henkelman and Jónsson 1999, Malek and Mousseau 2000). It needs no P × P matrix, so it serves
 //! networks above the dense threshold, where [`super::saddle::eigenvector_following`] cannot.
+//! Past the convex region the walker's steps are L-BFGS steps on the modified force (the
+//! "superlinearly converging dimer method" of Kästner and Sherwood 2008).
 
 use super::curvature::Hessian;
 use super::saddle::{Saddle, SaddleOptions, classify, following_force, newton_krylov_refine};
@@ -51,6 +53,7 @@ pub fn min_mode_following<M: HessianProduct + ?Sized>(
     let max_step = 0.05 * (linalg::norm(minimum) + 1.0);
     let mut x: Vec<f64> = minimum.iter().zip(&v).map(|(a, b)| a + 0.01 * max_step * b).collect();
     let mut g = vec![0.0; p];
+    let mut translation = Translation::default();
     for iteration in 0..options.max_iterations {
         model.loss_and_gradient(&x, &mut g);
         let (values, vectors) = ritz_pairs(&Hessian::new(model, &x), &v, krylov);
@@ -76,8 +79,17 @@ pub fn min_mode_following<M: HessianProduct + ?Sized>(
             let refined = newton_krylov_refine(model, &x, options.gradient_tol)?;
             return classify(model, refined, "min-mode", iteration, true);
         }
-        let step = (0.5 / scale * fnorm).min(max_step);
-        linalg::axpy(step / fnorm.max(1e-300), &force, &mut x);
+        if lambda < 0.0 {
+            // Past the convex region: L-BFGS on the modified force, which accelerates the
+            // relaxation of the directions across the mode (plain steps relax them at rate
+            // λ/λmax per iteration, far too slowly on networks).
+            let step = translation.step(&x, &force, 0.5 / scale, 0.1 * max_step);
+            linalg::axpy(1.0, &step, &mut x);
+        } else {
+            translation.reset();
+            let step = (0.5 / scale * fnorm).min(max_step);
+            linalg::axpy(step / fnorm.max(1e-300), &force, &mut x);
+        }
         let distance = linalg::distance(&x, minimum);
         if !linalg::all_finite(&x) || distance > 1e3 * (linalg::norm(minimum) + 1.0) {
             return Err(Error::Numerical(format!(
@@ -90,4 +102,61 @@ pub fn min_mode_following<M: HessianProduct + ?Sized>(
         options.max_iterations,
         linalg::brief(&x)
     )))
+}
+
+/// L-BFGS pairs kept by [`Translation`].
+const MEMORY: usize = 10;
+
+/// L-BFGS on the modified force F: the pairs (s, y) of the last [`MEMORY`] steps, with
+/// y = F_old − F_new (the force is minus a gradient whose minimum is the saddle).
+#[derive(Default)]
+struct Translation {
+    pairs: std::collections::VecDeque<(Vec<f64>, Vec<f64>)>,
+    last: Option<(Vec<f64>, Vec<f64>)>,
+}
+
+impl Translation {
+    fn reset(&mut self) {
+        self.pairs.clear();
+        self.last = None;
+    }
+
+    /// The step from x with force F: the two-loop recursion on F, scaled initially by s·y/y·y
+    /// (or `initial` without pairs), capped at `max_step` in length. A direction that does not
+    /// follow F (F·d ≤ 0) clears the memory and falls back to `initial`·F.
+    fn step(&mut self, x: &[f64], force: &[f64], initial: f64, max_step: f64) -> Vec<f64> {
+        if let Some((x_old, f_old)) = self.last.take() {
+            let s: Vec<f64> = x.iter().zip(&x_old).map(|(a, b)| a - b).collect();
+            let y: Vec<f64> = f_old.iter().zip(force).map(|(a, b)| a - b).collect();
+            if linalg::dot(&s, &y) > 1e-12 * linalg::norm(&s) * linalg::norm(&y) {
+                if self.pairs.len() == MEMORY {
+                    self.pairs.pop_front();
+                }
+                self.pairs.push_back((s, y));
+            }
+        }
+        let mut d = force.to_vec();
+        let mut alphas = Vec::with_capacity(self.pairs.len());
+        for (s, y) in self.pairs.iter().rev() {
+            let a = linalg::dot(s, &d) / linalg::dot(s, y);
+            linalg::axpy(-a, y, &mut d);
+            alphas.push(a);
+        }
+        let gamma = self.pairs.back().map_or(initial, |(s, y)| linalg::dot(s, y) / linalg::dot(y, y));
+        d.iter_mut().for_each(|c| *c *= gamma);
+        for ((s, y), a) in self.pairs.iter().zip(alphas.iter().rev()) {
+            let b = linalg::dot(y, &d) / linalg::dot(s, y);
+            linalg::axpy(a - b, s, &mut d);
+        }
+        if linalg::dot(&d, force) <= 0.0 || !linalg::all_finite(&d) {
+            self.pairs.clear();
+            d = force.iter().map(|f| initial * f).collect();
+        }
+        let length = linalg::norm(&d);
+        if length > max_step {
+            d.iter_mut().for_each(|c| *c *= max_step / length);
+        }
+        self.last = Some((x.to_vec(), force.to_vec()));
+        d
+    }
 }
