@@ -6,7 +6,7 @@
 //! "superlinearly converging dimer method" of Kästner and Sherwood 2008).
 
 use super::curvature::Hessian;
-use super::saddle::{Saddle, SaddleOptions, classify, following_force, newton_krylov_refine};
+use super::saddle::{Saddle, SaddleOptions, classify, following_force, newton_krylov_refine, tracked_mode};
 use super::spectrum::{LanczosOptions, lanczos_extreme, ritz_pairs};
 use crate::error::{Error, Result};
 use crate::linalg;
@@ -60,18 +60,8 @@ pub fn min_mode_following<M: HessianProduct + ?Sized>(
         scale = values.iter().fold(scale, |m, l| m.max(l.abs()));
         // Track the Ritz vector closest to v while the curvature is positive; once the lowest
         // Ritz value is negative, follow the lowest mode.
-        let k = if values[0] < 0.0 {
-            0
-        } else {
-            (0..values.len())
-                .max_by(|&i, &j| linalg::dot(&vectors[i], &v).abs().total_cmp(&linalg::dot(&vectors[j], &v).abs()))
-                .expect("one Ritz pair at least")
-        };
-        let mut mode = vectors[k].clone();
-        if linalg::dot(&mode, &v) < 0.0 {
-            mode.iter_mut().for_each(|c| *c = -*c);
-        }
-        v = mode;
+        let k;
+        (k, v) = tracked_mode(&values, |i| vectors[i].clone(), &v);
         let lambda = values[k];
         let force = following_force(lambda, &g, &v, 1e-3 * scale * max_step);
         let fnorm = linalg::norm(&force);

@@ -260,22 +260,8 @@ pub fn eigenvector_following<M: HessianProduct + ?Sized>(
         let (values, vectors) = eigen_at(model, &x);
         // Mode tracking: follow the eigenvector closest to the current direction while its
         // curvature is positive; once the lowest curvature is negative, follow the lowest mode.
-        let k = if values[0] < 0.0 {
-            0
-        } else {
-            (0..p)
-                .max_by(|&i, &j| {
-                    linalg::dot(&linalg::column(&vectors, p, i), &v)
-                        .abs()
-                        .total_cmp(&linalg::dot(&linalg::column(&vectors, p, j), &v).abs())
-                })
-                .expect("P ≥ 1")
-        };
-        let mut mode = linalg::column(&vectors, p, k);
-        if linalg::dot(&mode, &v) < 0.0 {
-            mode.iter_mut().for_each(|c| *c = -*c);
-        }
-        v = mode;
+        let k;
+        (k, v) = tracked_mode(&values, |i| linalg::column(&vectors, p, i), &v);
         let lambda = values[k];
         let force = following_force(lambda, &g, &v, 1e-3 * scale * max_step);
         let fnorm = linalg::norm(&force);
@@ -294,6 +280,24 @@ pub fn eigenvector_following<M: HessianProduct + ?Sized>(
         }
     }
     Err(Error::Numerical(format!("eigenvector following: no convergence in {} iterations; last point θ = {x:?}", options.max_iterations)))
+}
+
+/// The mode to follow among eigenpairs (`values` ascending, `vector(i)` the i-th unit vector):
+/// while every curvature is positive, the vector closest to the current direction `v`; once the
+/// lowest is negative, the lowest. Returned with its index, its sign turned toward `v`.
+pub(super) fn tracked_mode(values: &[f64], vector: impl Fn(usize) -> Vec<f64>, v: &[f64]) -> (usize, Vec<f64>) {
+    let k = if values[0] < 0.0 {
+        0
+    } else {
+        (0..values.len())
+            .max_by(|&i, &j| linalg::dot(&vector(i), v).abs().total_cmp(&linalg::dot(&vector(j), v).abs()))
+            .expect("one eigenpair at least")
+    };
+    let mut mode = vector(k);
+    if linalg::dot(&mode, v) < 0.0 {
+        mode.iter_mut().for_each(|c| *c = -*c);
+    }
+    (k, mode)
 }
 
 /// The force of mode following along the unit vector `v` of curvature `lambda`: in the convex
