@@ -369,15 +369,13 @@ fn train(config_path: &Path, out: &Path, threads: Option<usize>, force: bool) ->
         eprintln!("resumed from the checkpoint at epoch {}", outcome.resumed_from);
     }
     let last = outcome.log.last().expect("the log has the initial row");
+    let test = match (last.test_loss, last.test_accuracy) {
+        (Some(loss), Some(accuracy)) => format!("test loss {loss:.6e}, test accuracy {accuracy:.4}"),
+        _ => "no test set (add a [test] section)".to_string(),
+    };
     println!(
-        "epoch {}: L = {:.6e}, 𝒩 = {:.6e}, Tr Σ = {:.6e}, train accuracy {:.4}, test loss {:.6e}, test accuracy {:.4}",
-        last.epoch,
-        last.loss,
-        last.noise,
-        last.trace_sigma,
-        last.accuracy,
-        last.test_loss.unwrap_or(f64::NAN),
-        last.test_accuracy.unwrap_or(f64::NAN)
+        "epoch {}: L = {:.6e}, 𝒩 = {:.6e}, Tr Σ = {:.6e}, train accuracy {:.4}, {test}",
+        last.epoch, last.loss, last.noise, last.trace_sigma, last.accuracy,
     );
     println!("wrote {}", out.join("log.csv").display());
     Ok(())

@@ -273,6 +273,8 @@ fn mlp_train_then_landscape_and_run() {
     let out =
         Command::new(env!("CARGO_BIN_EXE_sgd-escape")).args(["train", &train, "--out", d.join("t").to_str().unwrap()]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("no test set") && !stdout.contains("NaN"), "{stdout}");
     let log = std::fs::read_to_string(d.join("t/log.csv")).unwrap();
     assert_eq!(log.lines().count(), 32);
     let params = d.join("t/params.json");
