@@ -289,9 +289,8 @@ pub(super) fn tracked_mode(values: &[f64], vector: impl Fn(usize) -> Vec<f64>, v
     let k = if values[0] < 0.0 {
         0
     } else {
-        (0..values.len())
-            .max_by(|&i, &j| linalg::dot(&vector(i), v).abs().total_cmp(&linalg::dot(&vector(j), v).abs()))
-            .expect("one eigenpair at least")
+        let overlaps: Vec<f64> = (0..values.len()).map(|i| linalg::dot(&vector(i), v).abs()).collect();
+        (0..values.len()).max_by(|&i, &j| overlaps[i].total_cmp(&overlaps[j])).expect("one eigenpair at least")
     };
     let mut mode = vector(k);
     if linalg::dot(&mode, v) < 0.0 {

@@ -81,16 +81,19 @@ pub fn ritz_pairs(op: &dyn Operator, q0: &[f64], steps: usize) -> (Vec<f64>, Vec
     let (basis, alpha, beta) = lanczos(op, q0, steps.max(1));
     let m = alpha.len();
     let (values, s) = tridiagonal_eigen(&alpha, &beta[..m - 1]);
-    let vectors = (0..m)
-        .map(|j| {
-            let mut v = vec![0.0; op.dim()];
-            for (i, b) in basis.iter().enumerate() {
-                linalg::axpy(s[i * m + j], b, &mut v);
-            }
-            v
-        })
-        .collect();
+    let vectors = (0..m).map(|j| ritz_vector(&basis, &s, j)).collect();
     (values, vectors)
+}
+
+/// The Ritz vector `Σᵢ sᵢⱼ qᵢ` of the j-th eigenvector of the tridiagonal (`s`, m × m, columns
+/// as returned by [`tridiagonal_eigen`]) over the Krylov basis `qᵢ`.
+fn ritz_vector(basis: &[Vec<f64>], s: &[f64], j: usize) -> Vec<f64> {
+    let m = basis.len();
+    let mut v = vec![0.0; basis[0].len()];
+    for (i, b) in basis.iter().enumerate() {
+        linalg::axpy(s[i * m + j], b, &mut v);
+    }
+    v
 }
 
 /// Eigen-decomposition of the symmetric tridiagonal (alpha, beta): Ritz values ascending and
@@ -166,16 +169,7 @@ pub fn lanczos_extreme(op: &dyn Operator, k: usize, largest: bool, options: Lanc
             let converged = invariant || residuals.iter().all(|r| *r <= options.tolerance * scale);
             if converged || m == max_steps {
                 let values = order.iter().map(|&j| ritz[j]).collect();
-                let vectors = order
-                    .iter()
-                    .map(|&j| {
-                        let mut v = vec![0.0; p];
-                        for (i, b) in krylov.basis.iter().enumerate() {
-                            linalg::axpy(s[i * m + j], b, &mut v);
-                        }
-                        v
-                    })
-                    .collect();
+                let vectors = order.iter().map(|&j| ritz_vector(&krylov.basis, &s, j)).collect();
                 return Eigenpairs { values, vectors, residuals, steps: m, converged };
             }
         }
