@@ -13,7 +13,7 @@
 //! Usage: `cargo run --release -p sgd-escape-bench --bin w2 -- [--replicas 100000] [--dt 0.01]
 //!        [--repeats 3] [--threads N] [--solver euler-maruyama|adaptive] [--kernels generic,lanes]`
 
-use sgd_escape::dynamics::{Noise, Sde, Solver};
+use sgd_escape::dynamics::{HessianRoot, Noise, Sde, Solver};
 use sgd_escape::escape::sde_lanes::{DoubleWellSde, run_double_well_sde};
 use sgd_escape::escape::{EnsembleSpec, Exit, ReplicaOutcome, run_ensemble};
 use sgd_escape::model::DoubleWell;
@@ -34,7 +34,7 @@ fn main() {
         rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().expect("thread pool");
     }
     let model = DoubleWell { epsilon: 0.25, dim: 1, stiffness: 1.0 };
-    let noise = Noise::Paper { lr: 0.1, batch_size: 1, sqrt_hessian: vec![2f64.sqrt()] };
+    let noise = Noise::Paper { lr: 0.1, batch_size: 1, sqrt_hessian: HessianRoot::Dense(vec![2f64.sqrt()]) };
     let (solver, bridge) = match solver_name.as_str() {
         "adaptive" => (Solver::Adaptive { tolerance: 0.05, length: 2.0, origin: vec![-1.0] }, true),
         _ => (Solver::EulerMaruyama, false),

@@ -292,6 +292,9 @@ fn run(
         if config.ams().is_none() {
             bar.suspend(|| eprintln!("replicas run on the {}", sgd_escape::experiment::simulate::EnsembleLoop::of(p).describe()));
         }
+        if let sgd_escape::experiment::prepare::Dynamics::Sde { noise, .. } = &p.dynamics {
+            bar.suspend(|| eprintln!("noise: {}", noise.describe()));
+        }
         shown.set(p.warnings.len());
     };
     let on_ams_run = |_: &sgd_escape::escape::ams::AmsRun| bar.inc(1);

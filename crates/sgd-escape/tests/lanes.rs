@@ -102,7 +102,7 @@ fn lanes_report_divergence_and_resume() {
 /// powers of two, censoring and divergence.
 #[test]
 fn sde_lanes_are_bit_identical_to_the_generic_loop() {
-    use sgd_escape::dynamics::{Noise, Sde, Solver};
+    use sgd_escape::dynamics::{HessianRoot, Noise, Sde, Solver};
     use sgd_escape::escape::sde_lanes::{DoubleWellSde, run_double_well_sde};
     use sgd_escape::model::DoubleWell;
     let mut escaped_by_bridge_somewhere = false;
@@ -122,10 +122,10 @@ fn sde_lanes_are_bit_identical_to_the_generic_loop() {
         let mut normal = vec![0.2; p];
         normal[0] = 1.0;
         let noises = [
-            Noise::Paper { lr: 0.25, batch_size: 1, sqrt_hessian: sqrt_hessian.clone() },
-            Noise::Frozen { lr: 0.5, batch_size: 2, sqrt_hessian: sqrt_hessian.clone(), loss_at_minimum: 0.2 },
+            Noise::Paper { lr: 0.25, batch_size: 1, sqrt_hessian: HessianRoot::Dense(sqrt_hessian.clone()) },
+            Noise::Frozen { lr: 0.5, batch_size: 2, sqrt_hessian: HessianRoot::Dense(sqrt_hessian.clone()), loss_at_minimum: 0.2 },
             // B = 3 is not a power of two: the kernel divides by B instead of multiplying by 1/B.
-            Noise::Paper { lr: 0.25, batch_size: 3, sqrt_hessian: sqrt_hessian.clone() },
+            Noise::Paper { lr: 0.25, batch_size: 3, sqrt_hessian: HessianRoot::Dense(sqrt_hessian.clone()) },
             Noise::Isotropic { temperature: 0.15 },
         ];
         let exits = [
@@ -227,14 +227,14 @@ fn every_run_names_its_replica_loop() {
 /// fewer replicas than one group of lanes.
 #[test]
 fn lane_kernels_give_the_same_outcomes_for_any_thread_count() {
-    use sgd_escape::dynamics::{Noise, Solver};
+    use sgd_escape::dynamics::{HessianRoot, Noise, Solver};
     use sgd_escape::escape::sde_lanes::{DoubleWellSde, run_double_well_sde};
     use sgd_escape::model::DoubleWell;
     let model = FeatureModel::new(LinearMap { dim: 1 }, Dataset::gaussian(300, 1, 4, |_, xi| xi)).unwrap();
     let star = minimize(&model, &[0.0], Default::default()).unwrap().theta;
     let exit = Exit::LossAbove { threshold: 1.5 * model.loss(&star) };
     let well = DoubleWell { epsilon: 0.25, dim: 1, stiffness: 1.0 };
-    let noise = Noise::Paper { lr: 0.1, batch_size: 1, sqrt_hessian: vec![2f64.sqrt()] };
+    let noise = Noise::Paper { lr: 0.1, batch_size: 1, sqrt_hessian: HessianRoot::Dense(vec![2f64.sqrt()]) };
     let well_exit = Exit::Coordinate { axis: 0, threshold: 0.0 };
     let kernel = DoubleWellSde::new(&well, 0.05, &noise, &Solver::EulerMaruyama, false, &well_exit).unwrap();
     for replicas in [37, 1000] {

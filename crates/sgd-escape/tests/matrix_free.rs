@@ -171,7 +171,8 @@ fn large_networks_default_to_lanczos_with_verified_residuals() {
 }
 
 /// What the Lanczos mode cannot do is refused, naming the key: a dense Hessian above the
-/// limit, SDEs, saddle searches, the Hessian-metric distance, more outliers than eigenvalues.
+/// limit, the paper's noise over the whole H*, eigenvector following, the Hessian-metric
+/// distance, more outliers than eigenvalues.
 #[test]
 fn lanczos_mode_refuses_what_needs_the_dense_hessian() {
     let big = |landscape: &str, extra: &str, dynamics: &str| {
@@ -183,8 +184,8 @@ fn lanczos_mode_refuses_what_needs_the_dense_hessian() {
     let cases = [
         (big("hessian = \"dense\"", "kind = \"never\"", sgd), "landscape.hessian"),
         (
-            big("", "kind = \"never\"", "kind = \"sde\"\ndt = 0.01\n[dynamics.noise]\nkind = \"exact\"\nlr = 0.1\nbatch_size = 4"),
-            "dynamics.kind",
+            big("", "kind = \"never\"", "kind = \"sde\"\ndt = 0.01\n[dynamics.noise]\nkind = \"paper\"\nlr = 0.1\nsubspace = \"full\""),
+            "dynamics.noise.subspace",
         ),
         (big("saddle = \"eigenvector-following\"", "kind = \"never\"", sgd), "landscape.saddle.kind"),
         (big("", "kind = \"distance\"\nradius = 1.0\nmetric = \"hessian\"", sgd), "exit.metric"),

@@ -7,7 +7,7 @@
 //! `--ignored`) measures the remaining bias against dt for the adaptive solver and for
 //! Euler–Maruyama checked at the grid, which needed an allowance of 2% here.
 
-use sgd_escape::dynamics::{Noise, Sde, Solver};
+use sgd_escape::dynamics::{HessianRoot, Noise, Sde, Solver};
 use sgd_escape::escape::{EnsembleSpec, Exit, Status, run_ensemble};
 use sgd_escape::model::{DoubleWell, Model};
 use sgd_escape::stats::mean_and_stderr;
@@ -31,7 +31,7 @@ fn quadrature(kind: &str, eps: f64, lr: f64, batch: usize) -> f64 {
 }
 
 fn noise(kind: &str, eps: f64, lr: f64, batch: usize) -> Noise {
-    let sqrt_hessian = vec![H_STAR.sqrt()];
+    let sqrt_hessian = HessianRoot::Dense(vec![H_STAR.sqrt()]);
     match kind {
         "paper" => Noise::Paper { lr, batch_size: batch, sqrt_hessian },
         "frozen" => Noise::Frozen { lr, batch_size: batch, sqrt_hessian, loss_at_minimum: eps },

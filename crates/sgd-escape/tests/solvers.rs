@@ -3,7 +3,7 @@
 //! against each other, the default solver on the curve model with exact noise against the
 //! quadrature, thread-count independence, and configuration errors.
 
-use sgd_escape::dynamics::{Noise, Sde, Solver, Stepper};
+use sgd_escape::dynamics::{HessianRoot, Noise, Sde, Solver, Stepper};
 use sgd_escape::escape::{EnsembleSpec, Exit, Status, run_ensemble};
 use sgd_escape::experiment::simulate::simulate;
 use sgd_escape::experiment::{Config, prepare};
@@ -126,7 +126,7 @@ fn default_solver_converges_on_the_curve_model_with_exact_noise() {
 #[test]
 fn adaptive_runs_do_not_depend_on_the_thread_count() {
     let model = sgd_escape::model::DoubleWell { epsilon: 0.25, dim: 2, stiffness: 1.0 };
-    let noise = Noise::Paper { lr: 0.2, batch_size: 1, sqrt_hessian: vec![2f64.sqrt(), 0.0, 0.0, 1.0] };
+    let noise = Noise::Paper { lr: 0.2, batch_size: 1, sqrt_hessian: HessianRoot::Dense(vec![2f64.sqrt(), 0.0, 0.0, 1.0]) };
     let solver = Solver::Adaptive { tolerance: 0.05, length: 2.0, origin: vec![-1.0, 0.0] };
     let sde = Sde::new(&model, 0.02, noise, None).unwrap().with_solver(solver).with_bridge(true);
     let exit = Exit::Hyperplane { normal: vec![1.0, 0.2], offset: 0.8 };

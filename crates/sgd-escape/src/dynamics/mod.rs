@@ -9,7 +9,7 @@ mod sde;
 mod sgd;
 mod solver;
 
-pub use noise::Noise;
+pub use noise::{HessianRoot, Noise};
 pub use sde::Sde;
 pub use sgd::{Sampling, Sgd};
 pub use solver::Solver;

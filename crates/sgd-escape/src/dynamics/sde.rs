@@ -1,5 +1,6 @@
 //! Euler–Maruyama integration of `dθ = −∇L dt + sqrt(η Σ(θ)) dW` (docs/theory.md eq. 10).
 
+use super::noise::HessianRoot;
 use super::normal::standard_normal;
 use super::rng::ReplicaRng;
 use super::{Noise, Solver, Stepper};
@@ -37,7 +38,7 @@ impl<'m, M: Model + ?Sized> Sde<'m, M> {
         }
         let trace_hessian = match &noise {
             Noise::Paper { sqrt_hessian, .. } | Noise::Frozen { sqrt_hessian, .. } | Noise::TimeChanged { sqrt_hessian, .. } => {
-                sqrt_hessian.iter().map(|v| v * v).sum()
+                sqrt_hessian.trace()
             }
             _ => 0.0,
         };
@@ -83,10 +84,7 @@ impl<'m, M: Model + ?Sized> Sde<'m, M> {
 
     /// 2uᵀD(θ)u for a unit vector u, per unit of the step's clock, given L(θ).
     fn diffusion_along(&self, theta: &[f64], loss: f64, u: &[f64], scratch: &mut [f64]) -> f64 {
-        let along_hessian = |sqrt_hessian: &[f64], scratch: &mut [f64]| {
-            matvec(sqrt_hessian, u, scratch);
-            scratch.iter().map(|v| v * v).sum::<f64>()
-        };
+        let along_hessian = |sqrt_hessian: &HessianRoot, scratch: &mut [f64]| sqrt_hessian.along(u, scratch);
         match &self.noise {
             Noise::Exact { lr, batch_size, factor } => {
                 let data = self.data.expect("checked in Sde::new");
@@ -115,18 +113,25 @@ pub struct SdeWorkspace {
     last_loss: f64,
 }
 
-/// `out = S z` for a row-major P × P matrix.
-#[inline]
-fn matvec(s: &[f64], z: &[f64], out: &mut [f64]) {
-    crate::linalg::symv(s, z, out);
-}
-
 impl<M: Model + ?Sized> Stepper for Sde<'_, M> {
     type Workspace = SdeWorkspace;
 
     fn workspace(&self) -> SdeWorkspace {
         let p = self.model.dim();
-        SdeWorkspace { grad: vec![0.0; p], z: vec![0.0; p], increment: vec![0.0; p], scratch: Vec::new(), last_step: 0.0, last_loss: 0.0 }
+        let normals = match &self.noise {
+            Noise::Paper { sqrt_hessian, .. } | Noise::Frozen { sqrt_hessian, .. } | Noise::TimeChanged { sqrt_hessian, .. } => {
+                sqrt_hessian.normals()
+            }
+            _ => p,
+        };
+        SdeWorkspace {
+            grad: vec![0.0; p],
+            z: vec![0.0; normals],
+            increment: vec![0.0; p],
+            scratch: Vec::new(),
+            last_step: 0.0,
+            last_loss: 0.0,
+        }
     }
 
     #[inline]
@@ -155,17 +160,17 @@ impl<M: Model + ?Sized> Stepper for Sde<'_, M> {
             }
             Noise::Paper { lr, batch_size, sqrt_hessian } => {
                 fill_normals(&mut ws.z);
-                matvec(sqrt_hessian, &ws.z, &mut ws.increment);
+                sqrt_hessian.apply(&ws.z, &mut ws.increment);
                 (h, (2.0 * lr * loss.max(0.0) * h / *batch_size as f64).sqrt(), h)
             }
             Noise::Frozen { lr, batch_size, sqrt_hessian, loss_at_minimum } => {
                 fill_normals(&mut ws.z);
-                matvec(sqrt_hessian, &ws.z, &mut ws.increment);
+                sqrt_hessian.apply(&ws.z, &mut ws.increment);
                 (h, (2.0 * lr * loss_at_minimum * h / *batch_size as f64).sqrt(), h)
             }
             Noise::TimeChanged { lr, batch_size, sqrt_hessian, .. } => {
                 fill_normals(&mut ws.z);
-                matvec(sqrt_hessian, &ws.z, &mut ws.increment);
+                sqrt_hessian.apply(&ws.z, &mut ws.increment);
                 (h / loss, (2.0 * lr * h / *batch_size as f64).sqrt(), h / loss)
             }
             Noise::Isotropic { temperature } => {

@@ -7,17 +7,17 @@
 use super::analysis::{AnalysisInput, LandscapeAnalysis, MinimumInput, analyze, find_saddle};
 use super::build::{BuiltModel, with_model};
 use super::config::{
-    Config, DataConfig, DynamicsConfig, EigenvectorFollowingConfig, ExitConfig, LoadedData, ModelConfig, NoSaddleKeys, NoiseConfig,
-    SaddleConfig, SolverConfig, values,
+    Config, DataConfig, DynamicsConfig, EigenvectorFollowingConfig, ExitConfig, LoadedData, MinibatchScale, ModelConfig, NoSaddleKeys,
+    NoiseConfig, NoiseSubspace, SaddleConfig, SolverConfig, values,
 };
 use super::exit::{check_exit_schedule, distance_to_exit, exit_at_start, resolve_exit, saddle_plane};
 use super::spectrum::{MAX_DENSE_PARAMETERS, SpectrumReport, hessian_spectrum, minimize_at, resolve_hessian};
 use super::start::{check_vector, resolve_saddle_point, resolve_start};
 use crate::data::Standardization;
-use crate::dynamics::{Noise, Sampling, Sde, Solver};
+use crate::dynamics::{HessianRoot, Noise, Sampling, Sde, Solver};
 use crate::error::{Error, Result};
 use crate::escape::Exit;
-use crate::landscape::outliers::OutlierRule;
+use crate::landscape::outliers::{OutlierRule, detect_outliers};
 use crate::linalg;
 use crate::model::Mlp;
 use serde::Serialize;
@@ -217,7 +217,7 @@ pub fn prepare(config: &Config, base_dir: &Path) -> Result<Prepared> {
             format!("the exit criterion already holds at the start point θ* = {:?}", start.theta),
         ));
     }
-    let dynamics = resolve_dynamics(&config.dynamics, &start, model.samples().unwrap_or(1), &mut warnings)?;
+    let dynamics = resolve_dynamics(&mut config.dynamics, &start, model.samples().unwrap_or(1), rule, &mut warnings)?;
     if let DynamicsConfig::Sgd(sgd) = &config.dynamics {
         warnings.extend(stability_warning("dynamics.lr", sgd.lr.get(), sgd.lr.get(), &start));
     }
@@ -617,18 +617,24 @@ fn stability_warning(key: &str, value: f64, step: f64, start: &StartPoint) -> Op
     })
 }
 
-fn resolve_dynamics(dynamics: &DynamicsConfig, start: &StartPoint, samples: usize, warnings: &mut Vec<String>) -> Result<Dynamics> {
+fn resolve_dynamics(
+    dynamics: &mut DynamicsConfig,
+    start: &StartPoint,
+    samples: usize,
+    rule: OutlierRule,
+    warnings: &mut Vec<String>,
+) -> Result<Dynamics> {
     let s = match dynamics {
         DynamicsConfig::Sgd(s) => return Ok(Dynamics::Sgd { lr: s.lr.get(), batch_size: s.batch_size.get(), sampling: s.sampling }),
         DynamicsConfig::Sde(s) => s,
     };
-    let noise = match &s.noise {
+    let noise = match &mut s.noise {
         NoiseConfig::Isotropic(i) => Noise::Isotropic { temperature: i.temperature.get() },
         NoiseConfig::Exact(e) => {
             let batch_size = e.batch_size.get();
             Noise::Exact { lr: e.lr.get(), batch_size, factor: e.sampling.covariance_factor(samples, batch_size) }
         }
-        scaled @ (NoiseConfig::Paper(m) | NoiseConfig::TimeChanged(m) | NoiseConfig::Frozen(m)) => {
+        scaled @ (NoiseConfig::Paper(_) | NoiseConfig::TimeChanged(_) | NoiseConfig::Frozen(_)) => {
             if start.loss <= 0.0 {
                 return Err(Error::invalid(
                     "dynamics.noise.kind",
@@ -639,17 +645,40 @@ fn resolve_dynamics(dynamics: &DynamicsConfig, start: &StartPoint, samples: usiz
                     ),
                 ));
             }
-            let (sqrt_hessian, clipped) = linalg::psd_sqrt_from_eigen(&start.hessian_eigenvalues, &start.hessian_eigenvectors);
-            if clipped > 0 {
-                warnings.push(format!("H(θ*) has {clipped} negative eigenvalue(s) at the start point; they were set to 0 in H*^(1/2)"));
-            }
+            let kind = scaled.kind();
+            let (NoiseConfig::Paper(m) | NoiseConfig::TimeChanged(m) | NoiseConfig::Frozen(m)) = scaled else { unreachable!() };
+            let sqrt_hessian = hessian_root(m, start, rule, warnings);
             let (lr, batch_size, loss_at_minimum) = (m.lr.get(), m.batch_size.get(), start.loss);
-            match scaled {
-                NoiseConfig::Paper(_) => Noise::Paper { lr, batch_size, sqrt_hessian },
-                NoiseConfig::Frozen(_) => Noise::Frozen { lr, batch_size, sqrt_hessian, loss_at_minimum },
+            match kind {
+                "paper" => Noise::Paper { lr, batch_size, sqrt_hessian },
+                "frozen" => Noise::Frozen { lr, batch_size, sqrt_hessian, loss_at_minimum },
                 _ => Noise::TimeChanged { lr, batch_size, sqrt_hessian, loss_at_minimum },
             }
         }
     };
     Ok(Dynamics::Sde { dt: s.dt.get(), noise, solver: Solver::EulerMaruyama, bridge: false })
+}
+
+/// The root of H* that shapes the paper's noise, with `noise.subspace` resolved and written
+/// back: the symmetric root of the whole H* when every eigenpair is known (dense analyses and
+/// complete Lanczos spectra), the outlier eigenpairs otherwise (or when asked for).
+fn hessian_root(scale: &mut MinibatchScale, start: &StartPoint, rule: OutlierRule, warnings: &mut Vec<String>) -> HessianRoot {
+    let complete = match start.hessian_spectrum {
+        SpectrumReport::Dense => true,
+        SpectrumReport::Lanczos { complete, .. } => complete,
+    };
+    let subspace = *scale.subspace.get_or_insert(if complete { NoiseSubspace::Full } else { NoiseSubspace::Outliers });
+    match subspace {
+        NoiseSubspace::Full => {
+            let (root, clipped) = linalg::psd_sqrt_from_eigen(&start.hessian_eigenvalues, &start.hessian_eigenvectors);
+            if clipped > 0 {
+                warnings.push(format!("H(θ*) has {clipped} negative eigenvalue(s) at the start point; they were set to 0 in H*^(1/2)"));
+            }
+            HessianRoot::Dense(root)
+        }
+        NoiseSubspace::Outliers => {
+            let outliers = detect_outliers(&start.hessian_eigenvalues, &start.hessian_eigenvectors, rule);
+            HessianRoot::outliers(&outliers.eigenvalues, outliers.vectors)
+        }
+    }
 }

@@ -35,7 +35,7 @@ pub fn simulate(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EnsembleLoop {
     /// [`crate::escape::lanes`]: SGD on a feature model (linear regression, curve) with i.i.d.
-    /// minibatches, exit checked every step; 16 replicas per vector of lanes.
+    /// minibatches, exit checked every step; 64 replicas stepped together.
     FeatureModelLanes,
     /// [`crate::escape::sde_lanes`]: SDEs on the double well, exit checked every step.
     DoubleWellSdeLanes,
@@ -70,8 +70,12 @@ impl EnsembleLoop {
     /// One line for the run log and `summary.json`.
     pub fn describe(&self) -> String {
         match self {
-            EnsembleLoop::FeatureModelLanes => "lane kernel (feature-model SGD, 16 replicas per vector)".to_string(),
-            EnsembleLoop::DoubleWellSdeLanes => "lane kernel (double-well SDE, 16 replicas per vector)".to_string(),
+            EnsembleLoop::FeatureModelLanes => {
+                format!("lane kernel (feature-model SGD, {} replicas stepped together)", crate::escape::lanes::LANES)
+            }
+            EnsembleLoop::DoubleWellSdeLanes => {
+                format!("lane kernel (double-well SDE, {} replicas stepped together)", crate::escape::sde_lanes::LANES)
+            }
             EnsembleLoop::PerReplica { check_every } => format!(
                 "per-replica loop (one replica per worker thread at a time, buffers allocated once per replica, exit checked every {check_every} step{})",
                 if *check_every == 1 { "" } else { "s" }

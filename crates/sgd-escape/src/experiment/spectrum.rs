@@ -2,7 +2,10 @@
 //! of H(θ*), either dense (every eigenpair, up to [`MAX_DENSE_PARAMETERS`]) or matrix-free (the
 //! largest eigenpairs by Lanczos with Hessian-vector products, nothing P × P formed).
 
-use super::config::{Config, DenseHessianKeys, DistanceMetric, DynamicsConfig, ExitConfig, HessianConfig, LanczosConfig, SaddleConfig};
+use super::config::{
+    Config, DenseHessianKeys, DistanceMetric, DynamicsConfig, ExitConfig, HessianConfig, LanczosConfig, NoiseConfig, NoiseSubspace,
+    SaddleConfig,
+};
 use crate::error::{Error, Result};
 use crate::landscape::curvature::Hessian;
 use crate::landscape::outliers::{OutlierRule, has_outlier_gap};
@@ -72,9 +75,9 @@ impl SpectrumReport {
 
 /// Writes the default `landscape.hessian` (dense up to [`MAX_DENSE_PARAMETERS`], Lanczos above)
 /// into `config` and refuses what the choice cannot do: a dense Hessian above the limit, and
-/// with Lanczos an SDE (its noise is built from
-/// the dense H(θ*) or C(θ)), eigenvector following (it decomposes the Hessian at every step) or
-/// the Hessian-metric distance exit. The NEB runs matrix-free (Newton–Krylov refinement and a
+/// with a partial Lanczos spectrum the paper's noise over the whole of H*
+/// (`dynamics.noise.subspace = "full"`), eigenvector following (it decomposes the Hessian at
+/// every step) or the Hessian-metric distance exit. The NEB runs matrix-free (Newton–Krylov refinement and a
 /// Lanczos index check).
 pub(super) fn resolve_hessian(config: &mut Config, p: usize) -> Result<()> {
     let hessian = config.landscape.hessian.get_or_insert_with(|| {
@@ -102,12 +105,17 @@ pub(super) fn resolve_hessian(config: &mut Config, p: usize) -> Result<()> {
             format!("must be at most landscape.hessian.eigenvalues = {} (the eigenvalues computed)", lanczos.eigenvalues),
         ));
     }
-    if matches!(config.dynamics, DynamicsConfig::Sde(_)) {
+    if let DynamicsConfig::Sde(sde) = &config.dynamics
+        && let NoiseConfig::Paper(m) | NoiseConfig::TimeChanged(m) | NoiseConfig::Frozen(m) = &sde.noise
+        && m.subspace == Some(NoiseSubspace::Full)
+        && lanczos.eigenvalues.get() < p
+    {
         return Err(Error::invalid(
-            "dynamics.kind",
-            "\"sde\"",
+            "dynamics.noise.subspace",
+            "\"full\"",
             format!(
-                "the SDEs' noise is built from the dense H(θ*) or C(θ), which landscape.hessian = \"lanczos\" (P = {p}) does not form; use kind = \"sgd\""
+                "needs every eigenpair of H(θ*), and landscape.hessian = \"lanczos\" computes {} of P = {p}; use subspace = \"outliers\" (the default here: the noise acts along the outlier eigenvectors)",
+                lanczos.eigenvalues
             ),
         ));
     }

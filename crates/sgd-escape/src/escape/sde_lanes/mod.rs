@@ -50,20 +50,22 @@ pub struct DoubleWellSde<'a> {
 
 impl<'a> DoubleWellSde<'a> {
     /// The kernel's form of `noise` with `solver` and `bridge`, or `None` where the generic
-    /// loop must run it (time-changed or exact noise, the Lamperti clock, the bridge on an exit
-    /// other than a coordinate).
+    /// loop must run it (time-changed or exact noise, noise in the outlier subspace, the
+    /// Lamperti clock, the bridge on an exit other than a coordinate).
     pub fn new(model: &'a DoubleWell, dt: f64, noise: &'a Noise, solver: &'a Solver, bridge: bool, exit: &Exit) -> Option<Self> {
-        let trace = |s: &[f64]| s.iter().map(|v| v * v).sum::<f64>();
         let noise = match noise {
-            Noise::Paper { lr, batch_size, sqrt_hessian } => {
-                LaneNoise::Paper { lr: *lr, batch: *batch_size as f64, sqrt_hessian, trace_hessian: trace(sqrt_hessian) }
-            }
+            Noise::Paper { lr, batch_size, sqrt_hessian } => LaneNoise::Paper {
+                lr: *lr,
+                batch: *batch_size as f64,
+                sqrt_hessian: sqrt_hessian.as_dense()?,
+                trace_hessian: sqrt_hessian.trace(),
+            },
             Noise::Frozen { lr, batch_size, sqrt_hessian, loss_at_minimum } => LaneNoise::Frozen {
                 lr: *lr,
                 batch: *batch_size as f64,
                 loss_at_minimum: *loss_at_minimum,
-                sqrt_hessian,
-                trace_hessian: trace(sqrt_hessian),
+                sqrt_hessian: sqrt_hessian.as_dense()?,
+                trace_hessian: sqrt_hessian.trace(),
             },
             Noise::Isotropic { temperature } => LaneNoise::Isotropic { temperature: *temperature },
             Noise::Exact { .. } | Noise::TimeChanged { .. } => return None,

@@ -33,7 +33,7 @@ pub use landscape::{
     SaddleConfig,
 };
 pub use model::{CurveConfig, DEFAULT_SAMPLES, DoubleWellConfig, LinearRegressionConfig, MlpConfig, ModelConfig};
-pub use noise::{IsotropicNoise, MinibatchScale, NoiseConfig};
+pub use noise::{IsotropicNoise, MinibatchScale, NoiseConfig, NoiseSubspace};
 pub use solver::{AdaptiveConfig, EulerMaruyamaConfig, LampertiConfig, SolverConfig};
 pub use start::StartConfig;
 pub use train::{TrainConfig, TrainSection};

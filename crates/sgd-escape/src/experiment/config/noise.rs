@@ -62,6 +62,21 @@ pub struct MinibatchScale {
     /// Batch size B.
     #[serde(default = "one")]
     pub batch_size: Count,
+    /// Where H* acts: the whole Hessian, or its outlier subspace (resolved by `prepare`: the
+    /// whole Hessian when its every eigenpair is computed, the outliers otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subspace: Option<NoiseSubspace>,
+}
+
+/// The directions the paper's noise Σ ∝ H* acts in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoiseSubspace {
+    /// All of H*: its symmetric square root, P × P (needs every eigenpair of H*).
+    Full,
+    /// H* restricted to its n outlier eigenpairs, Σ_j h_j u_j u_jᵀ (matrix-free; no noise in
+    /// the bulk directions).
+    Outliers,
 }
 
 /// `kind = "isotropic"`.

@@ -8,7 +8,7 @@
 use super::splitting::{AmsDiagnostics, ams_mean_time};
 use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, save_figure, write_text};
 use crate::cells;
-use crate::dynamics::{Noise, Sde};
+use crate::dynamics::{HessianRoot, Noise, Sde};
 use crate::error::Result;
 use crate::escape::ams::ReactionCoordinate;
 use crate::escape::{EnsembleSpec, Exit, run_ensemble};
@@ -132,7 +132,7 @@ fn compute_point(noise: &str, beta: f64, c: f64, replicas: usize, seed: u64, bud
     };
     let predicted_steps = quadrature / DT * replicas as f64;
     let model = DoubleWell { epsilon, dim: 1, stiffness: 1.0 };
-    let sqrt_hessian = vec![H_STAR.sqrt()];
+    let sqrt_hessian = HessianRoot::Dense(vec![H_STAR.sqrt()]);
     let noise_value = match noise {
         "paper" => Noise::Paper { lr, batch_size: 1, sqrt_hessian },
         "frozen" => Noise::Frozen { lr, batch_size: 1, sqrt_hessian, loss_at_minimum: epsilon },

@@ -12,7 +12,7 @@
 use super::splitting::{AmsDiagnostics, ams_mean_time};
 use super::{Check, ReproduceOptions, ReproduceReport, cached_point, checks_table, plus_minus, save_figure, write_text};
 use crate::cells;
-use crate::dynamics::{Noise, Sde};
+use crate::dynamics::{HessianRoot, Noise, Sde};
 use crate::error::Error;
 use crate::error::Result;
 use crate::escape::ams::ReactionCoordinate;
@@ -139,7 +139,8 @@ fn compute_point(beta: f64, n: usize, (replicas, ams_size): (usize, (usize, usiz
     for i in 0..n {
         sqrt_hessian[i * n + i] = H_STAR.sqrt();
     }
-    let sde = Sde::new(&model, DT, Noise::Paper { lr, batch_size: 1, sqrt_hessian }, None).expect("analytic noise with a valid step");
+    let sde = Sde::new(&model, DT, Noise::Paper { lr, batch_size: 1, sqrt_hessian: HessianRoot::Dense(sqrt_hessian) }, None)
+        .expect("analytic noise with a valid step");
     let mut start = vec![0.0; n];
     start[0] = -1.0;
     let exit = Exit::Coordinate { axis: 0, threshold: 1.0 };
