@@ -304,6 +304,30 @@ fn lanczos_analysis_with_neb_matches_the_dense_analysis() {
     let complete = analysis("{ kind = \"lanczos\", eigenvalues = 3 }");
     let (dm, cm) = (gd.det_minimum.unwrap(), complete.geometry.unwrap().det_minimum.unwrap());
     assert!((dm - cm).abs() < 1e-10 * dm, "{dm} vs {cm}");
+    // With log_det_probes the ratio det H*/|det Hˢ| comes from stochastic Lanczos quadrature:
+    // at P = 3 each probe's quadrature is exact (its Krylov space is the whole space), so the
+    // error is Hutchinson's, within 4 standard errors of the dense value; the full-determinant
+    // predictions follow from it and carry its standard error as an assumption.
+    let slq = analysis("{ kind = \"lanczos\", eigenvalues = 2, log_det_probes = 64 }");
+    let gs = slq.geometry.unwrap();
+    let exact = (gd.det_minimum.unwrap() / gd.det_saddle.unwrap().abs()).ln();
+    let (estimate, se) = (gs.log_det_ratio.unwrap(), gs.log_det_ratio_stderr.unwrap());
+    assert!(se > 0.0 && (estimate - exact).abs() < 4.0 * se, "{estimate} ± {se} against {exact}");
+    assert!((gd.log_det_ratio.unwrap() - exact).abs() < 1e-12 && gd.log_det_ratio_stderr.is_none());
+    for (d, f) in [
+        (&dense.predictions.kramers_isotropic, &slq.predictions.kramers_isotropic),
+        (&dense.predictions.xie.minimum_curvature, &slq.predictions.xie.minimum_curvature),
+    ] {
+        let (rd, rf) = (d.rate_per_time.unwrap(), f.rate_per_time.unwrap());
+        let expected = rd * (0.5 * (estimate - exact)).exp();
+        assert!((rf - expected).abs() < 1e-8 * expected, "{rf} vs {expected}");
+        let check = f.assumptions.iter().find(|a| a.condition.contains("stochastic Lanczos")).expect("the estimate's error is checked");
+        assert_eq!(check.value, Some(0.5 * se));
+        assert_eq!(check.holds, 0.5 * se <= 0.5);
+        let quadrature = f.assumptions.iter().find(|a| a.condition.contains("Gauss quadrature")).expect("its convergence is checked");
+        assert_eq!(quadrature.value, gs.log_det_ratio_quadrature_change);
+        assert!(!d.assumptions.iter().any(|a| a.condition.contains("stochastic Lanczos")));
+    }
 }
 
 /// The NEB's second end for a network is a parameter file; the keys are checked against the

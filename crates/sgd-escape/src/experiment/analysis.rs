@@ -9,6 +9,7 @@ use super::predictions::{Predictions, predict};
 use super::spectrum::{SpectrumReport, minimize_at};
 use crate::escape::Exit;
 use crate::landscape::curvature::Hessian;
+use crate::landscape::log_det::LogDetDifference;
 use crate::landscape::min_mode::min_mode_following;
 use crate::landscape::outliers::{OutlierRule, Outliers, detect_outliers, restricted_determinant};
 use crate::landscape::path::{SaddleNeighbours, saddle_neighbours};
@@ -107,6 +108,10 @@ pub struct LandscapeAnalysis {
     /// Why that check failed, when it did (a descent or its L-BFGS polish did not converge).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub saddle_neighbours_error: Option<String>,
+    /// Why the stochastic Lanczos estimate of log(det H*/|det Hˢ|) failed, when it did (a
+    /// Hessian not positive definite once the saddle's escape direction is flipped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_det_error: Option<String>,
     /// The barrier, when a saddle or a loss threshold defines one.
     pub barrier: Option<Barrier>,
     /// β = B/(η h*), when the dynamics has η and B.
@@ -192,6 +197,10 @@ pub fn analyze(input: AnalysisInput<'_>) -> LandscapeAnalysis {
         from: from.into(),
     });
 
+    let (log_det, log_det_error) = match log_det_ratio(&input, saddle.as_ref()) {
+        Ok(r) => (r, None),
+        Err(e) => (None, Some(e)),
+    };
     let (_, minibatch) = time_per_step_and_minibatch(input.dynamics);
     let beta = minibatch.map(|(lr, b)| rates::beta(lr, b, outliers.h_star));
     let geometry = barrier.as_ref().map(|bar| BarrierGeometry {
@@ -204,6 +213,9 @@ pub fn analyze(input: AnalysisInput<'_>) -> LandscapeAnalysis {
         det_saddle_restricted: saddle.as_ref().map(|s| restricted_determinant(&Hessian::new(model, &s.theta), &outliers.vectors)),
         det_minimum: (!input.minimum.spectrum.is_partial()).then(|| values.iter().product()),
         det_saddle: saddle.as_ref().filter(|s| s.all_eigenvalues).map(|s| s.hessian_eigenvalues.iter().product()),
+        log_det_ratio: log_det.as_ref().map(|(ratio, _)| *ratio),
+        log_det_ratio_stderr: log_det.as_ref().and_then(|(_, e)| e.as_ref().map(|e| e.stderr)),
+        log_det_ratio_quadrature_change: log_det.as_ref().and_then(|(_, e)| e.as_ref().map(|e| e.quadrature_change())),
         escape_curvature_at_minimum: saddle.as_ref().map(|s| {
             let mut hv = vec![0.0; p];
             model.hvp(theta_star, &s.escape_direction, &mut hv);
@@ -224,6 +236,7 @@ pub fn analyze(input: AnalysisInput<'_>) -> LandscapeAnalysis {
         saddle_error,
         saddle_neighbours,
         saddle_neighbours_error,
+        log_det_error,
         barrier,
         beta,
         geometry,
@@ -231,6 +244,36 @@ pub fn analyze(input: AnalysisInput<'_>) -> LandscapeAnalysis {
         critical_dimension: beta.map(rates::critical_dimension),
         stationary_exponent: beta.map(crate::theory::stationary::stationary_exponent),
     }
+}
+
+/// log(det H*/|det Hˢ|) over all P directions with the estimate behind it (none when exact): from
+/// every eigenvalue when both spectra are complete, or by stochastic Lanczos quadrature when
+/// `landscape.hessian.log_det_probes` asks for it. Hˢ enters as |Hˢ| = Hˢ − 2h_eˢ e eᵀ (its
+/// escape eigenvalue flipped, e the escape direction), positive definite at an index-one saddle.
+/// `Ok(None)` when neither applies.
+fn log_det_ratio(input: &AnalysisInput<'_>, saddle: Option<&Saddle>) -> Result<Option<(f64, Option<LogDetDifference>)>, String> {
+    let Some(s) = saddle else { return Ok(None) };
+    let log_abs_sum = |values: &[f64]| values.iter().map(|l| l.abs().ln()).sum::<f64>();
+    if !input.minimum.spectrum.is_partial() {
+        // ln λ is NaN for a negative eigenvalue at θ*, as the determinant ratio's root was.
+        let minimum: f64 = input.minimum.eigenvalues.iter().map(|l| l.ln()).sum();
+        let saddle = if s.all_eigenvalues {
+            log_abs_sum(&s.hessian_eigenvalues)
+        } else {
+            // A min-mode saddle of a dense analysis: its spectrum is decomposed here.
+            let p = input.minimum.theta.len();
+            log_abs_sum(&crate::linalg::symmetric_eigen(&input.model.as_model().hessian(&s.theta), p).0)
+        };
+        return Ok(Some((minimum - saddle, None)));
+    }
+    let Some(HessianConfig::Lanczos(lanczos)) = &input.landscape.hessian else { return Ok(None) };
+    let Some(probes) = lanczos.log_det_probes else { return Ok(None) };
+    use crate::landscape::curvature::OperatorExt;
+    let model = input.model.as_model();
+    let at_minimum = Hessian::new(model, input.minimum.theta);
+    let at_saddle = Hessian::new(model, &s.theta).plus_rank_one(s.escape_direction.clone(), -2.0 * s.escape_eigenvalue);
+    let d = crate::landscape::log_det::log_det_difference(&at_minimum, &at_saddle, probes.get(), lanczos.log_det_steps.get(), 0)?;
+    Ok(Some((d.estimate, Some(d))))
 }
 
 /// The saddle search `[landscape.saddle]` asks for (or the saddle already found).

@@ -139,6 +139,9 @@ const HIGH_BARRIER: f64 = 1.0;
 const SMALL_LOSS_CHANGE: f64 = 0.1;
 /// The exact noise matches 2L(θ)H*/B when the trace ratio lies within these bounds.
 const NOISE_RATIO: (f64, f64) = (0.8, 1.25);
+/// The largest standard error of the log prefactor, ½ log(det H*/|det Hˢ|), when it is a
+/// stochastic Lanczos estimate: the prefactor is then known within a factor e^0.5 ≈ 1.6.
+const MAX_PREFACTOR_LOG_ERROR: f64 = 0.5;
 
 /// The predictions of every theory for the landscape found.
 pub(super) fn predict(
@@ -164,8 +167,29 @@ pub(super) fn predict(
     let missing = if noise_params.is_none() { no_noise } else { no_saddle };
     // Xie et al. and isotropic Kramers need the determinants over all P directions, which a
     // partial (Lanczos) spectrum does not give.
-    let no_full_determinants = geometry.is_some_and(|g| g.escape_eigenvalue.is_some() && g.det_minimum.is_none());
-    let partial = "needs det H* and det Hˢ over all P directions, which the partial (Lanczos) spectrum does not give";
+    let no_full_determinants = geometry.is_some_and(|g| g.escape_eigenvalue.is_some() && g.log_det_ratio.is_none());
+    let partial = "needs det H* and det Hˢ over all P directions, which the partial (Lanczos) spectrum does not give (landscape.hessian.log_det_probes estimates their ratio by stochastic Lanczos quadrature)";
+    // A stochastic estimate of the determinants' ratio makes the prefactor uncertain by a
+    // factor exp(±SE/2).
+    let log_det_estimate: Vec<Assumption> = geometry
+        .and_then(|g| g.log_det_ratio_stderr.zip(g.log_det_ratio_quadrature_change))
+        .map(|(se, change)| {
+            vec![
+                Assumption::new(
+                    format!(
+                        "the stochastic Lanczos estimate of ½ log(det H*/|det Hˢ|) has standard error ≤ {MAX_PREFACTOR_LOG_ERROR} (the prefactor known within a factor e^{MAX_PREFACTOR_LOG_ERROR}; more probes lower it)"
+                    ),
+                    Some(0.5 * se),
+                    0.5 * se <= MAX_PREFACTOR_LOG_ERROR,
+                ),
+                Assumption::new(
+                    "its Gauss quadrature has converged: the estimate moves by at most its standard error from half the Lanczos steps to all (more landscape.hessian.log_det_steps otherwise)",
+                    Some(change),
+                    change <= se,
+                ),
+            ]
+        })
+        .unwrap_or_default();
     let missing_full = if no_full_determinants { partial } else { missing };
     let with = |f: &dyn Fn(&BarrierGeometry, f64, usize) -> Option<f64>| -> Option<f64> {
         let (lr, b) = noise_params?;
@@ -234,6 +258,7 @@ pub(super) fn predict(
             ));
             assumptions.push(constant_noise("C ≈ 2L*H/B"));
             assumptions.push(step.clone());
+            assumptions.extend(log_det_estimate.clone());
         }
         Prediction::from_rate(with(&|g, lr, b| rates::xie_rate(g, lr, b, s)), time_per_step, missing_full, assumptions)
     };
@@ -250,6 +275,7 @@ pub(super) fn predict(
         ));
         kramers_assumptions.push(Assumption::new("the noise is isotropic and constant", None, noise.isotropic));
         kramers_assumptions.push(step.clone());
+        kramers_assumptions.extend(log_det_estimate.clone());
     }
     let kramers_missing = if no_full_determinants { partial } else { no_saddle };
     let mut kramers_prediction = Prediction::from_rate(kramers, time_per_step, kramers_missing, kramers_assumptions);

@@ -96,6 +96,11 @@ pub(super) fn resolve_hessian(config: &mut Config, p: usize) -> Result<()> {
     };
     let needed = crate::limits::product(&[lanczos.max_steps.get().min(p).saturating_add(2), p]).and_then(|v| crate::limits::bytes(v, 8));
     crate::limits::require_memory("landscape.hessian.max_steps", lanczos.max_steps, "the Lanczos basis", needed)?;
+    if lanczos.log_det_probes.is_some() {
+        let needed =
+            crate::limits::product(&[lanczos.log_det_steps.get().min(p).saturating_add(2), p]).and_then(|v| crate::limits::bytes(v, 8));
+        crate::limits::require_memory("landscape.hessian.log_det_steps", lanczos.log_det_steps, "the quadrature's Lanczos basis", needed)?;
+    }
     if let Some(n) = config.landscape.outliers
         && n.get() > lanczos.eigenvalues.get()
     {

@@ -5,6 +5,7 @@
 
 pub mod curvature;
 mod lbfgs;
+pub mod log_det;
 pub mod min_mode;
 mod minimize;
 pub mod minres;

@@ -98,7 +98,7 @@ fn ritz_vector(basis: &[Vec<f64>], s: &[f64], j: usize) -> Vec<f64> {
 
 /// Eigen-decomposition of the symmetric tridiagonal (alpha, beta): Ritz values ascending and
 /// eigenvectors (columns) of T.
-fn tridiagonal_eigen(alpha: &[f64], beta: &[f64]) -> (Vec<f64>, Vec<f64>) {
+pub(super) fn tridiagonal_eigen(alpha: &[f64], beta: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let m = alpha.len();
     let mut t = vec![0.0; m * m];
     for i in 0..m {

@@ -29,6 +29,14 @@ pub struct BarrierGeometry {
     pub det_minimum: Option<f64>,
     /// det H(θˢ) (all directions), when a saddle is known.
     pub det_saddle: Option<f64>,
+    /// log(det H*/|det Hˢ|) over all directions, what the full prefactor needs (no overflow
+    /// where the determinants themselves over- or underflow): exact from every eigenvalue, or
+    /// a stochastic Lanczos quadrature estimate above the dense limit.
+    pub log_det_ratio: Option<f64>,
+    /// The standard error of `log_det_ratio` when it is an estimate (none when exact).
+    pub log_det_ratio_stderr: Option<f64>,
+    /// How far the estimate moved from half its Lanczos steps to all of them (none when exact).
+    pub log_det_ratio_quadrature_change: Option<f64>,
     /// h_e*: the curvature of H(θ*) along the escape direction (Xie et al.).
     pub escape_curvature_at_minimum: Option<f64>,
 }
@@ -47,6 +55,9 @@ impl BarrierGeometry {
             det_saddle_restricted: Some(h_saddle),
             det_minimum: Some(h_star),
             det_saddle: Some(h_saddle),
+            log_det_ratio: Some((h_star / h_saddle.abs()).ln()),
+            log_det_ratio_stderr: None,
+            log_det_ratio_quadrature_change: None,
             escape_curvature_at_minimum: Some(h_star),
         }
     }
@@ -76,9 +87,9 @@ fn restricted_prefactor(g: &BarrierGeometry) -> Option<f64> {
     Some(g.escape_eigenvalue?.abs() / (2.0 * PI) * (g.det_minimum_restricted / g.det_saddle_restricted?.abs()).sqrt())
 }
 
-/// Prefactor over all directions, `(|h_eˢ|/2π) sqrt(det H*/|det Hˢ|)`.
+/// Prefactor over all directions, `(|h_eˢ|/2π) sqrt(det H*/|det Hˢ|)`, from the log ratio.
 fn full_prefactor(g: &BarrierGeometry) -> Option<f64> {
-    Some(g.escape_eigenvalue?.abs() / (2.0 * PI) * (g.det_minimum? / g.det_saddle?.abs()).sqrt())
+    Some(g.escape_eigenvalue?.abs() / (2.0 * PI) * (0.5 * g.log_det_ratio?).exp())
 }
 
 /// The paper's log-barrier rate (Mori et al. 2022, the main escape-rate result):

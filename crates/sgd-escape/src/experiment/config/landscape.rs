@@ -192,11 +192,29 @@ pub struct LanczosConfig {
     /// Krylov steps (Hessian-vector products) at most.
     #[serde(default = "default_max_steps")]
     pub max_steps: AtLeast<2>,
+    /// Probes of the stochastic Lanczos quadrature that estimates log(det H*/|det Hˢ|) for the
+    /// full-determinant prefactors (Xie et al., isotropic Kramers); none: those predictions are
+    /// left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_det_probes: Option<AtLeast<2>>,
+    /// Lanczos steps per probe and Hessian of that quadrature.
+    #[serde(default = "default_log_det_steps")]
+    pub log_det_steps: AtLeast<2>,
+}
+
+fn default_log_det_steps() -> AtLeast<2> {
+    AtLeast::new(80).expect("in range")
 }
 
 impl Default for LanczosConfig {
     fn default() -> Self {
-        LanczosConfig { eigenvalues: default_eigenvalues(), tolerance: default_lanczos_tolerance(), max_steps: default_max_steps() }
+        LanczosConfig {
+            eigenvalues: default_eigenvalues(),
+            tolerance: default_lanczos_tolerance(),
+            max_steps: default_max_steps(),
+            log_det_probes: None,
+            log_det_steps: default_log_det_steps(),
+        }
     }
 }
 

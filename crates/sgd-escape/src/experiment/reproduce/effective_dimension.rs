@@ -81,6 +81,9 @@ fn geometry(n: usize) -> BarrierGeometry {
         det_saddle_restricted: Some(det_saddle),
         det_minimum: Some(det_min),
         det_saddle: Some(det_saddle),
+        log_det_ratio: Some(H_STAR.ln()),
+        log_det_ratio_stderr: None,
+        log_det_ratio_quadrature_change: None,
         escape_curvature_at_minimum: Some(H_STAR),
     }
 }
