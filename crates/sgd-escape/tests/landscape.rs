@@ -305,3 +305,22 @@ fn a_saddle_two_basins_away_does_not_border_the_minimum() {
     assert!((far.distances[0] - 2.0 * PI).abs() < 1e-9 && (far.distances[1] - 4.0 * PI).abs() < 1e-9, "{far:?}");
     assert!(far.minima.iter().all(|m| (m.loss - 0.1).abs() < 1e-12));
 }
+
+/// The full-determinant prefactor of isotropic Kramers on a 400-parameter double well whose
+/// determinants underflow (det H* = 2·0.01³⁹⁹): it comes from log(det H*/|det Hˢ|) = ln 2, so
+/// κ = (1/2π)·√2·exp(−ΔL/D) exactly, and the unrepresentable determinants are reported as null
+/// (their product would be 0/0).
+#[test]
+fn full_prefactors_survive_determinants_that_underflow() {
+    let text = "[model]\nkind = \"double-well\"\ndim = 400\nstiffness = 0.01\n[dynamics]\nkind = \"sde\"\ndt = 0.01\n\
+                noise = { kind = \"isotropic\", temperature = 0.05 }\n[exit]\nkind = \"coordinate\"\naxis = 0\nthreshold = 0.5\n\
+                [landscape]\nsaddle = { kind = \"given\", point = [0.0] }\n";
+    let text = text.replace("point = [0.0]", &format!("point = {:?}", vec![0.0; 400]));
+    let prepared = prepare(&Config::from_toml(&text, std::path::Path::new("t.toml")).unwrap(), std::path::Path::new(".")).unwrap();
+    let g = prepared.landscape.geometry.unwrap();
+    assert!(g.det_minimum.is_none() && g.det_saddle.is_none(), "{g:?}");
+    assert!((g.log_det_ratio.unwrap() - 2f64.ln()).abs() < 1e-9, "{:?}", g.log_det_ratio);
+    let rate = prepared.landscape.predictions.kramers_isotropic.rate_per_time.unwrap();
+    let exact = 2f64.sqrt() / (2.0 * std::f64::consts::PI) * (-0.25 / 0.05f64).exp();
+    assert!((rate - exact).abs() < 1e-8 * exact, "{rate} against {exact}");
+}

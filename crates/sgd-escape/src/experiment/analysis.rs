@@ -211,8 +211,13 @@ pub fn analyze(input: AnalysisInput<'_>) -> LandscapeAnalysis {
         escape_eigenvalue: saddle.as_ref().map(|s| s.escape_eigenvalue),
         det_minimum_restricted: det_restricted,
         det_saddle_restricted: saddle.as_ref().map(|s| restricted_determinant(&Hessian::new(model, &s.theta), &outliers.vectors)),
-        det_minimum: (!input.minimum.spectrum.is_partial()).then(|| values.iter().product()),
-        det_saddle: saddle.as_ref().filter(|s| s.all_eigenvalues).map(|s| s.hessian_eigenvalues.iter().product()),
+        // The products themselves, where they are representable (not under- or overflowed).
+        det_minimum: (!input.minimum.spectrum.is_partial()).then(|| values.iter().product::<f64>()).filter(|d| d.is_normal()),
+        det_saddle: saddle
+            .as_ref()
+            .filter(|s| s.all_eigenvalues)
+            .map(|s| s.hessian_eigenvalues.iter().product::<f64>())
+            .filter(|d| d.is_normal()),
         log_det_ratio: log_det.as_ref().map(|(ratio, _)| *ratio),
         log_det_ratio_stderr: log_det.as_ref().and_then(|(_, e)| e.as_ref().map(|e| e.stderr)),
         log_det_ratio_quadrature_change: log_det.as_ref().and_then(|(_, e)| e.as_ref().map(|e| e.quadrature_change())),

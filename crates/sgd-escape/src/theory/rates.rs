@@ -25,9 +25,10 @@ pub struct BarrierGeometry {
     pub det_minimum_restricted: f64,
     /// det Ĥ(θˢ) over the same subspace, when a saddle is known.
     pub det_saddle_restricted: Option<f64>,
-    /// det H(θ*) (all directions), when every eigenvalue is known.
+    /// det H(θ*) (all directions), when every eigenvalue is known and the product is
+    /// representable (a large network's under- or overflows; `log_det_ratio` does not).
     pub det_minimum: Option<f64>,
-    /// det H(θˢ) (all directions), when a saddle is known.
+    /// det H(θˢ) (all directions), when a saddle is known, likewise.
     pub det_saddle: Option<f64>,
     /// log(det H*/|det Hˢ|) over all directions, what the full prefactor needs (no overflow
     /// where the determinants themselves over- or underflow): exact from every eigenvalue, or
