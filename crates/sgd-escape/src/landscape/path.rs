@@ -136,9 +136,11 @@ pub fn arc_lengths(points: &[Vec<f64>]) -> Vec<f64> {
 }
 
 /// The arc length at the point of the polyline nearest to `theta` (orthogonal projection on
-/// each segment, clamped to it).
+/// each segment, clamped to it; the first segment's line extends behind the first vertex,
+/// where the arc length is negative, and the last one's beyond the last vertex).
 pub fn arc_length_at(points: &[Vec<f64>], arc: &[f64], theta: &[f64]) -> f64 {
     let (mut best, mut at) = (f64::INFINITY, 0.0);
+    let last = points.len().saturating_sub(2);
     for (k, w) in points.windows(2).enumerate() {
         let (a, b) = (&w[0], &w[1]);
         let (mut ab, mut at_a, mut aa) = (0.0, 0.0, 0.0);
@@ -148,7 +150,10 @@ pub fn arc_length_at(points: &[Vec<f64>], arc: &[f64], theta: &[f64]) -> f64 {
             aa += d * d;
             at_a += (theta[i] - a[i]) * (theta[i] - a[i]);
         }
-        let t = if aa > 0.0 { (ab / aa).clamp(0.0, 1.0) } else { 0.0 };
+        // The first segment extends backwards and the last forwards, so that the arc length
+        // keeps measuring progress (negative behind the start) instead of sticking at the ends.
+        let (low, high) = (if k == 0 { f64::NEG_INFINITY } else { 0.0 }, if k == last { f64::INFINITY } else { 1.0 });
+        let t = if aa > 0.0 { (ab / aa).clamp(low, high) } else { 0.0 };
         // |θ − (a + t(b − a))|² = |θ − a|² − 2t(θ − a)·(b − a) + t²|b − a|².
         let d2 = at_a - 2.0 * t * ab + t * t * aa;
         if d2 < best {
@@ -182,7 +187,9 @@ mod tests {
         assert!((total - 2.0).abs() < 0.01, "{total}");
         // Arc length at an off-path point is that of its projection.
         assert!((arc_length_at(&path, &arc, &[0.0, 0.7]) - 1.0).abs() < 1e-9);
-        assert!((arc_length_at(&path, &arc, &[-1.5, 0.3])).abs() < 1e-12);
+        // Behind θ* and beyond the far end, along the extended end segments.
+        assert!((arc_length_at(&path, &arc, &[-1.5, 0.3]) + 0.5).abs() < 1e-9);
+        assert!((arc_length_at(&path, &arc, &[1.25, -0.2]) - (total + 0.25)).abs() < 1e-9);
     }
 
     /// A curved valley: L = (θ₂ − θ₁²)² + (θ₁² − 1)²/4, minima (±1, 1), saddle at the origin.
