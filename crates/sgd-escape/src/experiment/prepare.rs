@@ -628,25 +628,24 @@ fn resolve_dynamics(
         DynamicsConfig::Sgd(s) => return Ok(Dynamics::Sgd { lr: s.lr.get(), batch_size: s.batch_size.get(), sampling: s.sampling }),
         DynamicsConfig::Sde(s) => s,
     };
+    let kind = s.noise.kind();
     let noise = match &mut s.noise {
         NoiseConfig::Isotropic(i) => Noise::Isotropic { temperature: i.temperature.get() },
         NoiseConfig::Exact(e) => {
             let batch_size = e.batch_size.get();
             Noise::Exact { lr: e.lr.get(), batch_size, factor: e.sampling.covariance_factor(samples, batch_size) }
         }
-        scaled @ (NoiseConfig::Paper(_) | NoiseConfig::TimeChanged(_) | NoiseConfig::Frozen(_)) => {
+        NoiseConfig::Paper(m) | NoiseConfig::TimeChanged(m) | NoiseConfig::Frozen(m) => {
             if start.loss <= 0.0 {
                 return Err(Error::invalid(
                     "dynamics.noise.kind",
-                    format!("{:?}", scaled.kind()),
+                    format!("{kind:?}"),
                     format!(
                         "this noise is proportional to L(θ*), which is {} here: the replicas could never move (raise model.epsilon or model.noise)",
                         start.loss
                     ),
                 ));
             }
-            let kind = scaled.kind();
-            let (NoiseConfig::Paper(m) | NoiseConfig::TimeChanged(m) | NoiseConfig::Frozen(m)) = scaled else { unreachable!() };
             let sqrt_hessian = hessian_root(m, start, rule, warnings);
             let (lr, batch_size, loss_at_minimum) = (m.lr.get(), m.batch_size.get(), start.loss);
             match kind {
