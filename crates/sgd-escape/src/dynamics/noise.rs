@@ -68,6 +68,16 @@ impl Noise {
         }
     }
 
+    /// The root of H* that the paper's, time-changed and frozen noises draw through.
+    pub fn sqrt_hessian(&self) -> Option<&HessianRoot> {
+        match self {
+            Noise::Paper { sqrt_hessian, .. } | Noise::TimeChanged { sqrt_hessian, .. } | Noise::Frozen { sqrt_hessian, .. } => {
+                Some(sqrt_hessian)
+            }
+            Noise::Exact { .. } | Noise::Isotropic { .. } => None,
+        }
+    }
+
     /// One line for the run log: the noise and the directions it acts in.
     pub fn describe(&self) -> String {
         match self {

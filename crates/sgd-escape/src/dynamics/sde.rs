@@ -36,12 +36,7 @@ impl<'m, M: Model + ?Sized> Sde<'m, M> {
         if matches!(noise, Noise::Exact { .. }) && gradient_noise.is_none() {
             return Err(Error::invalid("noise", "\"exact\"", "exact noise needs a data-built model (per-sample gradients)"));
         }
-        let trace_hessian = match &noise {
-            Noise::Paper { sqrt_hessian, .. } | Noise::Frozen { sqrt_hessian, .. } | Noise::TimeChanged { sqrt_hessian, .. } => {
-                sqrt_hessian.trace()
-            }
-            _ => 0.0,
-        };
+        let trace_hessian = noise.sqrt_hessian().map_or(0.0, HessianRoot::trace);
         Ok(Sde { model, data: gradient_noise, dt, noise, solver: Solver::EulerMaruyama, bridge: false, trace_hessian })
     }
 
@@ -118,12 +113,7 @@ impl<M: Model + ?Sized> Stepper for Sde<'_, M> {
 
     fn workspace(&self) -> SdeWorkspace {
         let p = self.model.dim();
-        let normals = match &self.noise {
-            Noise::Paper { sqrt_hessian, .. } | Noise::Frozen { sqrt_hessian, .. } | Noise::TimeChanged { sqrt_hessian, .. } => {
-                sqrt_hessian.normals()
-            }
-            _ => p,
-        };
+        let normals = self.noise.sqrt_hessian().map_or(p, HessianRoot::normals);
         SdeWorkspace {
             grad: vec![0.0; p],
             z: vec![0.0; normals],

@@ -646,7 +646,7 @@ fn resolve_dynamics(
                     ),
                 ));
             }
-            let sqrt_hessian = hessian_root(m, start, rule, warnings);
+            let sqrt_hessian = hessian_root(m, start, rule, warnings)?;
             let (lr, batch_size, loss_at_minimum) = (m.lr.get(), m.batch_size.get(), start.loss);
             match kind {
                 "paper" => Noise::Paper { lr, batch_size, sqrt_hessian },
@@ -660,14 +660,26 @@ fn resolve_dynamics(
 
 /// The root of H* that shapes the paper's noise, with `noise.subspace` resolved and written
 /// back: the symmetric root of the whole H* when every eigenpair is known (dense analyses and
-/// complete Lanczos spectra), the outlier eigenpairs otherwise (or when asked for).
-fn hessian_root(scale: &mut MinibatchScale, start: &StartPoint, rule: OutlierRule, warnings: &mut Vec<String>) -> HessianRoot {
+/// complete Lanczos spectra), the outlier eigenpairs otherwise (or when asked for). The whole
+/// H* from a spectrum that lacks eigenpairs is refused, naming the key.
+fn hessian_root(scale: &mut MinibatchScale, start: &StartPoint, rule: OutlierRule, warnings: &mut Vec<String>) -> Result<HessianRoot> {
     let complete = match start.hessian_spectrum {
         SpectrumReport::Dense => true,
         SpectrumReport::Lanczos { complete, .. } => complete,
     };
     let subspace = *scale.subspace.get_or_insert(if complete { NoiseSubspace::Full } else { NoiseSubspace::Outliers });
-    match subspace {
+    Ok(match subspace {
+        NoiseSubspace::Full if !complete => {
+            return Err(Error::invalid(
+                "dynamics.noise.subspace",
+                "\"full\"",
+                format!(
+                    "needs every eigenpair of H(θ*), and landscape.hessian = \"lanczos\" gave {} of P = {}; use subspace = \"outliers\" (the default here: the noise acts along the outlier eigenvectors)",
+                    start.hessian_eigenvalues.len(),
+                    start.theta.len()
+                ),
+            ));
+        }
         NoiseSubspace::Full => {
             let (root, clipped) = linalg::psd_sqrt_from_eigen(&start.hessian_eigenvalues, &start.hessian_eigenvectors);
             if clipped > 0 {
@@ -679,5 +691,5 @@ fn hessian_root(scale: &mut MinibatchScale, start: &StartPoint, rule: OutlierRul
             let outliers = detect_outliers(&start.hessian_eigenvalues, &start.hessian_eigenvectors, rule);
             HessianRoot::outliers(&outliers.eigenvalues, outliers.vectors)
         }
-    }
+    })
 }

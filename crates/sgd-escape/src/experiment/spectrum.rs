@@ -2,10 +2,7 @@
 //! of H(θ*), either dense (every eigenpair, up to [`MAX_DENSE_PARAMETERS`]) or matrix-free (the
 //! largest eigenpairs by Lanczos with Hessian-vector products, nothing P × P formed).
 
-use super::config::{
-    Config, DenseHessianKeys, DistanceMetric, DynamicsConfig, ExitConfig, HessianConfig, LanczosConfig, NoiseConfig, NoiseSubspace,
-    SaddleConfig,
-};
+use super::config::{Config, DenseHessianKeys, DistanceMetric, ExitConfig, HessianConfig, LanczosConfig, SaddleConfig};
 use crate::error::{Error, Result};
 use crate::landscape::curvature::Hessian;
 use crate::landscape::outliers::{OutlierRule, has_outlier_gap};
@@ -75,10 +72,10 @@ impl SpectrumReport {
 
 /// Writes the default `landscape.hessian` (dense up to [`MAX_DENSE_PARAMETERS`], Lanczos above)
 /// into `config` and refuses what the choice cannot do: a dense Hessian above the limit, and
-/// with a partial Lanczos spectrum the paper's noise over the whole of H*
-/// (`dynamics.noise.subspace = "full"`), eigenvector following (it decomposes the Hessian at
-/// every step) or the Hessian-metric distance exit. The NEB runs matrix-free (Newton–Krylov refinement and a
-/// Lanczos index check).
+/// with Lanczos eigenvector following (it decomposes the Hessian at every step) or the
+/// Hessian-metric distance exit. The NEB runs matrix-free (Newton–Krylov refinement and a
+/// Lanczos index check). The paper's noise over the whole of H* needs every eigenpair, which
+/// only the computed spectrum tells: `prepare` refuses it there.
 pub(super) fn resolve_hessian(config: &mut Config, p: usize) -> Result<()> {
     let hessian = config.landscape.hessian.get_or_insert_with(|| {
         if p <= MAX_DENSE_PARAMETERS { HessianConfig::Dense(DenseHessianKeys {}) } else { HessianConfig::Lanczos(LanczosConfig::default()) }
@@ -94,11 +91,11 @@ pub(super) fn resolve_hessian(config: &mut Config, p: usize) -> Result<()> {
         HessianConfig::Dense(_) => return Ok(()),
         HessianConfig::Lanczos(l) => l.clone(),
     };
-    let needed = crate::limits::product(&[lanczos.max_steps.get().min(p).saturating_add(2), p]).and_then(|v| crate::limits::bytes(v, 8));
-    crate::limits::require_memory("landscape.hessian.max_steps", lanczos.max_steps, "the Lanczos basis", needed)?;
+    // A Lanczos basis of `steps` P-vectors (and two more).
+    let basis = |steps: usize| crate::limits::product(&[steps.min(p).saturating_add(2), p]).and_then(|v| crate::limits::bytes(v, 8));
+    crate::limits::require_memory("landscape.hessian.max_steps", lanczos.max_steps, "the Lanczos basis", basis(lanczos.max_steps.get()))?;
     if lanczos.log_det_probes.is_some() {
-        let needed =
-            crate::limits::product(&[lanczos.log_det_steps.get().min(p).saturating_add(2), p]).and_then(|v| crate::limits::bytes(v, 8));
+        let needed = basis(lanczos.log_det_steps.get());
         crate::limits::require_memory("landscape.hessian.log_det_steps", lanczos.log_det_steps, "the quadrature's Lanczos basis", needed)?;
     }
     if let Some(n) = config.landscape.outliers
@@ -108,20 +105,6 @@ pub(super) fn resolve_hessian(config: &mut Config, p: usize) -> Result<()> {
             "landscape.outliers",
             n,
             format!("must be at most landscape.hessian.eigenvalues = {} (the eigenvalues computed)", lanczos.eigenvalues),
-        ));
-    }
-    if let DynamicsConfig::Sde(sde) = &config.dynamics
-        && let NoiseConfig::Paper(m) | NoiseConfig::TimeChanged(m) | NoiseConfig::Frozen(m) = &sde.noise
-        && m.subspace == Some(NoiseSubspace::Full)
-        && lanczos.eigenvalues.get() < p
-    {
-        return Err(Error::invalid(
-            "dynamics.noise.subspace",
-            "\"full\"",
-            format!(
-                "needs every eigenpair of H(θ*), and landscape.hessian = \"lanczos\" computes {} of P = {p}; use subspace = \"outliers\" (the default here: the noise acts along the outlier eigenvectors)",
-                lanczos.eigenvalues
-            ),
         ));
     }
     if let ExitConfig::Distance(d) = &config.exit
