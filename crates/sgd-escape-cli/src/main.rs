@@ -214,7 +214,7 @@ fn landscape(config_path: &Path, out: &Path, force: bool) -> Result<bool, sgd_es
             if n.borders_minimum { "yes" } else { "no" }
         );
     }
-    if let Some(w) = report.saddle_neighbours_warning() {
+    for w in report.saddle_neighbours_warning().into_iter().chain(report.log_det_warning()) {
         eprintln!("warning: {w}");
     }
     if let Some(b) = &report.barrier {

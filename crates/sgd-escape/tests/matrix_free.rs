@@ -371,3 +371,27 @@ fn given_saddles_of_networks_are_parameter_files() {
         assert!(e.to_string().contains(&format!("`{key}`")), "expected {key}: {e}");
     }
 }
+
+/// A stochastic Lanczos estimate that cannot be made (here H(θ*) is indefinite: the start is
+/// not a minimum) leaves Xie et al. and Kramers without a value, says why in
+/// `landscape.log_det_error`, and warns in the run's summary naming the key.
+#[test]
+fn a_failed_log_determinant_estimate_is_reported() {
+    let text = "seed = 1\nreplicas = 4\nmax_steps = 10\n[model]\nkind = \"double-well\"\ndim = 3\nstiffness = 0.5\n\
+                [dynamics]\nkind = \"sde\"\ndt = 0.01\nnoise = { kind = \"isotropic\", temperature = 0.1 }\n\
+                [start]\npoint = [-0.3, 0.0, 0.0]\nminimize = false\n[exit]\nkind = \"coordinate\"\naxis = 0\nthreshold = 0.5\n\
+                [landscape]\nhessian = { kind = \"lanczos\", eigenvalues = 2, log_det_probes = 4 }\noutliers = 1\n\
+                saddle = { kind = \"given\", point = [0.0, 0.0, 0.0] }\n";
+    let config = Config::from_toml(text, Path::new("t.toml")).unwrap();
+    let (summary, _) = sgd_escape::experiment::run::run_in_memory(&config, Path::new("."), None, &|_| {}).unwrap();
+    let landscape = prepare(&config, Path::new(".")).unwrap().landscape;
+    let e = landscape.log_det_error.as_deref().expect("the estimate failed");
+    assert!(e.contains("not positive definite"), "{e}");
+    assert!(landscape.geometry.unwrap().log_det_ratio.is_none());
+    assert!(landscape.predictions.kramers_isotropic.rate_per_time.is_none());
+    assert!(
+        summary.warnings.iter().any(|w| w.contains("landscape.hessian.log_det_probes") && w.contains("failed")),
+        "{:?}",
+        summary.warnings
+    );
+}

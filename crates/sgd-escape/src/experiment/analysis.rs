@@ -128,6 +128,16 @@ pub struct LandscapeAnalysis {
 }
 
 impl LandscapeAnalysis {
+    /// A warning when the stochastic Lanczos estimate of log(det H*/|det Hˢ|) was asked for and
+    /// failed (Xie et al. and isotropic Kramers then have no value).
+    pub fn log_det_warning(&self) -> Option<String> {
+        self.log_det_error.as_ref().map(|e| {
+            format!(
+                "landscape.hessian.log_det_probes: the stochastic Lanczos estimate of log(det H*/|det Hˢ|) failed ({e}), so Xie et al. and isotropic Kramers have no value"
+            )
+        })
+    }
+
     /// A warning when the saddle does not border θ*'s basin (its barrier is then not one θ*
     /// escapes over), or when the check could not be made.
     pub fn saddle_neighbours_warning(&self) -> Option<String> {

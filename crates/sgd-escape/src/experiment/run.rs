@@ -104,6 +104,7 @@ fn summarize_statistics(
         warnings.push(format!("saddle search failed, so the saddle-based predictions are missing: {e}"));
     }
     warnings.extend(landscape.saddle_neighbours_warning());
+    warnings.extend(landscape.log_det_warning());
     let comparison = compare(&escape, &landscape.predictions);
     if escape.diverged > 0 {
         warnings.push(format!(
