@@ -111,7 +111,7 @@ fn the_whole_hessian_is_refused_under_a_partial_spectrum() {
     // Asking Lanczos for all 3 eigenvalues is not enough: on this well its Krylov space closes
     // after 2 (H* has two distinct eigenvalues), so the spectrum still lacks one. This used to
     // build a root from the 2 pairs and panic in the lane kernel.
-    let short = "[landscape]\nhessian = { kind = \"lanczos\", eigenvalues = 3 }\nsaddle = \"none\"\n";
+    let short = "[landscape]\nhessian = { kind = \"lanczos\", eigenvalues = 3 }\noutliers = 1\nsaddle = \"none\"\n";
     let config = Config::from_toml(&double_well_run(3, short, "subspace = \"full\""), Path::new("t.toml")).unwrap();
     let e = sgd_escape::experiment::prepare(&config, Path::new(".")).unwrap_err().to_string();
     assert!(e.contains("dynamics.noise.subspace") && e.contains("gave 2 of P = 3"), "{e}");
