@@ -9,7 +9,9 @@
 //! in one dimension a single loop does the whole step of each lane in registers, in more one
 //! loop per operation. Normal draws take the ziggurat's common case for all lanes at once and
 //! finish the rare cases lane by lane ([`crate::dynamics::normal`]); in one dimension such a
-//! lane's step is then redone with the full draw. Every lane draws from its streams in the same
+//! lane's step is then redone with the full draw, and where the exit is checked at the steps
+//! (a coordinate or none, no bridge) the lane waits for that redo while the others run on, so
+//! that rounds of several steps pass without a branch per step. Every lane draws from its streams in the same
 //! order, and performs the same floating-point operations in the same order, as the generic
 //! loop ([`super::run_replica`] with [`crate::dynamics::Sde`]): the outcomes are bit-identical.
 
