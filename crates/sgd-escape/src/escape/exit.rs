@@ -166,6 +166,45 @@ impl Exit {
             return 0.0;
         }
         let variance = stepper.increment_variance(before, ws, direction);
-        if variance > 0.0 { (-2.0 * d0 * d1 / variance).exp() } else { 0.0 }
+        if variance > 0.0 { bridge_exp(-2.0 * d0 * d1 / variance) } else { 0.0 }
+    }
+}
+
+/// Below this x, `exp(x)` rounds to 0: e^−746 < 2⁻¹⁰⁷⁶, under half the smallest subnormal.
+const EXP_UNDERFLOW: f64 = -746.0;
+
+/// `exp(x)` for the bridge's crossing probability, with 0 returned directly where it
+/// underflows: equal to `f64::exp` for every x (tested), but most steps far from the boundary
+/// underflow, and libm takes a slow path there (it sets errno), which was most of the cost of
+/// the bridge.
+#[inline]
+pub fn bridge_exp(x: f64) -> f64 {
+    if x < EXP_UNDERFLOW { 0.0 } else { x.exp() }
+}
+
+/// Whether [`bridge_exp`] of `x` may be nonzero (`x` not below the underflow), for kernels
+/// that decide lane by lane before calling it.
+#[inline(always)]
+pub fn bridge_exp_may_be_positive(x: f64) -> bool {
+    !(x < EXP_UNDERFLOW)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{EXP_UNDERFLOW, bridge_exp};
+
+    /// The shortcut changes no value: `exp` is 0 from the cutoff down, and equal above it.
+    #[test]
+    fn bridge_exp_equals_exp() {
+        let mut x = EXP_UNDERFLOW;
+        while x > -2000.0 {
+            assert_eq!(x.exp(), 0.0, "exp({x})");
+            x -= 0.037;
+        }
+        assert_eq!(f64::NEG_INFINITY.exp(), 0.0);
+        for x in [EXP_UNDERFLOW, -745.2, -745.13, -745.0, -744.4, -700.0, -1.0, 0.0, f64::NAN] {
+            assert_eq!(bridge_exp(x).to_bits(), x.exp().to_bits(), "exp({x})");
+        }
+        assert_eq!(bridge_exp(f64::NEG_INFINITY), 0.0);
     }
 }

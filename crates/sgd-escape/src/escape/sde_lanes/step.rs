@@ -9,6 +9,7 @@ use crate::dynamics::Solver;
 use crate::dynamics::normal::{layer, signed_unit, slow_normal, ziggurat_tables};
 use crate::dynamics::rng::{next_lane_u64 as next_u64, unit_uniform, xoshiro256pp_next};
 use crate::escape::Exit;
+use crate::escape::exit::{bridge_exp, bridge_exp_may_be_positive};
 use crate::model::DoubleWell;
 use multiversion::multiversion;
 
@@ -275,9 +276,7 @@ fn advance_one_dimension_held<const KIND: u8, const ADAPTIVE: bool, const EXACT:
     for l in 0..LANES {
         held[l] = active_bits >> l & 1 == 0;
     }
-    let ends = |t: f64, time: f64, steps: u64| {
-        steps >= max_steps || !((!ADAPTIVE || time.is_finite()) & t.is_finite()) || t >= threshold
-    };
+    let ends = |t: f64, time: f64, steps: u64| steps >= max_steps || !((!ADAPTIVE || time.is_finite()) & t.is_finite()) || t >= threshold;
     loop {
         for _ in 0..ROUND {
             for l in 0..LANES {
@@ -533,21 +532,31 @@ fn events<const KIND: u8>(
     if sde.bridge
         && let Exit::Coordinate { axis, threshold } = exit
     {
+        let (axis, threshold) = (*axis, *threshold);
+        // (H*)_aa, the noise along the axis per unit of 2·lr·L/B (no H* for isotropic noise).
+        let along =
+            if KIND == ISOTROPIC { 0.0 } else { (0..p).map(|i| sqrt_hessian[i * p + axis] * sqrt_hessian[i * p + axis]).sum::<f64>() };
+        // The exponent for every lane at once; `exp` and the draw only where the step stayed
+        // short of the boundary (neither exited nor diverged) and the probability does not
+        // underflow, which far from the boundary is rare.
+        let mut near = 0u64;
+        let mut exponent = [0.0; LANES];
         for l in 0..LANES {
-            if hit[l] && (theta[*axis][l] >= *threshold || !finite[l]) {
-                continue;
-            }
-            let (d0, d1) = (threshold - before[*axis][l], threshold - theta[*axis][l]);
-            if d0 <= 0.0 || d1 <= 0.0 {
-                continue;
-            }
-            let along = || (0..p).map(|i| sqrt_hessian[i * p + axis] * sqrt_hessian[i * p + axis]).sum::<f64>();
+            let (d0, d1) = (threshold - before[axis][l], threshold - theta[axis][l]);
             let variance = match KIND {
-                PAPER => 2.0 * lr * loss[l].max(0.0) / batch * along(),
-                FROZEN => 2.0 * lr * loss_at_minimum / batch * along(),
+                PAPER => 2.0 * lr * loss[l].max(0.0) / batch * along,
+                FROZEN => 2.0 * lr * loss_at_minimum / batch * along,
                 _ => 2.0 * temperature,
             } * h[l];
-            let crossing = if variance > 0.0 { (-2.0 * d0 * d1 / variance).exp() } else { 0.0 };
+            exponent[l] = -2.0 * d0 * d1 / variance;
+            let stayed = !(hit[l] && (theta[axis][l] >= threshold || !finite[l]));
+            let candidate = stayed && d0 > 0.0 && d1 > 0.0 && variance > 0.0 && bridge_exp_may_be_positive(exponent[l]);
+            near |= u64::from(candidate) << l;
+        }
+        while near != 0 {
+            let l = near.trailing_zeros() as usize;
+            near &= near - 1;
+            let crossing = bridge_exp(exponent[l]);
             if crossing > 0.0 {
                 let w = next_u64(b, l);
                 if unit_uniform(w) < crossing {
