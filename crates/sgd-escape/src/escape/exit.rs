@@ -186,7 +186,7 @@ pub fn bridge_exp(x: f64) -> f64 {
 /// that decide lane by lane before calling it.
 #[inline(always)]
 pub fn bridge_exp_may_be_positive(x: f64) -> bool {
-    !(x < EXP_UNDERFLOW)
+    x >= EXP_UNDERFLOW || x.is_nan()
 }
 
 #[cfg(test)]
