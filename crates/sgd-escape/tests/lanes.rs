@@ -164,7 +164,10 @@ fn sde_lanes_are_bit_identical_to_the_generic_loop() {
             }
         }
     }
-    assert!(escaped_by_bridge.contains(&1) && escaped_by_bridge.contains(&3), "exits detected between steps in P = 1 and 3: {escaped_by_bridge:?}");
+    assert!(
+        escaped_by_bridge.contains(&1) && escaped_by_bridge.contains(&3),
+        "exits detected between steps in P = 1 and 3: {escaped_by_bridge:?}"
+    );
 }
 
 /// Large steps make the explicit scheme blow up: divergence is reported identically.
