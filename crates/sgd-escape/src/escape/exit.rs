@@ -191,7 +191,7 @@ pub fn bridge_exp_may_be_positive(x: f64) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{EXP_UNDERFLOW, bridge_exp};
+    use super::{EXP_UNDERFLOW, bridge_exp, bridge_exp_may_be_positive};
 
     /// The shortcut changes no value: `exp` is 0 from the cutoff down, and equal above it.
     #[test]
@@ -204,7 +204,11 @@ mod tests {
         assert_eq!(f64::NEG_INFINITY.exp(), 0.0);
         for x in [EXP_UNDERFLOW, -745.2, -745.13, -745.0, -744.4, -700.0, -1.0, 0.0, f64::NAN] {
             assert_eq!(bridge_exp(x).to_bits(), x.exp().to_bits(), "exp({x})");
+            assert!(bridge_exp_may_be_positive(x), "{x}");
         }
-        assert_eq!(bridge_exp(f64::NEG_INFINITY), 0.0);
+        for x in [EXP_UNDERFLOW - 1e-12, -1e300, f64::NEG_INFINITY] {
+            assert!(!bridge_exp_may_be_positive(x), "{x}");
+            assert_eq!(bridge_exp(x), 0.0);
+        }
     }
 }

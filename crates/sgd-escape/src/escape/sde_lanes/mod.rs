@@ -11,9 +11,9 @@
 //! finish the rare cases lane by lane ([`crate::dynamics::normal`]); in one dimension such a
 //! lane's step is then redone with the full draw, and where the exit is checked at the steps
 //! (a coordinate or none, no bridge) the lane waits for that redo while the others run on, so
-//! that rounds of several steps pass without a branch per step. Every lane draws from its streams in the same
-//! order, and performs the same floating-point operations in the same order, as the generic
-//! loop ([`super::run_replica`] with [`crate::dynamics::Sde`]): the outcomes are bit-identical.
+//! that rounds of several steps pass without a branch per step. Every lane draws from its
+//! streams in the same order, and performs the same floating-point operations in the same
+//! order, as the generic loop ([`super::run_replica`] with [`crate::dynamics::Sde`]): the outcomes are bit-identical.
 
 // Loops over lanes index several arrays by lane on purpose: that is the form that vectorises.
 #![allow(clippy::needless_range_loop)]

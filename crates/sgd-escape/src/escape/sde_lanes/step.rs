@@ -150,7 +150,7 @@ pub(super) fn step_lanes(lanes: &mut Lanes, sde: &DoubleWellSde, p: usize, exit:
     let exact = numbers.inverse_batch.is_some();
     // Constant arguments let each variant of the step compile without branches on them. One
     // dimension takes a single pass over the lanes; more take one pass per operation. One
-    // dimension with the exit checked at the steps (a coordinate or none) runs rounds of steps
+    // dimension with the exit checked at the steps (a coordinate or none, no bridge) runs rounds
     // without a branch per step (`advance_one_dimension_held`).
     let threshold = match exit {
         Exit::Never => Some(f64::INFINITY),
