@@ -51,12 +51,9 @@ pub enum ReactionCoordinate {
     /// from θ* over the saddle ([`crate::landscape::path`]), over the arc length where the path
     /// meets the exit (or its far end).
     Path {
-        /// The path's vertices, θ* first (not written to outputs).
+        /// The path from θ*, prepared for nearest-point queries (not written to outputs).
         #[serde(skip)]
-        vertices: Vec<Vec<f64>>,
-        /// Their cumulative arc lengths.
-        #[serde(skip)]
-        arc: Vec<f64>,
+        projection: crate::landscape::path::PathProjection,
         /// s_exit.
         to: f64,
         /// The whole path's length.
@@ -72,7 +69,7 @@ impl ReactionCoordinate {
         match self {
             ReactionCoordinate::Projection { direction, from, to } => (crate::linalg::dot(direction, theta) - from) / (to - from),
             ReactionCoordinate::LogLoss { log_min, log_exit } => (model.loss(theta).ln() - log_min) / (log_exit - log_min),
-            ReactionCoordinate::Path { vertices, arc, to, .. } => crate::landscape::path::arc_length_at(vertices, arc, theta) / to,
+            ReactionCoordinate::Path { projection, to, .. } => projection.arc_length_at(theta) / to,
         }
     }
 
@@ -82,7 +79,7 @@ impl ReactionCoordinate {
         let arc = crate::landscape::path::arc_lengths(&vertices);
         let length = *arc.last().expect("a path has vertices");
         let to = vertices.iter().zip(&arc).find(|(v, _)| exit.reached(model, v)).map(|(_, s)| *s).unwrap_or(length);
-        ReactionCoordinate::Path { points: vertices.len(), vertices, arc, to, length }
+        ReactionCoordinate::Path { points: vertices.len(), projection: crate::landscape::path::PathProjection::new(&vertices), to, length }
     }
 }
 
