@@ -18,6 +18,7 @@ pub mod predictions;
 pub mod prepare;
 pub mod reproduce;
 pub mod run;
+mod saddle_config;
 pub mod simulate;
 pub mod spectrum;
 pub mod splitting;

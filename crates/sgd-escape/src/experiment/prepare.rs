@@ -7,12 +7,13 @@
 use super::analysis::{AnalysisInput, LandscapeAnalysis, MinimumInput, analyze, find_saddle};
 use super::build::{BuiltModel, with_model};
 use super::config::{
-    Config, DataConfig, DynamicsConfig, EigenvectorFollowingConfig, ExitConfig, LoadedData, MinibatchScale, ModelConfig, NoSaddleKeys,
-    NoiseConfig, NoiseSubspace, SaddleConfig, SolverConfig, values,
+    Config, DataConfig, DynamicsConfig, ExitConfig, LoadedData, MinibatchScale, ModelConfig, NoiseConfig, NoiseSubspace, SolverConfig,
+    values,
 };
 use super::exit::{check_exit_schedule, distance_to_exit, exit_at_start, resolve_exit, saddle_plane};
+use super::saddle_config::resolve_landscape;
 use super::spectrum::{MAX_DENSE_PARAMETERS, SpectrumReport, hessian_spectrum, minimize_at, resolve_hessian};
-use super::start::{check_vector, resolve_saddle_point, resolve_start};
+use super::start::{resolve_saddle_point, resolve_start};
 use crate::data::Standardization;
 use crate::dynamics::{HessianRoot, Noise, Sampling, Sde, Solver};
 use crate::error::{Error, Result};
@@ -23,10 +24,6 @@ use crate::model::Mlp;
 use serde::Serialize;
 use std::path::Path;
 use values::Positive;
-
-/// Most images of a nudged elastic band (a band of P·images values relaxed by many gradient
-/// steps; beyond a few hundred images nothing is gained).
-const MAX_NEB_IMAGES: usize = 1000;
 
 /// Refuses an analytic or feature model with more than [`MAX_DENSE_PARAMETERS`] parameters,
 /// naming `key`: the feature models hold the data's m × m (and fourth-moment) statistics, and
@@ -479,127 +476,6 @@ fn check_dynamics(dynamics: &DynamicsConfig, model: &BuiltModel) -> Result<()> {
     }
 }
 
-/// Checks `[landscape]` against P and writes the default saddle search into `config`.
-fn resolve_landscape(config: &mut Config, p: usize) -> Result<()> {
-    let default = match config.exit {
-        ExitConfig::Coordinate(_)
-        | ExitConfig::Hyperplane(_)
-        | ExitConfig::Basin(_)
-        | ExitConfig::Distance(_)
-        | ExitConfig::SaddlePlane(_) => SaddleConfig::EigenvectorFollowing(EigenvectorFollowingConfig::default()),
-        ExitConfig::LossAbove(_) | ExitConfig::Never(_) => SaddleConfig::None(NoSaddleKeys {}),
-    };
-    let saddle = config.landscape.saddle.get_or_insert(default);
-    match saddle {
-        SaddleConfig::EigenvectorFollowing(e) => {
-            if let Some(d) = &e.direction {
-                check_vector("landscape.saddle.direction", d, p, true)?;
-            }
-        }
-        SaddleConfig::MinMode(m) => {
-            let network = matches!(config.model, ModelConfig::Mlp(_));
-            match (&m.direction, &m.target_parameters) {
-                (Some(_), Some(_)) => {
-                    return Err(Error::invalid(
-                        "landscape.saddle.target_parameters",
-                        "(present)",
-                        "give direction or target_parameters, not both",
-                    ));
-                }
-                (Some(d), None) => {
-                    check_vector("landscape.saddle.direction", d, p, true)?;
-                }
-                (None, Some(_)) if !network => {
-                    return Err(Error::invalid(
-                        "landscape.saddle.target_parameters",
-                        "(present)",
-                        "only for model.kind = \"mlp\" (use landscape.saddle.direction)",
-                    ));
-                }
-                (None, None) if network => {
-                    return Err(Error::invalid(
-                        "landscape.saddle.target_parameters",
-                        "(missing)",
-                        "required for a min-mode search on a network: parameters to leave θ* toward (or give direction)",
-                    ));
-                }
-                _ => {}
-            }
-        }
-        SaddleConfig::Neb(neb) if neb.images.get() > MAX_NEB_IMAGES => {
-            return Err(Error::invalid("landscape.saddle.images", neb.images, format!("must be between 3 and {MAX_NEB_IMAGES}")));
-        }
-        SaddleConfig::Neb(neb) => {
-            let network = matches!(config.model, ModelConfig::Mlp(_));
-            match (&neb.target, &neb.target_parameters) {
-                (Some(_), Some(_)) => {
-                    return Err(Error::invalid(
-                        "landscape.saddle.target_parameters",
-                        "(present)",
-                        "give target or target_parameters, not both",
-                    ));
-                }
-                (Some(_), None) if network => {
-                    return Err(Error::invalid(
-                        "landscape.saddle.target",
-                        "(present)",
-                        "not a key for model.kind = \"mlp\" (use landscape.saddle.target_parameters)",
-                    ));
-                }
-                (Some(t), None) => {
-                    check_vector("landscape.saddle.target", t, p, false)?;
-                }
-                (None, Some(_)) if !network => {
-                    return Err(Error::invalid("landscape.saddle.target_parameters", "(present)", "only for model.kind = \"mlp\""));
-                }
-                (None, None) if !matches!(config.model, ModelConfig::DoubleWell(_) | ModelConfig::Curve(_)) => {
-                    return Err(Error::invalid(
-                        if network { "landscape.saddle.target_parameters" } else { "landscape.saddle.target" },
-                        "(missing)",
-                        "required for a NEB search on this model: the second minimum (or a point from which it is found)",
-                    ));
-                }
-                _ => {}
-            }
-        }
-        SaddleConfig::Given(given) => {
-            let network = matches!(config.model, ModelConfig::Mlp(_));
-            match (&given.point, &given.parameters) {
-                (Some(_), Some(_)) => {
-                    return Err(Error::invalid("landscape.saddle.parameters", "(present)", "give point or parameters, not both"));
-                }
-                (Some(t), None) => {
-                    check_vector("landscape.saddle.point", t, p, false)?;
-                }
-                (None, Some(_)) if !network => {
-                    return Err(Error::invalid(
-                        "landscape.saddle.parameters",
-                        "(present)",
-                        "only for model.kind = \"mlp\" (use landscape.saddle.point)",
-                    ));
-                }
-                (None, Some(_)) => {}
-                (None, None) => {
-                    return Err(Error::invalid(
-                        if network { "landscape.saddle.parameters" } else { "landscape.saddle.point" },
-                        "(missing)",
-                        "required for kind = \"given\": the saddle's parameters",
-                    ));
-                }
-            }
-        }
-        SaddleConfig::None(_) => {}
-    }
-    if let Some(n) = config.landscape.outliers
-        && n.get() > p
-    {
-        return Err(Error::invalid("landscape.outliers", n, format!("must be between 1 and the number of parameters P = {p}")));
-    }
-    Ok(())
-}
-
-/// The dynamics with its noise: the paper's, time-changed and frozen noises take H*^{1/2}
-/// from the eigendecomposition of H(θ*) already at hand.
 /// A warning when a step is beyond linear stability at the start point: step·λmax(H*) > 2
 /// (η for SGD; for an SDE the solver's step at θ*, which is dt for Euler–Maruyama and Lamperti
 /// and may be shorter for the adaptive rule; for the time-changed SDE dτ·λmax/L* = dt·λmax).
