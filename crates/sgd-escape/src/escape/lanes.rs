@@ -127,6 +127,21 @@ fn step_lanes_once<F: FeatureMap>(lanes: &mut Lanes, inputs: &StepInputs<F>) -> 
         for l in 0..LANES {
             r[l] = -load(y, idx[l]);
         }
+        if m == 1 {
+            // One feature (W1): the sample's x is gathered once for the residual and the
+            // gradient, with the arithmetic of the general loops below.
+            let mut x0 = [0.0; LANES];
+            for l in 0..LANES {
+                x0[l] = load(x, idx[l]);
+                r[l] += x0[l] * features[0][l];
+            }
+            let mut scale = [0.0; LANES];
+            for l in 0..LANES {
+                scale[l] = r[l] * inv_b * x0[l];
+            }
+            map.add_feature_gradient_by_lane::<LANES>(theta, 0, &scale, grad);
+            continue;
+        }
         for a in 0..m {
             let fa = &features[a];
             for l in 0..LANES {
