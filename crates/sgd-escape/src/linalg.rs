@@ -214,16 +214,37 @@ mod tests {
     }
 }
 
+/// The most multiply-adds [`gemm`] computes by plain loops instead of faer.
+pub const SMALL_GEMM: usize = 64;
+
 /// Row-major matrix product `C = A·B` (or `C += A·B` with `accumulate`), where `A` is `m × k`
 /// (or its transpose is, with `a_transposed`: then the slice holds a `k × m` matrix) and `B` is
 /// `k × n` (or `n × k` with `b_transposed`). Sequential and deterministic: parallelism belongs
-/// to the caller, so results do not depend on the thread count.
+/// to the caller, so results do not depend on the thread count. Products of at most
+/// [`SMALL_GEMM`] multiply-adds (a tiny network's layers at B = 1 or 2) are plain loops, each
+/// entry one dot product in order of k: faer's dispatch costs more than such a product.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(c: &mut [f64], a: &[f64], b: &[f64], m: usize, k: usize, n: usize, a_transposed: bool, b_transposed: bool, accumulate: bool) {
     use faer::linalg::matmul::matmul;
     use faer::{Accum, MatMut, MatRef, Par};
     debug_assert!(c.len() == m * n && a.len() == m * k && b.len() == k * n);
     if m == 0 || n == 0 {
+        return;
+    }
+    if m * k * n <= SMALL_GEMM {
+        // A_ip = a[i·a_row + p·a_step], B_pj = b[p·b_step + j·b_column].
+        let (a_row, a_step) = if a_transposed { (1, m) } else { (k, 1) };
+        let (b_step, b_column) = if b_transposed { (1, k) } else { (n, 1) };
+        for i in 0..m {
+            for j in 0..n {
+                let mut sum = 0.0;
+                for p in 0..k {
+                    sum += a[i * a_row + p * a_step] * b[p * b_step + j * b_column];
+                }
+                let entry = &mut c[i * n + j];
+                *entry = if accumulate { *entry + sum } else { sum };
+            }
+        }
         return;
     }
     let a = if a_transposed { MatRef::from_row_major_slice(a, k, m).transpose() } else { MatRef::from_row_major_slice(a, m, k) };
@@ -245,9 +266,17 @@ mod column_tests {
 
 #[cfg(test)]
 mod gemm_tests {
+    /// Both paths, the plain loops (3·4·2 ≤ SMALL_GEMM) and faer (9·8·7 above it), in every
+    /// layout, replacing and accumulating.
     #[test]
     fn gemm_matches_naive_products_in_every_layout() {
-        let (m, k, n) = (3, 4, 2);
+        const { assert!(3 * 4 * 2 <= super::SMALL_GEMM && 9 * 8 * 7 > super::SMALL_GEMM) };
+        for (m, k, n) in [(3, 4, 2), (9, 8, 7)] {
+            gemm_matches_naive_products(m, k, n);
+        }
+    }
+
+    fn gemm_matches_naive_products(m: usize, k: usize, n: usize) {
         let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
         let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.71).cos()).collect();
         let naive: Vec<f64> = (0..m * n).map(|ij| (0..k).map(|l| a[(ij / n) * k + l] * b[l * n + ij % n]).sum()).collect();
