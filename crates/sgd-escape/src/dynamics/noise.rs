@@ -127,7 +127,8 @@ impl HessianRoot {
     /// How many standard normals one draw takes: P, or n.
     pub fn normals(&self) -> usize {
         match self {
-            HessianRoot::Dense(s) => (s.len() as f64).sqrt().round() as usize,
+            // The root is P × P: its side is the exact integer square root of its length.
+            HessianRoot::Dense(s) => s.len().isqrt(),
             HessianRoot::Outliers { roots, .. } => roots.len(),
         }
     }

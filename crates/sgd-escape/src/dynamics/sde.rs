@@ -28,13 +28,28 @@ pub struct Sde<'m, M: Model + ?Sized> {
 impl<'m, M: Model + ?Sized> Sde<'m, M> {
     /// The Euler–Maruyama integrator with step `dt` (finite, > 0), exits checked at the steps
     /// only. `Noise::Exact` draws from the per-sample gradient covariance of `gradient_noise`,
-    /// the data-built view of `model` (the same model), and is an error without one.
+    /// the data-built view of `model` (the same model), and is an error without one; a square
+    /// root of H* whose shape does not fit P is an error too.
     pub fn new(model: &'m M, dt: f64, noise: Noise, gradient_noise: Option<&'m dyn GradientNoise>) -> Result<Self> {
         if !(dt.is_finite() && dt > 0.0) {
             return Err(Error::invalid("dt", dt, "the time step must be a finite number > 0"));
         }
         if matches!(noise, Noise::Exact { .. }) && gradient_noise.is_none() {
             return Err(Error::invalid("noise", "\"exact\"", "exact noise needs a data-built model (per-sample gradients)"));
+        }
+        let p = model.dim();
+        match noise.sqrt_hessian() {
+            Some(HessianRoot::Dense(root)) if root.len() != p * p => {
+                return Err(Error::invalid("sqrt_hessian", root.len(), format!("a dense root of H* has P² = {} entries", p * p)));
+            }
+            Some(HessianRoot::Outliers { vectors, roots }) if vectors.len() != roots.len() || vectors.iter().any(|v| v.len() != p) => {
+                return Err(Error::invalid(
+                    "sqrt_hessian",
+                    format!("{} vectors, {} roots", vectors.len(), roots.len()),
+                    format!("the outlier root needs one eigenvector of P = {p} entries per root"),
+                ));
+            }
+            _ => {}
         }
         let trace_hessian = noise.sqrt_hessian().map_or(0.0, HessianRoot::trace);
         Ok(Sde { model, data: gradient_noise, dt, noise, solver: Solver::EulerMaruyama, bridge: false, trace_hessian })
@@ -197,5 +212,33 @@ impl<M: Model + ?Sized> Stepper for Sde<'_, M> {
 
     fn start_loss_and_gradient<'w>(&self, ws: &'w SdeWorkspace) -> Option<(f64, &'w [f64])> {
         Some((ws.last_loss, &ws.grad))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::DoubleWell;
+
+    /// A root of H* whose shape does not fit P is refused, naming the field; fitting ones pass.
+    #[test]
+    fn a_root_of_the_wrong_shape_is_refused() {
+        let model = DoubleWell { epsilon: 0.1, dim: 2, stiffness: 2.0 };
+        let paper = |sqrt_hessian| Noise::Paper { lr: 0.1, batch_size: 1, sqrt_hessian };
+        let refused = [
+            HessianRoot::Dense(vec![1.0]),
+            HessianRoot::Dense(vec![1.0; 9]),
+            HessianRoot::Outliers { vectors: vec![vec![1.0, 0.0, 0.0]], roots: vec![1.0] },
+            HessianRoot::Outliers { vectors: vec![vec![1.0, 0.0]], roots: vec![1.0, 2.0] },
+        ];
+        for root in refused {
+            let err = Sde::new(&model, 0.01, paper(root.clone()), None).err().unwrap_or_else(|| panic!("{root:?} accepted"));
+            assert!(err.to_string().contains("sqrt_hessian"), "{err}");
+        }
+        for root in
+            [HessianRoot::Dense(vec![1.0, 0.0, 0.0, 1.0]), HessianRoot::Outliers { vectors: vec![vec![1.0, 0.0]], roots: vec![1.0] }]
+        {
+            assert!(Sde::new(&model, 0.01, paper(root), None).is_ok());
+        }
     }
 }
