@@ -169,11 +169,12 @@ pub struct PathProjection {
 }
 
 impl PathProjection {
-    /// The polyline through `points` (each with the same number of entries; a single point is
-    /// a segment of length zero, whose arc length is 0 everywhere).
+    /// The polyline through `points` (each with the same number of entries; a single point, or
+    /// none, is a segment of length zero, whose arc length is 0 everywhere).
     pub fn new(points: &[Vec<f64>]) -> Self {
-        if points.len() == 1 {
-            return Self::new(&[points[0].clone(), points[0].clone()]);
+        if points.len() < 2 {
+            let point = points.first().cloned().unwrap_or_default();
+            return Self::new(&[point.clone(), point]);
         }
         let p = points.first().map_or(0, Vec::len);
         let segments = points.len() - 1;
@@ -337,6 +338,7 @@ mod tests {
         }
         assert!(projection.arc_length_at(&queries[60]) < 0.0 && projection.arc_length_at(&queries[61]) > arc[last]);
         assert_eq!(PathProjection::new(&points[..1]).arc_length_at(&queries[0]), 0.0);
+        assert_eq!(PathProjection::new(&[]).arc_length_at(&[]), 0.0);
     }
 
     /// A curved valley: L = (θ₂ − θ₁²)² + (θ₁² − 1)²/4, minima (±1, 1), saddle at the origin.
