@@ -182,7 +182,7 @@ pub fn lanczos_extreme(op: &dyn Operator, k: usize, largest: bool, options: Lanc
 }
 
 /// Steps between convergence checks of [`lanczos_extreme`] at Krylov dimension `m`: 1 below 64,
-/// then 2, 3, … (one per 64 vectors), which keeps the checks' O(m³) below O(m²) a step.
+/// then 2, 3, … (one more per 64 vectors), which spreads each check's O(m³) to O(m²) a step.
 fn convergence_check_stride(m: usize) -> usize {
     1 + m / 64
 }
