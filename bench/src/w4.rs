@@ -11,6 +11,13 @@
 //!
 //! Prints, per repetition and as medians, the wall time, the Krylov steps (HVPs), the
 //! eigenvalues and the largest residual ‖Hv − λv‖ recomputed with independent products.
+//!
+//! Two modes time the matrix products alone, with synthetic operands of the same shapes:
+//! `--gemm-bound [--hvps 37]` runs the products of that many HVPs' R-passes (same blocks of
+//! samples, same layouts, parallel over the same groups), a bound on what any HVP built on
+//! these products can reach; `--gemm-shapes` times each product shape on one thread with the
+//! row-major destination `linalg::gemm` uses and with a column-major one (the transposed
+//! activation layout), in GFLOP/s.
 
 #[path = "timing.rs"]
 #[allow(dead_code)]
@@ -25,6 +32,9 @@ use std::path::Path;
 use std::time::Instant;
 use timing::{arg, median};
 
+#[path = "w4_products.rs"]
+mod products;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let train: String = arg(&args, "--train", "bench/w4/train.toml".to_string());
@@ -35,6 +45,12 @@ fn main() {
     let config = TrainConfig::load(Path::new(&train)).expect("the training file");
     let spec = resolve(&config, Path::new(".")).expect("the network and its data");
     let model = &spec.model;
+    if args.iter().any(|a| a == "--gemm-bound") {
+        return products::bound(model.sizes(), model.data().len(), arg(&args, "--hvps", 37), repeats);
+    }
+    if args.iter().any(|a| a == "--gemm-shapes") {
+        return products::shapes(model.sizes());
+    }
     let text = std::fs::read_to_string(&params).expect("params.json");
     let json: serde_json::Value = serde_json::from_str(&text).expect("JSON");
     let theta: Vec<f64> = json["theta"].as_array().expect("theta").iter().map(|v| v.as_f64().expect("number")).collect();
