@@ -38,28 +38,46 @@ impl Mlp {
     /// hidden layer): `R{z_i}` for every layer, and `R{a_i} = σ'(z_{i−1}) ⊙ R{z_{i−1}}` for
     /// each hidden layer, from `R{z_i} = V_i a_i + W_i R{a_i} + R{b_i}`.
     pub(super) fn r_forward(&self, theta: &[f64], v: &[f64], x: &[f64], n: usize, a: &[Vec<f64>]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+        let (mut rz, mut ra) = (Vec::new(), Vec::new());
+        self.r_forward_into(theta, v, x, n, a, &mut rz, &mut ra);
+        (rz, ra)
+    }
+
+    /// [`Mlp::r_forward`] into buffers kept between calls.
+    #[allow(clippy::too_many_arguments)]
+    fn r_forward_into(
+        &self,
+        theta: &[f64],
+        v: &[f64],
+        x: &[f64],
+        n: usize,
+        a: &[Vec<f64>],
+        rz: &mut Vec<Vec<f64>>,
+        ra: &mut Vec<Vec<f64>>,
+    ) {
         let layers = self.layers();
-        let mut rz: Vec<Vec<f64>> = Vec::with_capacity(layers);
-        let mut ra: Vec<Vec<f64>> = Vec::with_capacity(layers - 1);
+        rz.resize_with(layers, Vec::new);
+        ra.resize_with(layers - 1, Vec::new);
         for i in 0..layers {
             let (inp, out) = (self.sizes[i], self.sizes[i + 1]);
             let (w, _) = self.weights(theta, i);
             let (vw, vb) = self.weights(v, i);
             let input = if i == 0 { x } else { &a[i - 1] };
-            let mut r = vec![0.0; n * out];
-            for row in r.chunks_exact_mut(out) {
-                row.copy_from_slice(vb);
+            let r = &mut rz[i];
+            r.clear();
+            for _ in 0..n {
+                r.extend_from_slice(vb);
             }
-            gemm(&mut r, input, vw, n, inp, out, false, true, true);
+            gemm(r, input, vw, n, inp, out, false, true, true);
             if i > 0 {
-                gemm(&mut r, &ra[i - 1], w, n, inp, out, false, true, true);
+                gemm(r, &ra[i - 1], w, n, inp, out, false, true, true);
             }
             if i + 1 < layers {
-                ra.push(r.iter().zip(&a[i]).map(|(r, a)| r * self.activation.slope(*a)).collect());
+                let next = &mut ra[i];
+                next.clear();
+                next.extend(r.iter().zip(&a[i]).map(|(r, a)| r * self.activation.slope(*a)));
             }
-            rz.push(r);
         }
-        (rz, ra)
     }
 
     /// The [`Linearisation`] of n rows `x`, `y` at θ: a forward pass, then backpropagation of
@@ -88,38 +106,75 @@ impl Mlp {
     /// top `∇_{W_i} += R{δ_i}ᵀ a_i + δ_iᵀ R{a_i}`, `∇_{b_i} += Σ_rows R{δ_i}`, and one layer down
     /// `R{δ_{i−1}} = (R{δ_i} W_i + δ_i V_i) ⊙ σ'(z_{i−1}) + σ''(z_{i−1}) ⊙ (δ_i W_i) ⊙ R{z_{i−1}}`.
     fn add_block_product(&self, theta: &[f64], v: &[f64], x: &[f64], n: usize, lin: &Linearisation, out: &mut [f64]) {
-        let (rz, ra) = self.r_forward(theta, v, x, n, &lin.activations);
+        BLOCK_BUFFERS.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buffers) => self.add_block_product_with(theta, v, x, n, lin, out, &mut buffers),
+            Err(_) => self.add_block_product_with(theta, v, x, n, lin, out, &mut BlockBuffers::default()),
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_block_product_with(
+        &self,
+        theta: &[f64],
+        v: &[f64],
+        x: &[f64],
+        n: usize,
+        lin: &Linearisation,
+        out: &mut [f64],
+        buffers: &mut BlockBuffers,
+    ) {
+        let BlockBuffers { rz, ra, rdelta, rp } = buffers;
+        self.r_forward_into(theta, v, x, n, &lin.activations, rz, ra);
         let last = self.layers() - 1;
-        let mut rdelta: Vec<f64> = rz[last].iter().map(|r| r * lin.scale).collect();
+        rdelta.clear();
+        rdelta.extend(rz[last].iter().map(|r| r * lin.scale));
         for i in (0..=last).rev() {
             let (inp, outw) = (self.sizes[i], self.sizes[i + 1]);
             let input = if i == 0 { x } else { &lin.activations[i - 1] };
             let (gw, gb) = self.weights_mut(out, i);
-            gemm(gw, &rdelta, input, outw, n, inp, true, false, true);
+            gemm(gw, rdelta, input, outw, n, inp, true, false, true);
             if i > 0 {
                 gemm(gw, &lin.adjoints[i], &ra[i - 1], outw, n, inp, true, false, true);
             }
-            Self::add_column_sums(gb, &rdelta, outw);
+            Self::add_column_sums(gb, rdelta, outw);
             if i > 0 {
                 let (w, _) = self.weights(theta, i);
                 let (vw, _) = self.weights(v, i);
-                let mut rp = vec![0.0; n * inp];
-                gemm(&mut rp, &rdelta, w, n, outw, inp, false, false, false);
-                gemm(&mut rp, &lin.adjoints[i], vw, n, outw, inp, false, false, true);
+                rp.clear();
+                rp.resize(n * inp, 0.0);
+                gemm(rp, rdelta, w, n, outw, inp, false, false, false);
+                gemm(rp, &lin.adjoints[i], vw, n, outw, inp, false, false, true);
                 let a = &lin.activations[i - 1];
                 let curvature = &lin.curvature[i - 1];
-                rdelta = if curvature.is_empty() {
-                    rp.iter().zip(a).map(|(rp, a)| rp * self.activation.slope(*a)).collect()
+                rdelta.clear();
+                if curvature.is_empty() {
+                    rdelta.extend(rp.iter().zip(a).map(|(rp, a)| rp * self.activation.slope(*a)));
                 } else {
-                    rp.iter()
-                        .zip(a)
-                        .zip(curvature.iter().zip(&rz[i - 1]))
-                        .map(|((rp, a), (c, r))| rp * self.activation.slope(*a) + c * r)
-                        .collect()
-                };
+                    rdelta.extend(
+                        rp.iter()
+                            .zip(a)
+                            .zip(curvature.iter().zip(&rz[i - 1]))
+                            .map(|((rp, a), (c, r))| rp * self.activation.slope(*a) + c * r),
+                    );
+                }
             }
         }
     }
+}
+
+/// The buffers of one block's R-passes ([`Mlp::add_block_product`]): R{z_i}, R{a_i}, R{δ} and
+/// the adjoint product, kept on each worker thread between blocks and products so that a
+/// product maps no fresh memory.
+#[derive(Default)]
+struct BlockBuffers {
+    rz: Vec<Vec<f64>>,
+    ra: Vec<Vec<f64>>,
+    rdelta: Vec<f64>,
+    rp: Vec<f64>,
+}
+
+thread_local! {
+    static BLOCK_BUFFERS: std::cell::RefCell<BlockBuffers> = std::cell::RefCell::new(BlockBuffers::default());
 }
 
 impl HessianProduct for Mlp {
@@ -147,6 +202,8 @@ pub struct MlpHessianAt<'a> {
     theta: Vec<f64>,
     /// One per block of [`Mlp::blocks`], in order.
     blocks: Vec<Linearisation>,
+    /// The groups' accumulators, kept between products.
+    parts: std::sync::Mutex<Vec<Vec<f64>>>,
 }
 
 impl<'a> MlpHessianAt<'a> {
@@ -165,16 +222,17 @@ impl<'a> MlpHessianAt<'a> {
                 model.linearise_block(theta, b.x, b.y, b.rows, scale)
             })
             .collect();
-        Some(MlpHessianAt { model, theta: theta.to_vec(), blocks })
+        Some(MlpHessianAt { model, theta: theta.to_vec(), blocks, parts: Default::default() })
     }
 }
 
 impl HessianAt for MlpHessianAt<'_> {
     fn hvp(&self, v: &[f64], out: &mut [f64]) {
         let model = self.model;
-        let total =
-            model.sum_over_data(model.p, &|b, acc| model.add_block_product(&self.theta, v, b.x, b.rows, &self.blocks[b.index], acc));
-        out.copy_from_slice(&total);
+        let mut parts = self.parts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        model.sum_over_data_into(&mut parts, out, &|b, acc| {
+            model.add_block_product(&self.theta, v, b.x, b.rows, &self.blocks[b.index], acc)
+        });
         model.add_decay(v, out);
     }
 }

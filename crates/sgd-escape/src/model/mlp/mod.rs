@@ -355,26 +355,31 @@ impl Mlp {
     /// Sums `block(b, acc)` over the [`Mlp::blocks`], each group into its own accumulator of
     /// length `len`, then adds the groups in order: deterministic for any thread count.
     fn sum_over_data(&self, len: usize, block: &BlockSum) -> Vec<f64> {
+        let mut total = vec![0.0; len];
+        self.sum_over_data_into(&mut Vec::new(), &mut total, block);
+        total
+    }
+
+    /// [`Mlp::sum_over_data`] into `out`, with the groups' accumulators kept in `parts` between
+    /// calls (a Hessian's many products at one θ then map no fresh memory). The same sums in the
+    /// same order, so the same bits.
+    fn sum_over_data_into(&self, parts: &mut Vec<Vec<f64>>, out: &mut [f64], block: &BlockSum) {
         let groups = self.blocks();
         let firsts: Vec<usize> = groups.iter().scan(0, |count, g| Some(std::mem::replace(count, *count + g.len()))).collect();
-        let parts: Vec<Vec<f64>> = groups
-            .par_iter()
-            .zip(firsts)
-            .map(|(ranges, first)| {
-                let mut acc = vec![0.0; len];
-                for (j, range) in ranges.iter().enumerate() {
-                    block(&self.block(first + j, *range), &mut acc);
-                }
-                acc
-            })
-            .collect();
-        let mut total = vec![0.0; len];
-        for part in parts {
-            for (t, p) in total.iter_mut().zip(part) {
+        parts.resize_with(groups.len(), Vec::new);
+        parts.par_iter_mut().zip(groups.par_iter().zip(firsts)).for_each(|(acc, (ranges, first))| {
+            acc.clear();
+            acc.resize(out.len(), 0.0);
+            for (j, range) in ranges.iter().enumerate() {
+                block(&self.block(first + j, *range), acc);
+            }
+        });
+        out.fill(0.0);
+        for part in parts.iter() {
+            for (t, p) in out.iter_mut().zip(part) {
                 *t += p;
             }
         }
-        total
     }
 
     /// The network's outputs f(θ, x_μ) for every sample (row-major N × K).
