@@ -140,7 +140,7 @@ impl Mlp {
             if i > 0 {
                 let (w, _) = self.weights(theta, i);
                 let (vw, _) = self.weights(v, i);
-                rp.clear();
+                // The first product replaces every entry: the old contents need no zeroing.
                 rp.resize(n * inp, 0.0);
                 gemm(rp, rdelta, w, n, outw, inp, false, false, false);
                 gemm(rp, &lin.adjoints[i], vw, n, outw, inp, false, false, true);
