@@ -202,7 +202,8 @@ pub struct MlpHessianAt<'a> {
     theta: Vec<f64>,
     /// One per block of [`Mlp::blocks`], in order.
     blocks: Vec<Linearisation>,
-    /// The groups' accumulators, kept between products.
+    /// The groups' accumulators, kept between products (so products on one `MlpHessianAt` run
+    /// one at a time; each uses every worker thread).
     parts: std::sync::Mutex<Vec<Vec<f64>>>,
 }
 
