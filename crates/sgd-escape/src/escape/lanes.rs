@@ -13,9 +13,10 @@
 // Loops over lanes index several arrays by lane on purpose: that is the form that vectorises.
 #![allow(clippy::needless_range_loop)]
 
-use super::ensemble::{ReplicaQueue, final_status, merge_outcomes, pending_replicas, run_lane_workers};
+use super::ensemble::{ReplicaQueue, merge_outcomes, pending_replicas, run_lane_workers};
+use super::lane_group::{LaneReplicas, SgdLanes, event_mask, run_sgd_lanes};
 use super::{EnsembleSpec, Exit, ReplicaOutcome};
-use crate::dynamics::rng::{next_lane_u64 as next_u64, replica_rng};
+use crate::dynamics::rng::next_lane_u64 as next_u64;
 use crate::error::{Error, Result};
 use crate::model::{DataModel, FeatureMap, FeatureModel, Model, quadratic_loss};
 use multiversion::multiversion;
@@ -32,11 +33,28 @@ struct Lanes {
     grad: Vec<f64>,
     /// The features φ(θ), `[a * LANES + l]`.
     phi: Vec<f64>,
-    /// xoshiro256++ states `s[k][l]`.
-    s: [[u64; LANES]; 4],
-    steps: [u64; LANES],
-    replica: [usize; LANES],
-    active: [bool; LANES],
+    replicas: LaneReplicas<LANES>,
+}
+
+/// The lanes with what their steps need, for the driver [`run_sgd_lanes`].
+struct FeatureLanes<'a, F> {
+    lanes: Lanes,
+    inputs: StepInputs<'a, F>,
+}
+
+impl<F: FeatureMap> SgdLanes<LANES> for FeatureLanes<'_, F> {
+    fn replicas(&mut self) -> &mut LaneReplicas<LANES> {
+        &mut self.lanes.replicas
+    }
+    fn set_theta(&mut self, l: usize, theta: &[f64]) {
+        theta.iter().enumerate().for_each(|(a, t)| self.lanes.theta[a * LANES + l] = *t);
+    }
+    fn theta(&self, l: usize, theta: &mut [f64]) {
+        theta.iter_mut().enumerate().for_each(|(a, t)| *t = self.lanes.theta[a * LANES + l]);
+    }
+    fn advance(&mut self, single_step: bool) -> u64 {
+        step_lanes(&mut self.lanes, &self.inputs, single_step)
+    }
 }
 
 /// Exit tests evaluated for all lanes at once.
@@ -110,7 +128,7 @@ fn step_lanes_once<F: FeatureMap>(lanes: &mut Lanes, inputs: &StepInputs<F>) -> 
     // run_feature_model_sgd refuses data sets of 2³² samples or more.
     let n = u32::try_from(y.len()).unwrap_or(u32::MAX);
     let inv_b = 1.0 / batch as f64;
-    let Lanes { theta, grad, phi, s, steps, .. } = lanes;
+    let Lanes { theta, grad, phi, replicas: LaneReplicas { s, steps, .. } } = lanes;
     for g in grad.iter_mut() {
         *g = 0.0;
     }
@@ -187,11 +205,7 @@ fn step_lanes_once<F: FeatureMap>(lanes: &mut Lanes, inputs: &StepInputs<F>) -> 
             }
         }
     }
-    let mut mask = 0u64;
-    for (l, h) in hit.iter().enumerate() {
-        mask |= (*h as u64) << l;
-    }
-    mask
+    event_mask(&hit)
 }
 
 /// Runs the replicas of `spec` not in `completed`, as [`super::run_ensemble`] does for
@@ -208,7 +222,16 @@ pub fn run_feature_model_sgd<F: FeatureMap>(
     completed: Vec<ReplicaOutcome>,
     on_done: &(dyn Fn(&ReplicaOutcome) + Sync),
 ) -> Result<Vec<ReplicaOutcome>> {
-    let n = model.samples();
+    check_sgd_inputs(model.samples(), model.dim(), lr, batch_size, start)?;
+    let pending = pending_replicas(spec, &completed);
+    let fresh = run_lane_workers(&pending, LANES, |queue| run_task(model, lr, batch_size, exit, start, spec, queue, on_done));
+    Ok(merge_outcomes(spec, completed, fresh))
+}
+
+/// The inputs of an SGD lane kernel on `n` samples and `p` parameters: η > 0 finite,
+/// 1 ≤ B ≤ N, N < 2³² (lanes index the data with 32-bit multiplies), `start` of length P; an
+/// error names the offending value.
+pub(crate) fn check_sgd_inputs(n: usize, p: usize, lr: f64, batch_size: usize, start: &[f64]) -> Result<()> {
     if !(lr.is_finite() && lr > 0.0) {
         return Err(Error::invalid("lr", lr, "the learning rate must be a finite number > 0"));
     }
@@ -218,12 +241,10 @@ pub fn run_feature_model_sgd<F: FeatureMap>(
     if n >= 1 << 32 {
         return Err(Error::invalid("data", format!("{n} samples"), "the lane kernel indexes data sets of fewer than 2³² samples"));
     }
-    if start.len() != model.dim() {
-        return Err(Error::invalid("start", format!("{} entries", start.len()), format!("must have P = {} entries", model.dim())));
+    if start.len() != p {
+        return Err(Error::invalid("start", format!("{} entries", start.len()), format!("must have P = {p} entries")));
     }
-    let pending = pending_replicas(spec, &completed);
-    let fresh = run_lane_workers(&pending, LANES, |queue| run_task(model, lr, batch_size, exit, start, spec, queue, on_done));
-    Ok(merge_outcomes(spec, completed, fresh))
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -246,34 +267,7 @@ fn run_task<F: FeatureMap>(
         Exit::LossAbove { threshold } => LaneExit::LossAbove { threshold: *threshold, sxx, sxy, syy },
         Exit::Hyperplane { .. } | Exit::Basin { .. } | Exit::Distance { .. } => LaneExit::Other,
     };
-    let mut lanes = Lanes {
-        theta: vec![0.0; d * LANES],
-        grad: vec![0.0; d * LANES],
-        phi: vec![0.0; m * LANES],
-        s: [[0; LANES]; 4],
-        steps: [0; LANES],
-        replica: [0; LANES],
-        active: [false; LANES],
-    };
-    let load = |lanes: &mut Lanes, l: usize, replica: usize| {
-        let state = replica_rng(spec.seed, replica as u64).state();
-        for k in 0..4 {
-            lanes.s[k][l] = state[k];
-        }
-        for a in 0..d {
-            lanes.theta[a * LANES + l] = start[a];
-        }
-        lanes.steps[l] = 0;
-        lanes.replica[l] = replica;
-        lanes.active[l] = true;
-    };
-    for l in 0..LANES {
-        if let Some(replica) = queue.pop() {
-            load(&mut lanes, l, replica);
-        }
-    }
-    let mut outcomes = Vec::new();
-    let mut theta_l = vec![0.0; d];
+    let lanes = Lanes { theta: vec![0.0; d * LANES], grad: vec![0.0; d * LANES], phi: vec![0.0; m * LANES], replicas: LaneReplicas::new() };
     let inputs = StepInputs {
         map: model.map(),
         x: &data.x,
@@ -285,41 +279,7 @@ fn run_task<F: FeatureMap>(
         exit: &lane_exit,
         max_steps: spec.max_steps,
     };
-    while lanes.active.iter().any(|&a| a) {
-        // Exits checked outside the kernel need control back after every step.
-        let single_step = matches!(lane_exit, LaneExit::Other);
-        let mut mask = step_lanes(&mut lanes, &inputs, single_step);
-        if matches!(lane_exit, LaneExit::Other) {
-            for l in 0..LANES {
-                for a in 0..d {
-                    theta_l[a] = lanes.theta[a * LANES + l];
-                }
-                if exit.reached(model, &theta_l) {
-                    mask |= 1 << l;
-                }
-            }
-        }
-        if mask == 0 {
-            continue;
-        }
-        for l in 0..LANES {
-            if mask & (1 << l) == 0 || !lanes.active[l] {
-                continue;
-            }
-            for a in 0..d {
-                theta_l[a] = lanes.theta[a * LANES + l];
-            }
-            let steps = lanes.steps[l];
-            let time = lr * steps as f64;
-            let status = final_status(model, exit, &theta_l, time, false);
-            let outcome = ReplicaOutcome { replica: lanes.replica[l], steps, time, status, final_theta: theta_l.clone() };
-            on_done(&outcome);
-            outcomes.push(outcome);
-            lanes.active[l] = false;
-            if let Some(replica) = queue.pop() {
-                load(&mut lanes, l, replica);
-            }
-        }
-    }
-    outcomes
+    // Exits checked outside the kernel need control back after every step.
+    let exit_in_kernel = !matches!(lane_exit, LaneExit::Other);
+    run_sgd_lanes(&mut FeatureLanes { lanes, inputs }, model, exit, exit_in_kernel, lr, start, spec, queue, on_done)
 }

@@ -5,6 +5,7 @@
 pub mod ams;
 mod ensemble;
 mod exit;
+mod lane_group;
 pub mod lanes;
 pub mod sde_lanes;
 mod stationary;
