@@ -195,8 +195,9 @@ fn bits(outcomes: &[sgd_escape::escape::ReplicaOutcome]) -> Vec<(usize, u64, u64
 }
 
 /// Each run names the loop that steps its replicas, in `summary.json`: the lane kernels where
-/// they apply (feature-model SGD with i.i.d. batches, double-well SDEs, exit every step), the
-/// per-replica loop otherwise (networks, `check_every > 1`, sampling without replacement).
+/// they apply (feature-model SGD with i.i.d. batches, SGD on networks with tiny products,
+/// double-well SDEs, exit every step), the per-replica loop otherwise (larger networks or
+/// batches, `check_every > 1`, sampling without replacement).
 #[test]
 fn every_run_names_its_replica_loop() {
     use sgd_escape::experiment::Config;
@@ -217,7 +218,9 @@ fn every_run_names_its_replica_loop() {
         (linear("sampling = \"without-replacement\"", ""), EnsembleLoop::PerReplica { check_every: 1 }),
         (double_well.to_string(), EnsembleLoop::DoubleWellSdeLanes),
         (curve.to_string(), EnsembleLoop::FeatureModelLanes),
-        (mlp.to_string(), EnsembleLoop::PerReplica { check_every: 1 }),
+        (mlp.to_string(), EnsembleLoop::NetworkLanes),
+        // B = 2: 2 · 13 · 4 = 104 multiply-adds in the first layer, above the lane kernel's 64.
+        (mlp.replace("lr = 0.01", "lr = 0.01\nbatch_size = 2"), EnsembleLoop::PerReplica { check_every: 1 }),
     ];
     for (text, expected) in cases {
         let config = Config::from_toml(&text, Path::new("t.toml")).unwrap();

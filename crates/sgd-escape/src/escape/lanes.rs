@@ -78,7 +78,7 @@ enum LaneExit<'a> {
 /// [`crate::dynamics::rng::uniform_index`], in a form that vectorises (n as 32 bits lets the
 /// products be 32 × 32 → 64-bit multiplies).
 #[inline(always)]
-fn index_from(u: u64, n: u32) -> usize {
+pub(crate) fn index_from(u: u64, n: u32) -> usize {
     let n = u64::from(n);
     let hi = (u >> 32) * n;
     let lo = ((u & 0xFFFF_FFFF) * n) >> 32;

@@ -7,6 +7,7 @@ mod ensemble;
 mod exit;
 mod lane_group;
 pub mod lanes;
+pub mod mlp_lanes;
 pub mod sde_lanes;
 mod stationary;
 

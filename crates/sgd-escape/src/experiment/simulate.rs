@@ -37,6 +37,10 @@ pub enum EnsembleLoop {
     /// [`crate::escape::lanes`]: SGD on a feature model (linear regression, curve) with i.i.d.
     /// minibatches, exit checked every step; 64 replicas stepped together.
     FeatureModelLanes,
+    /// [`crate::escape::mlp_lanes`]: SGD on a network with i.i.d. minibatches whose every
+    /// matrix product of a step is tiny (B · in · out ≤ 64 per layer), exit checked every step;
+    /// 64 replicas stepped together.
+    NetworkLanes,
     /// [`crate::escape::sde_lanes`]: SDEs on the double well, exit checked every step.
     DoubleWellSdeLanes,
     /// [`crate::escape::run_ensemble_checked`]: each worker thread steps one replica at a time
@@ -58,6 +62,11 @@ impl EnsembleLoop {
             {
                 EnsembleLoop::FeatureModelLanes
             }
+            (BuiltModel::Mlp(m), Dynamics::Sgd { sampling: Sampling::WithReplacement, batch_size, .. })
+                if check_every == 1 && crate::escape::mlp_lanes::applies(m, *batch_size) =>
+            {
+                EnsembleLoop::NetworkLanes
+            }
             (BuiltModel::DoubleWell(m), Dynamics::Sde { dt, noise, solver, bridge })
                 if check_every == 1 && DoubleWellSde::new(m, *dt, noise, solver, *bridge, &prepared.exit).is_some() =>
             {
@@ -72,6 +81,9 @@ impl EnsembleLoop {
         match self {
             EnsembleLoop::FeatureModelLanes => {
                 format!("lane kernel (feature-model SGD, {} replicas stepped together)", crate::escape::lanes::LANES)
+            }
+            EnsembleLoop::NetworkLanes => {
+                format!("lane kernel (small-network SGD, {} replicas stepped together)", crate::escape::mlp_lanes::LANES)
             }
             EnsembleLoop::DoubleWellSdeLanes => {
                 format!("lane kernel (double-well SDE, {} replicas stepped together)", crate::escape::sde_lanes::LANES)
@@ -100,6 +112,9 @@ fn simulate_unchecked(
         }
         (BuiltModel::Curve(m), Dynamics::Sgd { lr, batch_size, .. }) if chosen == EnsembleLoop::FeatureModelLanes => {
             return crate::escape::lanes::run_feature_model_sgd(m, *lr, *batch_size, exit, start, spec, completed, on_done);
+        }
+        (BuiltModel::Mlp(m), Dynamics::Sgd { lr, batch_size, .. }) if chosen == EnsembleLoop::NetworkLanes => {
+            return crate::escape::mlp_lanes::run_mlp_sgd(m, *lr, *batch_size, exit, start, spec, completed, on_done);
         }
         (BuiltModel::DoubleWell(m), Dynamics::Sde { dt, noise, solver, bridge }) if chosen == EnsembleLoop::DoubleWellSdeLanes => {
             if let Some(sde) = DoubleWellSde::new(m, *dt, noise, solver, *bridge, exit) {

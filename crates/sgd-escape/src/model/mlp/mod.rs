@@ -58,7 +58,9 @@ pub enum Activation {
 }
 
 impl Activation {
-    fn apply(self, z: f64) -> f64 {
+    /// σ(z).
+    #[inline(always)]
+    pub(crate) fn apply(self, z: f64) -> f64 {
         match self {
             Activation::Relu => z.max(0.0),
             Activation::Tanh => z.tanh(),
@@ -66,7 +68,8 @@ impl Activation {
     }
     /// σ'(z), given a = σ(z) alone: 1 − a² for tanh, and for ReLU 1 where a > 0 (which holds
     /// exactly where z > 0, NaN included, since `max` returns 0 for a NaN z).
-    fn slope(self, a: f64) -> f64 {
+    #[inline(always)]
+    pub(crate) fn slope(self, a: f64) -> f64 {
         match self {
             Activation::Relu => (a > 0.0) as u8 as f64,
             Activation::Tanh => 1.0 - a * a,
@@ -198,6 +201,11 @@ impl Mlp {
     /// Layer sizes `[m, h₁, …, K]`.
     pub fn sizes(&self) -> &[usize] {
         &self.sizes
+    }
+
+    /// The offset in θ of each layer's W_i (row-major, out × in), which b_i follows.
+    pub fn weight_offsets(&self) -> &[usize] {
+        &self.offsets
     }
 
     /// The nonlinearity.
