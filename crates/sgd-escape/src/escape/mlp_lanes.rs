@@ -125,20 +125,19 @@ impl SgdLanes<LANES> for NetworkLanes<'_> {
     fn theta(&self, l: usize, theta: &mut [f64]) {
         theta.iter_mut().zip(&self.lanes.theta).for_each(|(t, row)| *t = row[l]);
     }
-    fn advance(&mut self, _single_step: bool) -> u64 {
-        // The exit is checked outside exactly when it is LaneExit::Other, after every step.
-        step_lanes(&mut self.lanes, &self.net)
+    fn advance(&mut self, single_step: bool) -> u64 {
+        step_lanes(&mut self.lanes, &self.net, single_step)
     }
 }
 
 /// Advances every lane by SGD steps until at least one lane hits an event (exit, divergence or
-/// `max_steps`), or after one step when the exit is checked outside; returns the lanes with an
-/// event as a bit mask.
+/// `max_steps`), or after one step when `single_step` (the exit is checked outside); returns
+/// the lanes with an event as a bit mask.
 #[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn step_lanes(lanes: &mut Lanes, net: &Net) -> u64 {
+fn step_lanes(lanes: &mut Lanes, net: &Net, single_step: bool) -> u64 {
     loop {
         let mask = step_lanes_once(lanes, net);
-        if mask != 0 || matches!(net.exit, LaneExit::Other) {
+        if mask != 0 || single_step {
             return mask;
         }
     }
