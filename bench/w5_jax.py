@@ -8,11 +8,12 @@ replica-steps per second of each repetition (after a compilation run) as JSON.
 
 python3 bench/w5_jax.py --replicas 10000 --steps 10000 --repeats 1
 """
-import argparse, json, time
+import argparse
 import jax
 jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp
 import numpy as np
+from jax_sgd_replicas import forward, glorot, time_replicas
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--replicas", type=int, default=10000)
@@ -24,46 +25,18 @@ B, LR, DECAY, SIZES = 1, 0.05, 0.01, [13, 2, 3]
 table = np.loadtxt("data/sklearn/wine_data.csv", delimiter=",", skiprows=1)
 x = table[:, :13]
 x = (x - x.mean(axis=0)) / x.std(axis=0)
-N = x.shape[0]
 X = jnp.asarray(x)
 Y = jnp.asarray(np.eye(3)[table[:, 13].astype(int)])
 
-rng = np.random.default_rng(0)
-params = []
-for a, b in zip(SIZES[:-1], SIZES[1:]):
-    bound = np.sqrt(6.0 / (a + b))
-    params.append((jnp.asarray(rng.uniform(-bound, bound, (b, a))), jnp.zeros(b)))
+params = glorot(SIZES)
 
 def loss(params, x, y):
-    h = x
-    for i, (w, b) in enumerate(params):
-        h = h @ w.T + b
-        if i + 1 < len(params):
-            h = jnp.tanh(h)
-    r = h - y
+    r = forward(params, x, jnp.tanh) - y
     penalty = sum(jnp.sum(w * w) + jnp.sum(b * b) for w, b in params)
     return 0.5 * jnp.sum(r * r) / x.shape[0] + 0.5 * DECAY * penalty
 
-def step(params, key, x_all, y_all):
-    key, sub = jax.random.split(key)
-    idx = jax.random.randint(sub, (B,), 0, N)
-    g = jax.grad(loss)(params, x_all[idx], y_all[idx])
-    return jax.tree_util.tree_map(lambda p, q: p - LR * q, params, g), key
+def finite_replicas(out):
+    w = np.asarray(out[0][0][0]).reshape(args.replicas, -1)
+    return {"finite_replicas": int(np.sum(np.all(np.isfinite(w), axis=1)))}
 
-@jax.jit
-def run(params, keys, x_all, y_all, steps):
-    batched = jax.vmap(step, in_axes=(0, 0, None, None))
-    return jax.lax.fori_loop(0, steps, lambda _, s: batched(s[0], s[1], x_all, y_all), (params, keys))
-
-replicated = jax.tree_util.tree_map(lambda p: jnp.broadcast_to(p, (args.replicas,) + p.shape), params)
-keys = jax.random.split(jax.random.PRNGKey(0), args.replicas)
-jax.block_until_ready(run(replicated, keys, X, Y, 1))  # compiles (the step count is traced)
-for repetition in range(args.repeats):
-    keys = jax.random.split(jax.random.PRNGKey(repetition + 1), args.replicas)
-    t0 = time.perf_counter()
-    out = jax.block_until_ready(run(replicated, keys, X, Y, args.steps))
-    wall = time.perf_counter() - t0
-    finite = int(np.sum(np.all(np.isfinite(np.asarray(out[0][0][0]).reshape(args.replicas, -1)), axis=1)))
-    print(json.dumps({"implementation": "jax", "repetition": repetition, "seconds": wall,
-                      "replica_steps": args.replicas * args.steps, "finite_replicas": finite,
-                      "replica_steps_per_second": args.replicas * args.steps / wall, "jax": jax.__version__}), flush=True)
+time_replicas(loss, params, X, Y, B, LR, args.replicas, args.steps, args.repeats, finite_replicas)
