@@ -3,21 +3,15 @@
 
 use rayon::prelude::*;
 use sgd_escape::linalg::gemm;
+use sgd_escape::model::sample_blocks;
 use std::time::Instant;
 
-/// Samples per block and the group rule of the network's data sums (`Mlp::blocks`: groups of
-/// at least 512 samples, at most 16, blocks of 256 within a group).
+/// Samples per block of the network's data sums (`sgd_escape::model::sample_blocks`).
 const CHUNK: usize = 256;
 
+/// The sizes of the blocks of each group of `n` samples, as the network cuts its sums.
 fn blocks(n: usize) -> Vec<Vec<usize>> {
-    let groups = n.div_ceil(512).clamp(1, 16);
-    let per_group = n.div_ceil(groups);
-    (0..groups)
-        .map(|g| {
-            let (start, end) = ((g * per_group).min(n), ((g + 1) * per_group).min(n));
-            (start..end).step_by(CHUNK).map(|s| (s + CHUNK).min(end) - s).collect()
-        })
-        .collect()
+    sample_blocks(n).into_iter().map(|group| group.into_iter().map(|(start, end)| end - start).collect()).collect()
 }
 
 fn filled(len: usize, salt: usize) -> Vec<f64> {

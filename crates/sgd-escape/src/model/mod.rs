@@ -29,7 +29,7 @@ pub use curve::CurveMap;
 pub use double_well::DoubleWell;
 pub use feature::{FeatureMap, FeatureModel, quadratic_loss};
 pub use linear::LinearMap;
-pub use mlp::{Activation, HESSIAN_CACHE_BYTES, Mlp, MlpHessianAt, NoiseStrength};
+pub use mlp::{Activation, HESSIAN_CACHE_BYTES, Mlp, MlpHessianAt, NoiseStrength, sample_blocks};
 
 /// Every capability trait, for `use sgd_escape::model::prelude::*`.
 pub mod prelude {

@@ -29,6 +29,21 @@ fn groups(samples: usize) -> usize {
     samples.div_ceil(GROUP_SAMPLES).clamp(1, MAX_GROUPS)
 }
 
+/// How a network's sums over `n` samples (loss, gradient, Hessian-vector products) are cut:
+/// ⌈n/512⌉ contiguous groups (at most 16), summed in parallel and then in order, each cut into
+/// blocks of 256 samples, the rows of one matrix product; as `(start, end)` sample ranges per
+/// group. It depends on n only, so results do not depend on the thread count.
+pub fn sample_blocks(n: usize) -> Vec<Vec<(usize, usize)>> {
+    let g_count = groups(n);
+    let per_group = n.div_ceil(g_count);
+    (0..g_count)
+        .map(|g| {
+            let (start, end) = ((g * per_group).min(n), ((g + 1) * per_group).min(n));
+            (start..end).step_by(CHUNK).map(|s| (s, (s + CHUNK).min(end))).collect()
+        })
+        .collect()
+}
+
 /// One block of consecutive samples in a sum over the data.
 struct Block<'d> {
     /// Position of the block in [`Mlp::blocks`] (group after group).
@@ -340,18 +355,9 @@ impl Mlp {
         }
     }
 
-    /// The blocks of the sums over the data: [`groups`] contiguous groups, each cut into blocks
-    /// of [`CHUNK`] rows, as `(start, end)` sample ranges per group. They depend on N only.
+    /// The blocks of the sums over the data ([`sample_blocks`] of N).
     fn blocks(&self) -> Vec<Vec<(usize, usize)>> {
-        let n = self.data.len();
-        let g_count = groups(n);
-        let per_group = n.div_ceil(g_count);
-        (0..g_count)
-            .map(|g| {
-                let (start, end) = ((g * per_group).min(n), ((g + 1) * per_group).min(n));
-                (start..end).step_by(CHUNK).map(|s| (s, (s + CHUNK).min(end))).collect()
-            })
-            .collect()
+        sample_blocks(self.data.len())
     }
 
     /// The [`Block`] of samples `start..end` at position `index`.
@@ -639,5 +645,19 @@ mod tests {
     #[test]
     fn groups_depend_on_the_sample_count_only() {
         assert_eq!([1, 512, 513, 1797, 8192, 8193, 60_000].map(super::groups), [1, 1, 2, 4, 16, 16, 16]);
+    }
+
+    /// The blocks tile 0..n in order, each of 1 to 256 samples, within ⌈n/512⌉ groups (≤ 16).
+    #[test]
+    fn sample_blocks_tile_the_data_in_order() {
+        for n in [1, 255, 256, 257, 1797, 10_000, 60_000] {
+            let groups = super::sample_blocks(n);
+            assert_eq!(groups.len(), super::groups(n));
+            let blocks: Vec<(usize, usize)> = groups.into_iter().flatten().collect();
+            assert_eq!(blocks.first().map(|b| b.0), Some(0));
+            assert_eq!(blocks.last().map(|b| b.1), Some(n));
+            assert!(blocks.windows(2).all(|w| w[0].1 == w[1].0), "n = {n}: contiguous");
+            assert!(blocks.iter().all(|(s, e)| e > s && e - s <= super::CHUNK), "n = {n}: 1 to 256 samples");
+        }
     }
 }
