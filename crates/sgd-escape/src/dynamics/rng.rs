@@ -47,6 +47,12 @@ impl ReplicaRng {
     pub fn state(&self) -> [u64; 4] {
         self.s
     }
+
+    /// The stream at the state `s` (a lane kernel handing a lane's replica back to a scalar
+    /// loop mid-run), which continues exactly where [`ReplicaRng::state`] left it.
+    pub(crate) fn from_state(s: [u64; 4]) -> Self {
+        ReplicaRng { s }
+    }
 }
 
 impl rand::TryRng for ReplicaRng {

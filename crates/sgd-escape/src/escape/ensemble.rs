@@ -2,7 +2,7 @@
 
 use super::Exit;
 use crate::dynamics::Stepper;
-use crate::dynamics::rng::{replica_rng, unit_uniform};
+use crate::dynamics::rng::{ReplicaRng, replica_rng, unit_uniform};
 use crate::linalg::all_finite;
 use crate::model::Model;
 use rand::Rng;
@@ -85,28 +85,59 @@ where
     let (mut before, mut direction) = if bridge { (start.to_vec(), vec![0.0; start.len()]) } else { (Vec::new(), Vec::new()) };
     let mut bridge_rng = bridge.then(|| rng.jumped());
     let mut bridged = false;
-    while steps < max_steps {
-        if bridge {
+    if let Some(bridge_rng) = &mut bridge_rng {
+        while steps < max_steps {
             before.copy_from_slice(&theta);
-        }
-        time += stepper.step(&mut theta, &mut ws, &mut rng);
-        steps += 1;
-        if !(all_finite(&theta) && time.is_finite()) || exit.reached(model, &theta) {
-            break;
-        }
-        if let Some(bridge_rng) = &mut bridge_rng {
+            time += stepper.step(&mut theta, &mut ws, &mut rng);
+            steps += 1;
+            if !(all_finite(&theta) && time.is_finite()) || exit.reached(model, &theta) {
+                break;
+            }
             let crossing = exit.bridge_crossing_probability(model, stepper, &mut ws, &before, &theta, &mut direction);
             if crossing > 0.0 && unit_uniform(bridge_rng.next_u64()) < crossing {
                 bridged = true;
                 break;
             }
         }
+    } else {
+        (steps, time) = step_until_exit(model, stepper, exit, &mut theta, &mut ws, &mut rng, steps, time, max_steps);
     }
     if let Some(h) = stepper.fixed_time_step() {
         time = h * steps as f64;
     }
     let status = final_status(model, exit, &theta, time, bridged);
     ReplicaOutcome { replica, steps, time, status, final_theta: theta }
+}
+
+/// Steps θ, at `steps` steps and time `time`, until `exit` holds after a step, θ or t stop
+/// being finite, or `max_steps`: the loop of [`run_replica`] without the bridge, also where a
+/// lane kernel hands a replica back mid-run (its θ, workspace and stream as they were).
+/// Returns the steps and time reached.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn step_until_exit<M, S>(
+    model: &M,
+    stepper: &S,
+    exit: &Exit,
+    theta: &mut [f64],
+    ws: &mut S::Workspace,
+    rng: &mut ReplicaRng,
+    mut steps: u64,
+    mut time: f64,
+    max_steps: u64,
+) -> (u64, f64)
+where
+    M: Model + ?Sized,
+    S: Stepper,
+{
+    while steps < max_steps {
+        time += stepper.step(theta, ws, rng);
+        steps += 1;
+        if !(all_finite(theta) && time.is_finite()) || exit.reached(model, theta) {
+            break;
+        }
+    }
+    (steps, time)
 }
 
 /// [`run_replica`] with the exit evaluated only every `check_every` steps (and at

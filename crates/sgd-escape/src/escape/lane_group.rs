@@ -34,13 +34,25 @@ pub(crate) trait SgdLanes<const N: usize> {
     /// Steps every lane until one has an event (exit, divergence, `max_steps`), or one step
     /// when `single_step`; the lanes with an event as a bit mask.
     fn advance(&mut self, single_step: bool) -> u64;
+    /// Runs lane `l`'s replica to its end alone, from its θ (`theta`, which it advances), its
+    /// stream and its step count, with the scalar loop whose arithmetic the kernel repeats
+    /// ([`super::ensemble::step_until_exit`]); the steps at the end.
+    fn finish_alone(&mut self, l: usize, theta: &mut [f64]) -> u64;
 }
+
+/// When no replica is left to load and at most `N / HAND_BACK` lanes are still running, their
+/// replicas are finished one at a time by the scalar loop. A lane group costs the same with 1
+/// or `N` lanes running; the network kernel's full group ran 3.7× the scalar loop's
+/// replica-steps per second (bench/README.md, W5), so below about `N / 4` running lanes the
+/// scalar loop is the faster.
+const HAND_BACK: usize = 4;
 
 /// Runs the replicas of `queue` in `lanes` to their ends: each lane is loaded with a replica
 /// (its stream `(seed, replica)`, θ = `start`), stepped, and when it has an event classified by
 /// [`final_status`] with time η·steps, reported to `on_done` and refilled. Where the kernel
 /// does not check `exit` itself (`exit_in_kernel` false) it is checked here lane by lane after
-/// every step.
+/// every step. The last few replicas are finished by the scalar loop ([`HAND_BACK`]), with the
+/// same outcomes.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_sgd_lanes<M: Model + ?Sized, L: SgdLanes<N>, const N: usize>(
     lanes: &mut L,
@@ -64,14 +76,36 @@ pub(crate) fn run_sgd_lanes<M: Model + ?Sized, L: SgdLanes<N>, const N: usize>(
         r.replica[l] = replica;
         r.active[l] = true;
     };
+    // Whether the queue has run dry (no replica left, or a stop requested).
+    let mut drained = false;
     for l in 0..N {
-        if let Some(replica) = queue.pop() {
-            load(lanes, l, replica);
+        match queue.pop() {
+            Some(replica) => load(lanes, l, replica),
+            None => drained = true,
         }
     }
     let mut outcomes = Vec::new();
     let mut theta_l = vec![0.0; start.len()];
+    let report = |outcomes: &mut Vec<ReplicaOutcome>, replica: usize, steps: u64, theta: &[f64]| {
+        let time = lr * steps as f64;
+        let status = final_status(model, exit, theta, time, false);
+        let outcome = ReplicaOutcome { replica, steps, time, status, final_theta: theta.to_vec() };
+        on_done(&outcome);
+        outcomes.push(outcome);
+    };
     while lanes.replicas().active.iter().any(|&a| a) {
+        let running = lanes.replicas().active.iter().filter(|&&a| a).count();
+        if drained && running <= N / HAND_BACK {
+            for l in 0..N {
+                if lanes.replicas().active[l] {
+                    lanes.theta(l, &mut theta_l);
+                    let steps = lanes.finish_alone(l, &mut theta_l);
+                    report(&mut outcomes, lanes.replicas().replica[l], steps, &theta_l);
+                    lanes.replicas().active[l] = false;
+                }
+            }
+            break;
+        }
         let mut mask = lanes.advance(!exit_in_kernel);
         if !exit_in_kernel {
             for l in 0..N {
@@ -87,14 +121,11 @@ pub(crate) fn run_sgd_lanes<M: Model + ?Sized, L: SgdLanes<N>, const N: usize>(
             }
             lanes.theta(l, &mut theta_l);
             let (replica, steps) = (lanes.replicas().replica[l], lanes.replicas().steps[l]);
-            let time = lr * steps as f64;
-            let status = final_status(model, exit, &theta_l, time, false);
-            let outcome = ReplicaOutcome { replica, steps, time, status, final_theta: theta_l.clone() };
-            on_done(&outcome);
-            outcomes.push(outcome);
+            report(&mut outcomes, replica, steps, &theta_l);
             lanes.replicas().active[l] = false;
-            if let Some(replica) = queue.pop() {
-                load(lanes, l, replica);
+            match queue.pop() {
+                Some(replica) => load(lanes, l, replica),
+                None => drained = true,
             }
         }
     }

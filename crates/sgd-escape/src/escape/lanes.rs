@@ -13,10 +13,11 @@
 // Loops over lanes index several arrays by lane on purpose: that is the form that vectorises.
 #![allow(clippy::needless_range_loop)]
 
-use super::ensemble::{ReplicaQueue, merge_outcomes, pending_replicas, run_lane_workers};
+use super::ensemble::{ReplicaQueue, merge_outcomes, pending_replicas, run_lane_workers, step_until_exit};
 use super::lane_group::{LaneReplicas, SgdLanes, event_mask, run_sgd_lanes};
 use super::{EnsembleSpec, Exit, ReplicaOutcome};
-use crate::dynamics::rng::next_lane_u64 as next_u64;
+use crate::dynamics::rng::{ReplicaRng, next_lane_u64 as next_u64};
+use crate::dynamics::{Sampling, Sgd, Stepper};
 use crate::error::{Error, Result};
 use crate::model::{DataModel, FeatureMap, FeatureModel, Model, quadratic_loss};
 use multiversion::multiversion;
@@ -36,10 +37,15 @@ struct Lanes {
     replicas: LaneReplicas<LANES>,
 }
 
-/// The lanes with what their steps need, for the driver [`run_sgd_lanes`].
-struct FeatureLanes<'a, F> {
+/// The lanes with what their steps need, for the driver [`run_sgd_lanes`]; and the scalar
+/// loop's stepper and workspace, for replicas finished alone.
+struct FeatureLanes<'a, F: FeatureMap> {
     lanes: Lanes,
     inputs: StepInputs<'a, F>,
+    model: &'a FeatureModel<F>,
+    exit: &'a Exit,
+    sgd: &'a Sgd<'a, FeatureModel<F>>,
+    ws: <Sgd<'a, FeatureModel<F>> as Stepper>::Workspace,
 }
 
 impl<F: FeatureMap> SgdLanes<LANES> for FeatureLanes<'_, F> {
@@ -54,6 +60,11 @@ impl<F: FeatureMap> SgdLanes<LANES> for FeatureLanes<'_, F> {
     }
     fn advance(&mut self, single_step: bool) -> u64 {
         step_lanes(&mut self.lanes, &self.inputs, single_step)
+    }
+    fn finish_alone(&mut self, l: usize, theta: &mut [f64]) -> u64 {
+        let r = &self.lanes.replicas;
+        let mut rng = ReplicaRng::from_state([r.s[0][l], r.s[1][l], r.s[2][l], r.s[3][l]]);
+        step_until_exit(self.model, self.sgd, self.exit, theta, &mut self.ws, &mut rng, r.steps[l], 0.0, self.inputs.max_steps).0
     }
 }
 
@@ -223,8 +234,9 @@ pub fn run_feature_model_sgd<F: FeatureMap>(
     on_done: &(dyn Fn(&ReplicaOutcome) + Sync),
 ) -> Result<Vec<ReplicaOutcome>> {
     check_sgd_inputs(model.samples(), model.dim(), lr, batch_size, start)?;
+    let sgd = Sgd::new(model, lr, batch_size, Sampling::WithReplacement)?;
     let pending = pending_replicas(spec, &completed);
-    let fresh = run_lane_workers(&pending, LANES, |queue| run_task(model, lr, batch_size, exit, start, spec, queue, on_done));
+    let fresh = run_lane_workers(&pending, LANES, |queue| run_task(model, &sgd, lr, batch_size, exit, start, spec, queue, on_done));
     Ok(merge_outcomes(spec, completed, fresh))
 }
 
@@ -250,6 +262,7 @@ pub(crate) fn check_sgd_inputs(n: usize, p: usize, lr: f64, batch_size: usize, s
 #[allow(clippy::too_many_arguments)]
 fn run_task<F: FeatureMap>(
     model: &FeatureModel<F>,
+    sgd: &Sgd<FeatureModel<F>>,
     lr: f64,
     batch_size: usize,
     exit: &Exit,
@@ -281,5 +294,6 @@ fn run_task<F: FeatureMap>(
     };
     // Exits checked outside the kernel need control back after every step.
     let exit_in_kernel = !matches!(lane_exit, LaneExit::Other);
-    run_sgd_lanes(&mut FeatureLanes { lanes, inputs }, model, exit, exit_in_kernel, lr, start, spec, queue, on_done)
+    let mut lanes = FeatureLanes { lanes, inputs, model, exit, sgd, ws: sgd.workspace() };
+    run_sgd_lanes(&mut lanes, model, exit, exit_in_kernel, lr, start, spec, queue, on_done)
 }
