@@ -316,6 +316,14 @@ fn mlp_barrier_quick() {
             assert!(w[0].1 > w[1].2, "{times:?}");
         }
     }
+    // Every point has η·λmax > 0.1, and the page says where the small-step points would be and
+    // that it does not estimate them.
+    assert!(points.iter().all(|p| p["lr_lambda_max"].as_f64().unwrap() > 0.1));
+    assert!(
+        report.summary.iter().any(|f| f.starts_with("No point has η·λmax ≤ 0.1") && f.contains("does not estimate them")),
+        "{:?}",
+        report.summary
+    );
     // A second run reuses every cached point and writes the same numbers.
     let again = reproduce("mlp-barrier", &options, &|_| {}).unwrap();
     assert_eq!(again.summary, report.summary);

@@ -329,6 +329,22 @@ pub(super) fn write(options: &ReproduceOptions, land: &Landscape, points: &[Poin
             ));
         }
     }
+    // The small-step points the closed forms need, and why the page has none.
+    if points.iter().all(|p| p.lr_lambda_max > 0.1) {
+        let b = batches.iter().copied().min().unwrap_or(1);
+        if let Some(fit) = time_fit(&series_of(points, minima[0], b)) {
+            let lr = 0.1 / land.lambda_max[minima[0]];
+            let beta = b as f64 / (lr * land.h_star[minima[0]]);
+            let beta_measured = series_of(points, minima[0], b).iter().map(|p| p.beta).fold(f64::NEG_INFINITY, f64::max);
+            let log10_steps = (fit.intercept + fit.slope * beta) / std::f64::consts::LN_10 - lr.log10();
+            findings.push(format!(
+                "No point has η·λmax ≤ 0.1, the continuous-time limit the closed forms rest on. On minimum {} at B = {b} that needs η ≤ {lr:.4} (β ≥ {beta:.1}), where its fitted line (above), extrapolated {:.0} units of β past its data, gives a mean escape of about 10^{:.0} steps: out of brute force's reach. Such points wait on the splitting estimator (`[estimator] kind = \"ams\"`) with a reaction coordinate that tracks this exit; this page does not estimate them.",
+                names[minima[0]],
+                beta - beta_measured,
+                log10_steps,
+            ));
+        }
+    }
     findings.extend(copies_finding);
     if !single_line.is_empty() {
         findings.push(format!(
