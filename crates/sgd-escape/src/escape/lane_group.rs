@@ -109,6 +109,9 @@ pub(crate) fn run_sgd_lanes<M: Model + ?Sized, L: SgdLanes<N>, const N: usize>(
         let mut mask = lanes.advance(!exit_in_kernel);
         if !exit_in_kernel {
             for l in 0..N {
+                if !lanes.replicas().active[l] {
+                    continue;
+                }
                 lanes.theta(l, &mut theta_l);
                 if exit.reached(model, &theta_l) {
                     mask |= 1 << l;
