@@ -73,6 +73,16 @@ impl<'m, M: MinibatchGradient + ?Sized> Sgd<'m, M> {
         }
         Ok(Sgd { model, lr, batch_size, sampling })
     }
+
+    /// The learning rate η (time per step).
+    pub fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    /// The batch size B.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
 }
 
 /// Per-replica state of [`Sgd`].

@@ -3,10 +3,11 @@
 //! until some lane has an event, classifying and reporting the finished replicas, and refilling
 //! their lanes from the queue.
 
-use super::ensemble::{ReplicaQueue, final_status};
+use super::ensemble::{ReplicaQueue, final_status, step_until_exit};
 use super::{EnsembleSpec, Exit, ReplicaOutcome};
-use crate::dynamics::rng::replica_rng;
-use crate::model::Model;
+use crate::dynamics::rng::{ReplicaRng, replica_rng};
+use crate::dynamics::{Sgd, Stepper};
+use crate::model::MinibatchGradient;
 
 /// Which replica each of `N` lanes runs, its stream and its step count.
 pub(crate) struct LaneReplicas<const N: usize> {
@@ -34,32 +35,30 @@ pub(crate) trait SgdLanes<const N: usize> {
     /// Steps every lane until one has an event (exit, divergence, `max_steps`), or one step
     /// when `single_step`; the lanes with an event as a bit mask.
     fn advance(&mut self, single_step: bool) -> u64;
-    /// Runs lane `l`'s replica to its end alone, from its θ (`theta`, which it advances), its
-    /// stream and its step count, with the scalar loop whose arithmetic the kernel repeats
-    /// ([`super::ensemble::step_until_exit`]); the steps at the end.
-    fn finish_alone(&mut self, l: usize, theta: &mut [f64]) -> u64;
 }
 
 /// When no replica is left to load and at most `N / HAND_BACK` lanes are still running, their
-/// replicas are finished one at a time by the scalar loop. A lane group costs the same with 1
+/// replicas are finished one at a time by the scalar loop ([`step_until_exit`] with the
+/// kernel's [`Sgd`], from each lane's θ, stream and step count). A lane group costs the same with 1
 /// or `N` lanes running; the network kernel's full group ran 3.7× the scalar loop's
 /// replica-steps per second (bench/README.md, W5), so below about `N / 4` running lanes the
 /// scalar loop is the faster.
 const HAND_BACK: usize = 4;
 
-/// Runs the replicas of `queue` in `lanes` to their ends: each lane is loaded with a replica
-/// (its stream `(seed, replica)`, θ = `start`), stepped, and when it has an event classified by
-/// [`final_status`] with time η·steps, reported to `on_done` and refilled. Where the kernel
+/// Runs the replicas of `queue` in `lanes`, a kernel for `sgd` on `model`, to their ends: each
+/// lane is loaded with a replica (its stream `(seed, replica)`, θ = `start`), stepped, and when
+/// it has an event classified by [`final_status`] with time η·steps, reported to `on_done` and
+/// refilled. Where the kernel
 /// does not check `exit` itself (`exit_in_kernel` false) it is checked here lane by lane after
 /// every step. The last few replicas are finished by the scalar loop ([`HAND_BACK`]), with the
 /// same outcomes.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn run_sgd_lanes<M: Model + ?Sized, L: SgdLanes<N>, const N: usize>(
+pub(crate) fn run_sgd_lanes<M: MinibatchGradient + ?Sized, L: SgdLanes<N>, const N: usize>(
     lanes: &mut L,
     model: &M,
+    sgd: &Sgd<M>,
     exit: &Exit,
     exit_in_kernel: bool,
-    lr: f64,
     start: &[f64],
     spec: EnsembleSpec,
     queue: &ReplicaQueue,
@@ -87,7 +86,7 @@ pub(crate) fn run_sgd_lanes<M: Model + ?Sized, L: SgdLanes<N>, const N: usize>(
     let mut outcomes = Vec::new();
     let mut theta_l = vec![0.0; start.len()];
     let report = |outcomes: &mut Vec<ReplicaOutcome>, replica: usize, steps: u64, theta: &[f64]| {
-        let time = lr * steps as f64;
+        let time = sgd.lr() * steps as f64;
         let status = final_status(model, exit, theta, time, false);
         let outcome = ReplicaOutcome { replica, steps, time, status, final_theta: theta.to_vec() };
         on_done(&outcome);
@@ -96,13 +95,17 @@ pub(crate) fn run_sgd_lanes<M: Model + ?Sized, L: SgdLanes<N>, const N: usize>(
     while lanes.replicas().active.iter().any(|&a| a) {
         let running = lanes.replicas().active.iter().filter(|&&a| a).count();
         if drained && running <= N / HAND_BACK {
+            let mut ws = sgd.workspace();
             for l in 0..N {
-                if lanes.replicas().active[l] {
-                    lanes.theta(l, &mut theta_l);
-                    let steps = lanes.finish_alone(l, &mut theta_l);
-                    report(&mut outcomes, lanes.replicas().replica[l], steps, &theta_l);
-                    lanes.replicas().active[l] = false;
+                let r = lanes.replicas();
+                if !r.active[l] {
+                    continue;
                 }
+                r.active[l] = false;
+                let (replica, steps, mut rng) = (r.replica[l], r.steps[l], ReplicaRng::from_state(r.s.map(|words| words[l])));
+                lanes.theta(l, &mut theta_l);
+                let (steps, _) = step_until_exit(model, sgd, exit, &mut theta_l, &mut ws, &mut rng, steps, 0.0, spec.max_steps);
+                report(&mut outcomes, replica, steps, &theta_l);
             }
             break;
         }

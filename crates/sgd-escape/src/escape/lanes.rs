@@ -13,11 +13,11 @@
 // Loops over lanes index several arrays by lane on purpose: that is the form that vectorises.
 #![allow(clippy::needless_range_loop)]
 
-use super::ensemble::{ReplicaQueue, merge_outcomes, pending_replicas, run_lane_workers, step_until_exit};
+use super::ensemble::{ReplicaQueue, merge_outcomes, pending_replicas, run_lane_workers};
 use super::lane_group::{LaneReplicas, SgdLanes, event_mask, run_sgd_lanes};
 use super::{EnsembleSpec, Exit, ReplicaOutcome};
-use crate::dynamics::rng::{ReplicaRng, next_lane_u64 as next_u64};
-use crate::dynamics::{Sampling, Sgd, Stepper};
+use crate::dynamics::rng::next_lane_u64 as next_u64;
+use crate::dynamics::{Sampling, Sgd};
 use crate::error::{Error, Result};
 use crate::model::{DataModel, FeatureMap, FeatureModel, Model, quadratic_loss};
 use multiversion::multiversion;
@@ -37,15 +37,10 @@ struct Lanes {
     replicas: LaneReplicas<LANES>,
 }
 
-/// The lanes with what their steps need, for the driver [`run_sgd_lanes`]; and the scalar
-/// loop's stepper and workspace, for replicas finished alone.
+/// The lanes with what their steps need, for the driver [`run_sgd_lanes`].
 struct FeatureLanes<'a, F: FeatureMap> {
     lanes: Lanes,
     inputs: StepInputs<'a, F>,
-    model: &'a FeatureModel<F>,
-    exit: &'a Exit,
-    sgd: &'a Sgd<'a, FeatureModel<F>>,
-    ws: <Sgd<'a, FeatureModel<F>> as Stepper>::Workspace,
 }
 
 impl<F: FeatureMap> SgdLanes<LANES> for FeatureLanes<'_, F> {
@@ -60,11 +55,6 @@ impl<F: FeatureMap> SgdLanes<LANES> for FeatureLanes<'_, F> {
     }
     fn advance(&mut self, single_step: bool) -> u64 {
         step_lanes(&mut self.lanes, &self.inputs, single_step)
-    }
-    fn finish_alone(&mut self, l: usize, theta: &mut [f64]) -> u64 {
-        let r = &self.lanes.replicas;
-        let mut rng = ReplicaRng::from_state([r.s[0][l], r.s[1][l], r.s[2][l], r.s[3][l]]);
-        step_until_exit(self.model, self.sgd, self.exit, theta, &mut self.ws, &mut rng, r.steps[l], 0.0, self.inputs.max_steps).0
     }
 }
 
@@ -233,23 +223,18 @@ pub fn run_feature_model_sgd<F: FeatureMap>(
     completed: Vec<ReplicaOutcome>,
     on_done: &(dyn Fn(&ReplicaOutcome) + Sync),
 ) -> Result<Vec<ReplicaOutcome>> {
-    check_sgd_inputs(model.samples(), model.dim(), lr, batch_size, start)?;
     let sgd = Sgd::new(model, lr, batch_size, Sampling::WithReplacement)?;
+    check_lane_inputs(model, start)?;
     let pending = pending_replicas(spec, &completed);
-    let fresh = run_lane_workers(&pending, LANES, |queue| run_task(model, &sgd, lr, batch_size, exit, start, spec, queue, on_done));
+    let fresh = run_lane_workers(&pending, LANES, |queue| run_task(model, &sgd, exit, start, spec, queue, on_done));
     Ok(merge_outcomes(spec, completed, fresh))
 }
 
-/// The inputs of an SGD lane kernel on `n` samples and `p` parameters: η > 0 finite,
-/// 1 ≤ B ≤ N, N < 2³² (lanes index the data with 32-bit multiplies), `start` of length P; an
-/// error names the offending value.
-pub(crate) fn check_sgd_inputs(n: usize, p: usize, lr: f64, batch_size: usize, start: &[f64]) -> Result<()> {
-    if !(lr.is_finite() && lr > 0.0) {
-        return Err(Error::invalid("lr", lr, "the learning rate must be a finite number > 0"));
-    }
-    if batch_size == 0 || batch_size > n {
-        return Err(Error::invalid("batch_size", batch_size, format!("must be between 1 and the number of samples N = {n}")));
-    }
+/// What an SGD lane kernel needs beyond valid SGD settings ([`Sgd::new`] checks η and B):
+/// fewer than 2³² samples (lanes index the data with 32-bit multiplies) and a start of P
+/// entries; an error names the offending value.
+pub(crate) fn check_lane_inputs<M: DataModel + ?Sized>(model: &M, start: &[f64]) -> Result<()> {
+    let (n, p) = (model.samples(), model.dim());
     if n >= 1 << 32 {
         return Err(Error::invalid("data", format!("{n} samples"), "the lane kernel indexes data sets of fewer than 2³² samples"));
     }
@@ -263,8 +248,6 @@ pub(crate) fn check_sgd_inputs(n: usize, p: usize, lr: f64, batch_size: usize, s
 fn run_task<F: FeatureMap>(
     model: &FeatureModel<F>,
     sgd: &Sgd<FeatureModel<F>>,
-    lr: f64,
-    batch_size: usize,
     exit: &Exit,
     start: &[f64],
     spec: EnsembleSpec,
@@ -287,13 +270,12 @@ fn run_task<F: FeatureMap>(
         y: &data.y,
         p: d,
         m,
-        batch: batch_size,
-        lr,
+        batch: sgd.batch_size(),
+        lr: sgd.lr(),
         exit: &lane_exit,
         max_steps: spec.max_steps,
     };
     // Exits checked outside the kernel need control back after every step.
     let exit_in_kernel = !matches!(lane_exit, LaneExit::Other);
-    let mut lanes = FeatureLanes { lanes, inputs, model, exit, sgd, ws: sgd.workspace() };
-    run_sgd_lanes(&mut lanes, model, exit, exit_in_kernel, lr, start, spec, queue, on_done)
+    run_sgd_lanes(&mut FeatureLanes { lanes, inputs }, model, sgd, exit, exit_in_kernel, start, spec, queue, on_done)
 }

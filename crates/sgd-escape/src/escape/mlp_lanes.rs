@@ -22,15 +22,15 @@
 // Loops over lanes index several arrays by lane on purpose: that is the form that vectorises.
 #![allow(clippy::needless_range_loop)]
 
-use super::ensemble::{ReplicaQueue, merge_outcomes, pending_replicas, run_lane_workers, step_until_exit};
+use super::ensemble::{ReplicaQueue, merge_outcomes, pending_replicas, run_lane_workers};
 use super::lane_group::{LaneReplicas, SgdLanes, event_mask, run_sgd_lanes};
-use super::lanes::{check_sgd_inputs, index_from};
+use super::lanes::{check_lane_inputs, index_from};
 use super::{EnsembleSpec, Exit, ReplicaOutcome};
-use crate::dynamics::rng::{ReplicaRng, next_lane_u64 as next_u64};
-use crate::dynamics::{Sampling, Sgd, Stepper};
+use crate::dynamics::rng::next_lane_u64 as next_u64;
+use crate::dynamics::{Sampling, Sgd};
 use crate::error::{Error, Result};
 use crate::linalg::SMALL_GEMM;
-use crate::model::{Activation, DataModel, Mlp, Model};
+use crate::model::{Activation, Mlp, Model};
 use multiversion::multiversion;
 
 /// Replicas stepped together.
@@ -110,15 +110,10 @@ struct Lanes {
     replicas: LaneReplicas<LANES>,
 }
 
-/// The lanes with what their steps need, for the driver [`run_sgd_lanes`]; and the scalar
-/// loop's stepper and workspace, for replicas finished alone.
+/// The lanes with what their steps need, for the driver [`run_sgd_lanes`].
 struct NetworkLanes<'a> {
     lanes: Lanes,
     net: Net<'a>,
-    model: &'a Mlp,
-    exit: &'a Exit,
-    sgd: &'a Sgd<'a, Mlp>,
-    ws: <Sgd<'a, Mlp> as Stepper>::Workspace,
 }
 
 impl SgdLanes<LANES> for NetworkLanes<'_> {
@@ -133,11 +128,6 @@ impl SgdLanes<LANES> for NetworkLanes<'_> {
     }
     fn advance(&mut self, single_step: bool) -> u64 {
         step_lanes(&mut self.lanes, &self.net, single_step)
-    }
-    fn finish_alone(&mut self, l: usize, theta: &mut [f64]) -> u64 {
-        let r = &self.lanes.replicas;
-        let mut rng = ReplicaRng::from_state([r.s[0][l], r.s[1][l], r.s[2][l], r.s[3][l]]);
-        step_until_exit(self.model, self.sgd, self.exit, theta, &mut self.ws, &mut rng, r.steps[l], 0.0, self.net.max_steps).0
     }
 }
 
@@ -328,7 +318,8 @@ pub fn run_mlp_sgd(
     completed: Vec<ReplicaOutcome>,
     on_done: &(dyn Fn(&ReplicaOutcome) + Sync),
 ) -> Result<Vec<ReplicaOutcome>> {
-    check_sgd_inputs(model.samples(), model.dim(), lr, batch_size, start)?;
+    let sgd = Sgd::new(model, lr, batch_size, Sampling::WithReplacement)?;
+    check_lane_inputs(model, start)?;
     if !applies(model, batch_size) {
         return Err(Error::invalid(
             "batch_size",
@@ -336,9 +327,8 @@ pub fn run_mlp_sgd(
             format!("the network lane kernel needs B · in · out ≤ {SMALL_GEMM} for every layer of {:?}", model.sizes()),
         ));
     }
-    let sgd = Sgd::new(model, lr, batch_size, Sampling::WithReplacement)?;
     let pending = pending_replicas(spec, &completed);
-    let fresh = run_lane_workers(&pending, LANES, |queue| run_task(model, &sgd, lr, batch_size, exit, start, spec, queue, on_done));
+    let fresh = run_lane_workers(&pending, LANES, |queue| run_task(model, &sgd, exit, start, spec, queue, on_done));
     Ok(merge_outcomes(spec, completed, fresh))
 }
 
@@ -362,15 +352,13 @@ fn layers(model: &Mlp, batch: usize) -> Vec<Layer> {
 fn run_task(
     model: &Mlp,
     sgd: &Sgd<Mlp>,
-    lr: f64,
-    batch: usize,
     exit: &Exit,
     start: &[f64],
     spec: EnsembleSpec,
     queue: &ReplicaQueue,
     on_done: &(dyn Fn(&ReplicaOutcome) + Sync),
 ) -> Vec<ReplicaOutcome> {
-    let (p, sizes, data) = (model.dim(), model.sizes(), model.data());
+    let (p, sizes, data, batch) = (model.dim(), model.sizes(), model.data(), sgd.batch_size());
     let layers = layers(model, batch);
     let hidden: usize = sizes[1..sizes.len() - 1].iter().sum();
     let widest = sizes.iter().copied().max().unwrap_or(0);
@@ -395,7 +383,7 @@ fn run_task(
         // run_mlp_sgd refuses data sets of 2³² samples or more.
         n: u32::try_from(data.len()).unwrap_or(u32::MAX),
         batch,
-        lr,
+        lr: sgd.lr(),
         weight_decay: model.weight_decay(),
         exit: match exit {
             Exit::Never => LaneExit::Never,
@@ -406,6 +394,5 @@ fn run_task(
         max_steps: spec.max_steps,
     };
     let exit_in_kernel = !matches!(net.exit, LaneExit::Other);
-    let mut lanes = NetworkLanes { lanes, net, model, exit, sgd, ws: sgd.workspace() };
-    run_sgd_lanes(&mut lanes, model, exit, exit_in_kernel, lr, start, spec, queue, on_done)
+    run_sgd_lanes(&mut NetworkLanes { lanes, net }, model, sgd, exit, exit_in_kernel, start, spec, queue, on_done)
 }
