@@ -144,6 +144,20 @@ fn step_lanes(lanes: &mut Lanes, net: &Net, single_step: bool) -> u64 {
     }
 }
 
+/// `Σ_t u_t v_t` lane by lane over the `terms` pairs `pair(t)`, summed from 0 in order of t:
+/// one entry of a product as [`crate::linalg::gemm`] computes it by plain loops.
+#[inline(always)]
+fn lane_dot<'r>(terms: usize, pair: impl Fn(usize) -> (&'r Row, &'r Row)) -> Row {
+    let mut sum = [0.0; LANES];
+    for t in 0..terms {
+        let (u, v) = pair(t);
+        for l in 0..LANES {
+            sum[l] += u[l] * v[l];
+        }
+    }
+    sum
+}
+
 /// One SGD step of every lane; the event mask. The arithmetic of
 /// [`crate::model::MinibatchGradient::minibatch_gradient_with`] for [`Mlp`] with the plain-loop
 /// products of [`crate::linalg::gemm`], lane by lane.
@@ -178,13 +192,7 @@ fn step_lanes_once(lanes: &mut Lanes, net: &Net) -> u64 {
         let input: &[Row] = if i == 0 { x } else { &act[layers[i - 1].a..] };
         for r in 0..batch {
             for j in 0..out {
-                let mut sum = [0.0; LANES];
-                for p in 0..inp {
-                    let (v, wt) = (&input[r * inp + p], &theta[w + j * inp + p]);
-                    for l in 0..LANES {
-                        sum[l] += v[l] * wt[l];
-                    }
-                }
+                let sum = lane_dot(inp, |p| (&input[r * inp + p], &theta[w + j * inp + p]));
                 let bias = &theta[b + j];
                 let zr = &mut z[zo + r * out + j];
                 for l in 0..LANES {
@@ -215,13 +223,7 @@ fn step_lanes_once(lanes: &mut Lanes, net: &Net) -> u64 {
         let input: &[Row] = if i == 0 { x } else { &act[layers[i - 1].a..] };
         for j in 0..out {
             for q in 0..inp {
-                let mut sum = [0.0; LANES];
-                for r in 0..batch {
-                    let (d, v) = (&delta[r * out + j], &input[r * inp + q]);
-                    for l in 0..LANES {
-                        sum[l] += d[l] * v[l];
-                    }
-                }
+                let sum = lane_dot(batch, |r| (&delta[r * out + j], &input[r * inp + q]));
                 // The per-replica loop adds the sum to a gradient it zeroed first: 0 + sum.
                 let g = &mut grad[w + j * inp + q];
                 for l in 0..LANES {
@@ -242,13 +244,7 @@ fn step_lanes_once(lanes: &mut Lanes, net: &Net) -> u64 {
         if i > 0 {
             for r in 0..batch {
                 for q in 0..inp {
-                    let mut sum = [0.0; LANES];
-                    for j in 0..out {
-                        let (d, wt) = (&delta[r * out + j], &theta[w + j * inp + q]);
-                        for l in 0..LANES {
-                            sum[l] += d[l] * wt[l];
-                        }
-                    }
+                    let sum = lane_dot(out, |j| (&delta[r * out + j], &theta[w + j * inp + q]));
                     let (a, o) = (&input[r * inp + q], &mut below[r * inp + q]);
                     for l in 0..LANES {
                         o[l] = sum[l] * activation.slope(a[l]);
